@@ -1,0 +1,681 @@
+"""SynthEmo and SynthNoise: licence-free stand-ins for IEMOCAP and MUSAN.
+
+SynthEmo is an emotional speech corpus written in the exact layout of
+``IEMOCAP_full_release`` (evaluation files, transcriptions, one wav per
+utterance), so that the IEMOCAP preparation runs on it unchanged. Ten
+speakers (five sessions, one female and one male each) are distinct eSpeak NG
+voices. The emotion cues are split the way they are in real speech:
+
+* **arousal lives mostly in prosody**: angry and happy speech is faster,
+  louder and wider in pitch range than neutral and sad speech;
+* **valence lives mostly in the words**: happy utterances tend to use
+  positive words, angry and sad ones negative words (partly shared, partly
+  specific), while a share of every emotional class is lexically neutral.
+
+Every cue is jittered per utterance, so neither the audio alone nor the words
+alone reach what both reach together. SynthNoise writes the MUSAN layout
+(``noise/``, ``music/``, ``speech/``) with coloured noises, hums and clicks,
+synthesised melodies and chords, and speech from voices that no SynthEmo
+speaker uses.
+
+Both generators are deterministic: the same seed gives byte-identical files.
+
+Example command line::
+
+    python -m speechbrain_ext.dataio.synthemo --output_folder data/synth
+
+Authors
+ * SpeechBrain joint ASR/SER recipe contributors
+"""
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+import soundfile as sf
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+SPEAKER_VOICES = {
+    "F": [
+        "en-us+f1",
+        "en+f2",
+        "en-gb-x-rp+f3",
+        "en-029+f4",
+        "en-gb-scotland+f5",
+    ],
+    "M": [
+        "en-us+m1",
+        "en+m2",
+        "en-gb-x-rp+m3",
+        "en-029+m4",
+        "en-gb-scotland+m5",
+    ],
+}
+BABBLE_VOICES = [
+    "en-gb-x-gbcwmd+m6",
+    "en-us-nyc+m7",
+    "en-gb-x-gbclan+m8",
+    "en+linda",
+    "en-us+belinda",
+    "en-us+aunty",
+]
+
+# Mean prosody of each emotion (eSpeak NG units) and its per-utterance spread.
+EMOTION_PROSODY = {
+    "neu": dict(rate=165, pitch=45, pitch_range=40, volume=95),
+    "hap": dict(rate=182, pitch=62, pitch_range=75, volume=125),
+    "ang": dict(rate=192, pitch=52, pitch_range=62, volume=145),
+    "sad": dict(rate=138, pitch=38, pitch_range=22, volume=72),
+}
+PROSODY_JITTER = dict(rate=14.0, pitch=8.0, pitch_range=14.0, volume=18.0)
+# Share of utterances of each class whose words carry the class's valence.
+LEXICAL_SHARE = {"neu": 0.0, "hap": 0.7, "ang": 0.7, "sad": 0.7}
+# Share of the negative words that angry and sad utterances have in common.
+SHARED_NEGATIVE_SHARE = 0.5
+# Class proportions of the four targets, and of the non-target rows.
+TARGET_PRIORS = {"neu": 0.30, "hap": 0.28, "ang": 0.21, "sad": 0.21}
+EXCITED_SHARE = 0.4
+NON_TARGET_SHARE = 0.12
+VAD = {
+    "neu": (3.0, 2.5, 2.5),
+    "hap": (4.0, 3.5, 3.0),
+    "exc": (4.0, 4.0, 3.5),
+    "ang": (1.5, 4.0, 4.0),
+    "sad": (2.0, 2.0, 2.0),
+    "fru": (2.0, 3.0, 3.0),
+    "xxx": (2.5, 3.0, 3.0),
+}
+ANNOTATOR_NAMES = {
+    "neu": "Neutral",
+    "hap": "Happiness",
+    "exc": "Excited",
+    "ang": "Anger",
+    "sad": "Sadness",
+    "fru": "Frustration",
+    "xxx": "Other",
+}
+
+# A small grammar: a few hundred words in all.
+SUBJECTS = [
+    "i", "we", "they", "she", "he", "my brother", "my sister", "the driver",
+    "our neighbour", "the teacher", "my friend", "the doctor",
+]  # fmt: skip
+NOUNS = [
+    "table", "window", "door", "box", "chair", "car", "letter", "kitchen",
+    "garden", "office", "station", "papers", "ticket", "phone", "house",
+    "room", "train", "bus", "dinner", "meeting", "book", "picture", "shop",
+    "street", "money", "job", "plan", "party", "weekend", "holiday",
+]  # fmt: skip
+PAST_VERBS = [
+    "moved", "painted", "opened", "closed", "checked", "cleaned", "carried",
+    "found", "bought", "ordered", "sold", "visited", "called", "fixed",
+]  # fmt: skip
+BASE_VERBS = [
+    "move", "paint", "open", "close", "check", "clean", "carry", "find",
+    "buy", "order", "sell", "visit", "call", "fix",
+]  # fmt: skip
+TIMES = [
+    "this morning", "on monday", "after lunch", "at noon", "last week",
+    "yesterday", "tonight", "at ten", "on friday", "next week", "today",
+    "in the evening",
+]  # fmt: skip
+PLACES = [
+    "in the kitchen", "near the door", "at the station", "on the table",
+    "in the car", "at the office", "by the window", "in the garden",
+]  # fmt: skip
+POSITIVE_ADJ = [
+    "wonderful", "great", "amazing", "perfect", "lovely", "fantastic",
+    "beautiful", "brilliant", "excellent", "delightful",
+]  # fmt: skip
+POSITIVE_VERBS = ["love", "adore", "enjoy", "really like"]
+POSITIVE_PHRASES = [
+    "i am so happy", "this is the best day", "we finally won",
+    "thank you so much", "that is great news", "i can't wait",
+    "what a nice surprise", "i am so proud of you",
+]  # fmt: skip
+NEGATIVE_ADJ = ["terrible", "awful", "horrible", "bad", "wrong", "the worst"]
+ANGER_ADJ = [
+    "stupid", "ridiculous", "unfair", "outrageous", "useless", "annoying",
+]  # fmt: skip
+ANGER_VERBS = ["hate", "can't stand", "am sick of", "am fed up with"]
+ANGER_PHRASES = [
+    "stop lying to me", "that is enough", "get out of here",
+    "don't you dare", "you never listen", "leave me alone right now",
+]  # fmt: skip
+SAD_ADJ = ["lonely", "empty", "tired", "hopeless", "miserable", "lost"]
+SAD_VERBS = ["miss", "lost", "can't find", "gave away"]
+SAD_PHRASES = [
+    "i feel so alone", "nobody came", "i am so sorry",
+    "it is all gone", "i just want to cry", "she left without a word",
+]  # fmt: skip
+
+
+def _pick(rng, items):
+    return items[int(rng.integers(len(items)))]
+
+
+def _neutral_sentence(rng):
+    form = int(rng.integers(5))
+    if form == 0:
+        return (
+            f"{_pick(rng, SUBJECTS)} {_pick(rng, PAST_VERBS)} the "
+            f"{_pick(rng, NOUNS)} {_pick(rng, TIMES)}"
+        )
+    if form == 1:
+        return f"the {_pick(rng, NOUNS)} is {_pick(rng, PLACES)}"
+    if form == 2:
+        return (
+            f"{_pick(rng, SUBJECTS)} will {_pick(rng, BASE_VERBS)} the "
+            f"{_pick(rng, NOUNS)} {_pick(rng, TIMES)}"
+        )
+    if form == 3:
+        return (
+            f"did you {_pick(rng, BASE_VERBS)} the {_pick(rng, NOUNS)} "
+            f"{_pick(rng, TIMES)}"
+        )
+    return (
+        f"please {_pick(rng, BASE_VERBS)} the {_pick(rng, NOUNS)} "
+        f"{_pick(rng, PLACES)}"
+    )
+
+
+def _valenced_sentence(rng, adjectives, verbs, phrases):
+    form = int(rng.integers(5))
+    noun = _pick(rng, NOUNS)
+    if form == 0:
+        return f"the {noun} is {_pick(rng, adjectives)}"
+    if form == 1:
+        return f"i {_pick(rng, verbs)} this {noun}"
+    if form == 2:
+        return f"{_pick(rng, phrases)}"
+    if form == 3:
+        return f"{_pick(rng, phrases)} {_pick(rng, TIMES)}"
+    return (
+        f"{_pick(rng, SUBJECTS)} {_pick(rng, PAST_VERBS)} the {noun} and it "
+        f"was {_pick(rng, adjectives)}"
+    )
+
+
+def make_sentence(rng, lexical_class):
+    """Draws a sentence whose words carry ``lexical_class``.
+
+    Arguments
+    ---------
+    rng : numpy.random.Generator
+        Random generator.
+    lexical_class : str
+        ``neutral``, ``positive``, ``anger``, ``sadness`` or ``negative``
+        (words that angry and sad speech share).
+
+    Returns
+    -------
+    str
+        A lower-case sentence without punctuation.
+
+    Example
+    -------
+    >>> rng = np.random.default_rng(0)
+    >>> s = make_sentence(rng, "positive")
+    >>> any(w in s for w in POSITIVE_ADJ + POSITIVE_VERBS + POSITIVE_PHRASES)
+    True
+    """
+    if lexical_class == "neutral":
+        return _neutral_sentence(rng)
+    if lexical_class == "positive":
+        return _valenced_sentence(
+            rng, POSITIVE_ADJ, POSITIVE_VERBS, POSITIVE_PHRASES
+        )
+    if lexical_class == "anger":
+        return _valenced_sentence(rng, ANGER_ADJ, ANGER_VERBS, ANGER_PHRASES)
+    if lexical_class == "sadness":
+        return _valenced_sentence(rng, SAD_ADJ, SAD_VERBS, SAD_PHRASES)
+    if lexical_class == "negative":
+        return _valenced_sentence(
+            rng, NEGATIVE_ADJ, ["hate", "miss"], ["this is terrible"]
+        )
+    raise ValueError(f"unknown lexical class {lexical_class!r}")
+
+
+def _lexical_class(rng, emotion):
+    """Which words an utterance of ``emotion`` uses."""
+    if emotion not in LEXICAL_SHARE or rng.random() >= LEXICAL_SHARE[emotion]:
+        return "neutral"
+    if emotion == "hap":
+        return "positive"
+    if rng.random() < SHARED_NEGATIVE_SHARE:
+        return "negative"
+    return "anger" if emotion == "ang" else "sadness"
+
+
+def _script_pool(n_per_class=25):
+    """Fixed sentences that scripted dialogs share across all speakers."""
+    rng = np.random.default_rng(20240521)
+    classes = ["neutral", "positive", "anger", "sadness", "negative"]
+    return {
+        c: [make_sentence(rng, c) for _ in range(n_per_class)] for c in classes
+    }
+
+
+def _prosody_for(rng, emotion, speaker_offset):
+    from speechbrain_ext.dataio.espeak import Prosody
+
+    base_emotion = {"exc": "hap", "fru": "ang", "xxx": "neu"}.get(
+        emotion, emotion
+    )
+    mean = EMOTION_PROSODY[base_emotion]
+    values = {
+        k: mean[k]
+        + speaker_offset.get(k, 0.0)
+        + rng.normal(0, PROSODY_JITTER[k])
+        for k in mean
+    }
+    return Prosody(
+        rate=int(np.clip(values["rate"], 100, 260)),
+        pitch=int(np.clip(values["pitch"], 5, 95)),
+        pitch_range=int(np.clip(values["pitch_range"], 0, 99)),
+        volume=int(np.clip(values["volume"], 35, 190)),
+    )
+
+
+def _stable_seed(*parts):
+    digest = hashlib.sha256("/".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+_SYNTH = None
+
+
+def _synth_worker(job):
+    """Synthesises one utterance job and writes its wav file."""
+    global _SYNTH
+    from speechbrain_ext.dataio.espeak import EspeakSynthesizer
+
+    if _SYNTH is None:
+        _SYNTH = EspeakSynthesizer(SAMPLE_RATE)
+    rng = np.random.default_rng(job["seed"])
+    speech = _SYNTH.synthesize(job["text"], job["voice"], job["prosody"])
+    lead = int(rng.uniform(0.05, 0.35) * SAMPLE_RATE)
+    min_len = int(job["min_seconds"] * SAMPLE_RATE)
+    total = max(lead + len(speech) + int(0.1 * SAMPLE_RATE), min_len)
+    wav = np.zeros(total, dtype=np.float32)
+    wav[lead : lead + len(speech)] = speech
+    wav += rng.normal(0, job["noise_floor"], total).astype(np.float32)
+    wav = np.clip(wav, -1.0, 1.0)
+    os.makedirs(os.path.dirname(job["path"]), exist_ok=True)
+    sf.write(job["path"], wav, SAMPLE_RATE, subtype="PCM_16")
+    return job["path"], total / SAMPLE_RATE
+
+
+def _run_jobs(jobs, num_workers):
+    if num_workers <= 1:
+        return [_synth_worker(j) for j in jobs]
+    with ProcessPoolExecutor(max_workers=num_workers) as pool:
+        return list(pool.map(_synth_worker, jobs, chunksize=16))
+
+
+def _format_transcript(rng, text, emotion):
+    """Adds punctuation, capitals and the occasional IEMOCAP-style tag."""
+    sentence = text[0].upper() + text[1:]
+    sentence = sentence.replace(" i ", " I ").replace(" i'", " I'")
+    end = (
+        "!" if emotion in ("ang", "hap", "exc") and rng.random() < 0.6 else "."
+    )
+    if sentence.split(" ")[0].lower() in ("did", "what"):
+        end = "?"
+    out = sentence + end
+    roll = rng.random()
+    if emotion in ("hap", "exc") and roll < 0.15:
+        out = out + " [LAUGHTER]"
+    elif roll < 0.06:
+        out = "[BREATHING] " + out
+    elif roll < 0.08:
+        out = out + " [GARBAGE]"
+    return out
+
+
+def generate_synthemo(
+    output_folder,
+    n_utterances=2000,
+    seed=1234,
+    num_workers=2,
+    dialogs_per_session=8,
+    noise_floor=3e-4,
+):
+    """Writes SynthEmo in the ``IEMOCAP_full_release`` layout.
+
+    Arguments
+    ---------
+    output_folder : str
+        Where to write; the corpus root gets ``Session1`` ... ``Session5``.
+    n_utterances : int
+        Number of utterances of the four target classes (neu, hap/exc, sad,
+        ang). About ``NON_TARGET_SHARE`` more non-target rows (fru, xxx) are
+        written on top.
+    seed : int
+        Random seed: the same seed gives byte-identical files.
+    num_workers : int
+        Synthesis processes.
+    dialogs_per_session : int
+        Dialogs per session, half improvised and half scripted.
+    noise_floor : float
+        Standard deviation of the background noise added to each file.
+
+    Returns
+    -------
+    dict
+        Summary: ``n_utterances`` (all rows), ``n_target``, ``seconds`` (audio
+        duration), ``counts`` per label, ``elapsed`` (wall time).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> out = tempfile.mkdtemp()
+    >>> info = generate_synthemo(out, n_utterances=40, num_workers=1)
+    >>> info["n_target"]
+    40
+    >>> sorted(os.listdir(out))[:2]
+    ['Session1', 'Session2']
+    """
+    start = time.time()
+    rng = np.random.default_rng(seed)
+    pool = _script_pool()
+    n_sessions = 5
+    dialogs = []
+    for session in range(1, n_sessions + 1):
+        for d in range(dialogs_per_session):
+            kind = "impro" if d % 2 == 0 else "script"
+            number = d // 2 + 1
+            lead = "F" if (d // 2) % 2 == 0 else "M"
+            name = (
+                f"Ses{session:02d}{lead}_impro{number:02d}"
+                if kind == "impro"
+                else f"Ses{session:02d}{lead}_script{number:02d}_1"
+            )
+            dialogs.append((session, name, kind))
+    speaker_offsets = {}
+    for session in range(1, n_sessions + 1):
+        for gender in "FM":
+            speaker_offsets[(session, gender)] = {
+                "rate": rng.normal(0, 8),
+                "pitch": rng.normal(0, 5),
+                "volume": rng.normal(0, 8),
+            }
+    targets = list(TARGET_PRIORS)
+    priors = np.array([TARGET_PRIORS[t] for t in targets])
+    n_non_target = int(round(n_utterances * NON_TARGET_SHARE))
+    labels = list(rng.choice(targets, size=n_utterances, p=priors))
+    labels += list(rng.choice(["fru", "xxx"], size=n_non_target))
+    order = rng.permutation(len(labels))
+    labels = [str(labels[i]) for i in order]
+    per_dialog = np.array_split(np.arange(len(labels)), len(dialogs))
+
+    jobs, rows_by_dialog = [], {}
+    for (session, dialog, kind), idx in zip(dialogs, per_dialog):
+        folder = os.path.join(output_folder, f"Session{session}")
+        counters = {"F": 0, "M": 0}
+        clock = float(rng.uniform(1.0, 5.0))
+        rows = []
+        for i, k in enumerate(idx):
+            gender = "FM"[i % 2]
+            label = labels[k]
+            if label == "hap" and rng.random() < EXCITED_SHARE:
+                label = "exc"
+            lexical = _lexical_class(
+                rng,
+                {"exc": "hap", "fru": "ang", "xxx": "neu"}.get(label, label),
+            )
+            if kind == "script":
+                text = _pick(rng, pool[lexical])
+            else:
+                text = make_sentence(rng, lexical)
+            utt_id = f"{dialog}_{gender}{counters[gender]:03d}"
+            counters[gender] += 1
+            voice = SPEAKER_VOICES[gender][session - 1]
+            prosody = _prosody_for(
+                rng, label, speaker_offsets[(session, gender)]
+            )
+            words = len(text.split())
+            est = 0.45 + words * 60.0 / prosody.rate
+            if est > 4.6:
+                prosody = type(prosody)(
+                    rate=int(min(260, words * 60.0 / 4.1) + 1),
+                    pitch=prosody.pitch,
+                    pitch_range=prosody.pitch_range,
+                    volume=prosody.volume,
+                )
+            path = os.path.join(
+                folder, "sentences", "wav", dialog, f"{utt_id}.wav"
+            )
+            jobs.append(
+                {
+                    "path": path,
+                    "text": text,
+                    "voice": voice,
+                    "prosody": prosody,
+                    "seed": _stable_seed(seed, utt_id),
+                    "min_seconds": 1.5,
+                    "noise_floor": noise_floor,
+                }
+            )
+            rows.append(
+                {
+                    "utt_id": utt_id,
+                    "label": label,
+                    "transcript": _format_transcript(rng, text, label),
+                    "path": path,
+                }
+            )
+        rows_by_dialog[(session, dialog)] = (rows, clock)
+
+    durations = dict(_run_jobs(jobs, num_workers))
+
+    counts, seconds = {}, 0.0
+    for (session, dialog), (rows, clock) in rows_by_dialog.items():
+        folder = os.path.join(output_folder, f"Session{session}", "dialog")
+        emo_lines = [
+            "% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]",
+            "",
+        ]
+        trans_lines = []
+        for n, row in enumerate(rows):
+            dur = durations[row["path"]]
+            seconds += dur
+            t0, t1 = clock, clock + dur
+            clock = t1 + float(rng.uniform(0.2, 1.5))
+            label = row["label"]
+            counts[label] = counts.get(label, 0) + 1
+            v, a, d = (x + 0.5 * int(rng.integers(-1, 2)) for x in VAD[label])
+            emo_lines.append(
+                f"[{t0:.4f} - {t1:.4f}]\t{row['utt_id']}\t{label}\t"
+                f"[{v:.4f}, {a:.4f}, {d:.4f}]"
+            )
+            for annotator in ("C-E1", "C-E2", "C-E3"):
+                emo_lines.append(f"{annotator}:\t{ANNOTATOR_NAMES[label]};\t()")
+            emo_lines.append(
+                f"A-E1:\tval {round(v)}; act {round(a)}; dom  {round(d)};\t()"
+            )
+            emo_lines.append("")
+            trans_lines.append(
+                f"{row['utt_id']} [{t0:08.4f}-{t1:08.4f}]: {row['transcript']}"
+            )
+            if n % 9 == 4:
+                # Lines that are not utterances, as IEMOCAP's files have.
+                speaker = row["utt_id"].rsplit("_", 1)[1][0]
+                trans_lines.append(
+                    f"{dialog}_{speaker}XX{n % 10} "
+                    f"[{t1:08.4f}-{t1 + 0.2:08.4f}]: [BREATHING]"
+                )
+                trans_lines.append(f"{speaker}: [LAUGHTER]")
+        for sub, lines in (
+            ("EmoEvaluation", emo_lines),
+            ("transcriptions", trans_lines),
+        ):
+            os.makedirs(os.path.join(folder, sub), exist_ok=True)
+            with open(
+                os.path.join(folder, sub, f"{dialog}.txt"), "w", newline="\n"
+            ) as f:
+                f.write("\n".join(lines) + "\n")
+
+    n_target = sum(
+        counts.get(k, 0) for k in ("neu", "hap", "exc", "sad", "ang")
+    )
+    return {
+        "n_utterances": sum(counts.values()),
+        "n_target": n_target,
+        "seconds": round(seconds, 2),
+        "counts": dict(sorted(counts.items())),
+        "elapsed": round(time.time() - start, 2),
+    }
+
+
+def _coloured_noise(rng, n, exponent):
+    """Noise whose power spectrum falls as 1/f**exponent."""
+    spectrum = rng.normal(size=n // 2 + 1) + 1j * rng.normal(size=n // 2 + 1)
+    freqs = np.maximum(np.fft.rfftfreq(n, 1 / SAMPLE_RATE), 20.0)
+    spectrum /= freqs ** (exponent / 2)
+    x = np.fft.irfft(spectrum, n)
+    return x / (np.abs(x).max() + 1e-9)
+
+
+def _noise_clip(rng, n):
+    kind = int(rng.integers(4))
+    if kind == 0:
+        x = _coloured_noise(rng, n, float(rng.choice([0.0, 1.0, 2.0])))
+    elif kind == 1:
+        t = np.arange(n) / SAMPLE_RATE
+        f0 = float(rng.choice([50.0, 60.0, 100.0, 120.0]))
+        x = sum(np.sin(2 * np.pi * f0 * h * t) / h for h in range(1, 6))
+        x = x + 0.2 * _coloured_noise(rng, n, 1.0)
+    elif kind == 2:
+        x = np.zeros(n)
+        rate = rng.uniform(2, 20)
+        clicks = rng.integers(0, n - 200, size=int(rate * n / SAMPLE_RATE))
+        for c in clicks:
+            x[c : c + 200] += rng.normal(size=200) * np.exp(
+                -np.arange(200) / 30
+            )
+        x = x + 0.05 * _coloured_noise(rng, n, 0.0)
+    else:
+        carrier = _coloured_noise(rng, n, 1.0)
+        t = np.arange(n) / SAMPLE_RATE
+        x = carrier * (0.6 + 0.4 * np.sin(2 * np.pi * rng.uniform(0.1, 2) * t))
+    return x / (np.abs(x).max() + 1e-9)
+
+
+def _music_clip(rng, n):
+    t_note = rng.uniform(0.15, 0.5)
+    note_len = int(t_note * SAMPLE_RATE)
+    root = rng.uniform(110, 330)
+    scale = np.array([0, 2, 4, 5, 7, 9, 11, 12])
+    out = np.zeros(n)
+    chords = rng.random() < 0.5
+    env = np.exp(-np.arange(note_len) / (0.4 * note_len))
+    t = np.arange(note_len) / SAMPLE_RATE
+    for start in range(0, n - note_len, note_len):
+        degree = int(rng.integers(len(scale)))
+        steps = [0, 4, 7] if chords else [0]
+        for s in steps:
+            f = root * 2 ** ((scale[degree] + s) / 12)
+            tone = np.sin(2 * np.pi * f * t) + 0.3 * np.sin(4 * np.pi * f * t)
+            out[start : start + note_len] += env * tone
+    return out / (np.abs(out).max() + 1e-9)
+
+
+def generate_synthnoise(output_folder, n_per_category=30, seed=1234):
+    """Writes SynthNoise in the MUSAN layout (``noise``, ``music``, ``speech``).
+
+    Arguments
+    ---------
+    output_folder : str
+        The ``musan`` folder to write.
+    n_per_category : int
+        Files per category, each 3 to 10 seconds long.
+    seed : int
+        Random seed: the same seed gives byte-identical files.
+
+    Returns
+    -------
+    dict
+        Files written per category and total ``seconds``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> out = tempfile.mkdtemp()
+    >>> info = generate_synthnoise(out, n_per_category=2)
+    >>> info["files"]
+    {'noise': 2, 'music': 2, 'speech': 2}
+    """
+    from speechbrain_ext.dataio.espeak import EspeakSynthesizer, Prosody
+
+    rng = np.random.default_rng(seed)
+    tts = EspeakSynthesizer(SAMPLE_RATE)
+    sources = {"noise": "free-sound", "music": "fma", "speech": "librivox"}
+    files, seconds = {}, 0.0
+    for category, source in sources.items():
+        folder = os.path.join(output_folder, category, source)
+        os.makedirs(folder, exist_ok=True)
+        for i in range(n_per_category):
+            n = int(rng.uniform(3.0, 10.0) * SAMPLE_RATE)
+            if category == "noise":
+                x = _noise_clip(rng, n)
+            elif category == "music":
+                x = _music_clip(rng, n)
+            else:
+                x = np.zeros(n)
+                n_talkers = int(rng.integers(1, 4))
+                for _ in range(n_talkers):
+                    voice = _pick(rng, BABBLE_VOICES)
+                    text = " ".join(
+                        make_sentence(rng, "neutral") for _ in range(6)
+                    )
+                    prosody = Prosody(
+                        rate=int(rng.uniform(150, 200)),
+                        pitch=int(rng.uniform(30, 70)),
+                        pitch_range=int(rng.uniform(30, 70)),
+                    )
+                    s = tts.synthesize(text, voice, prosody)[:n]
+                    x[: len(s)] += s
+                x = x / (np.abs(x).max() + 1e-9)
+            x = (0.5 * x).astype(np.float32)
+            path = os.path.join(folder, f"{category}-{source}-{i:04d}.wav")
+            sf.write(path, x, SAMPLE_RATE, subtype="PCM_16")
+            seconds += n / SAMPLE_RATE
+        files[category] = n_per_category
+    return {"files": files, "seconds": round(seconds, 2)}
+
+
+def main(argv=None):
+    """Command line: writes SynthEmo and SynthNoise under one folder."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--output_folder", required=True)
+    parser.add_argument("--n_utterances", type=int, default=2000)
+    parser.add_argument("--n_noise_files", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--num_workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    info = generate_synthemo(
+        os.path.join(args.output_folder, "IEMOCAP_full_release"),
+        n_utterances=args.n_utterances,
+        seed=args.seed,
+        num_workers=args.num_workers,
+    )
+    info["noise"] = generate_synthnoise(
+        os.path.join(args.output_folder, "musan"),
+        n_per_category=args.n_noise_files,
+        seed=args.seed,
+    )
+    print(json.dumps(info, indent=2))
+    return info
+
+
+if __name__ == "__main__":
+    main()
