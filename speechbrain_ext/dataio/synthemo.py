@@ -652,6 +652,73 @@ def generate_synthnoise(output_folder, n_per_category=30, seed=1234):
     return {"files": files, "seconds": round(seconds, 2)}
 
 
+def ensure_synthemo(
+    output_folder, n_utterances=2000, seed=1234, n_noise_files=30
+):
+    """Generates SynthEmo and SynthNoise unless they already exist.
+
+    ``output_folder`` receives ``IEMOCAP_full_release`` and ``musan``. A
+    small ``synthemo.json`` records the options; the corpus is generated
+    again only when they change or a previous generation did not finish.
+
+    Arguments
+    ---------
+    output_folder : str
+        Folder that receives both corpora.
+    n_utterances : int
+        Target utterances of SynthEmo.
+    seed : int
+        Random seed of both generators.
+    n_noise_files : int
+        Files per SynthNoise category.
+
+    Returns
+    -------
+    dict
+        The generation summary (read back from ``synthemo.json`` when the
+        corpus already existed).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> out = tempfile.mkdtemp()
+    >>> first = ensure_synthemo(out, n_utterances=20, n_noise_files=2)
+    >>> ensure_synthemo(out, n_utterances=20, n_noise_files=2) == first
+    True
+    """
+    options = {
+        "n_utterances": n_utterances,
+        "seed": seed,
+        "n_noise_files": n_noise_files,
+    }
+    marker = os.path.join(output_folder, "synthemo.json")
+    if os.path.exists(marker):
+        with open(marker, encoding="utf-8") as f:
+            done = json.load(f)
+        if done.get("options") == options:
+            logger.info("SynthEmo already generated in %s", output_folder)
+            return done["summary"]
+        raise FileExistsError(
+            f"{output_folder} holds a SynthEmo corpus generated with other "
+            f"options ({done.get('options')}); choose another folder or "
+            "delete it."
+        )
+    logger.info("Generating SynthEmo and SynthNoise in %s", output_folder)
+    summary = generate_synthemo(
+        os.path.join(output_folder, "IEMOCAP_full_release"),
+        n_utterances=n_utterances,
+        seed=seed,
+    )
+    summary["noise"] = generate_synthnoise(
+        os.path.join(output_folder, "musan"),
+        n_per_category=n_noise_files,
+        seed=seed,
+    )
+    with open(marker, "w", encoding="utf-8") as f:
+        json.dump({"options": options, "summary": summary}, f, indent=2)
+    return summary
+
+
 def main(argv=None):
     """Command line: writes SynthEmo and SynthNoise under one folder."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -659,19 +726,13 @@ def main(argv=None):
     parser.add_argument("--n_utterances", type=int, default=2000)
     parser.add_argument("--n_noise_files", type=int, default=30)
     parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument("--num_workers", type=int, default=2)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    info = generate_synthemo(
-        os.path.join(args.output_folder, "IEMOCAP_full_release"),
+    info = ensure_synthemo(
+        args.output_folder,
         n_utterances=args.n_utterances,
         seed=args.seed,
-        num_workers=args.num_workers,
-    )
-    info["noise"] = generate_synthnoise(
-        os.path.join(args.output_folder, "musan"),
-        n_per_category=args.n_noise_files,
-        seed=args.seed,
+        n_noise_files=args.n_noise_files,
     )
     print(json.dumps(info, indent=2))
     return info

@@ -1,0 +1,628 @@
+"""Fixed, reproducible noise conditions for evaluating noise robustness.
+
+A test condition is a MUSAN category (``noise``, ``music`` or ``speech``,
+the latter being babble) mixed into every test utterance at one fixed
+signal-to-noise ratio, or the clean signal itself. The conditions of a run
+are listed in a yaml file (see ``hparams/conditions/``)::
+
+    conditions:
+      - name: clean
+        category: null
+        snr_db: null
+      - name: noise_5dB
+        category: noise
+        snr_db: 5
+
+SpeechBrain's ``AddNoise`` is built for training augmentation: it draws the
+SNR from a range, shares one random offset across the batch, depends on the
+global torch RNG and adds white noise when no csv file is given. The
+:class:`ConditionMixer` here instead derives the noise file and the offset
+of each utterance from a stable hash of (seed, condition name, utterance
+id), so a condition gives bit-identical noisy audio on every re-run and in
+any batch composition or order, and it fails loudly on a missing noise
+pool.
+
+Authors
+ * speechbrain_ext contributors
+"""
+
+import csv
+import hashlib
+import math
+import os
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+import soundfile
+import torch
+import torchaudio
+import yaml
+
+MUSAN_CATEGORIES = ("noise", "music", "speech")
+"""Noise categories a condition can use (``speech`` is babble)."""
+
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
+_CONDITION_KEYS = ("name", "category", "snr_db")
+_REPLACEMENT_PATTERN = re.compile(r"\$([\w.]+)")
+
+
+@dataclass(frozen=True)
+class NoiseCondition:
+    """One test condition: clean, or a noise category at a fixed SNR.
+
+    Arguments
+    ---------
+    name : str
+        Identifier of the condition, used in reports and as a folder name;
+        letters, digits, ``_``, ``-`` and ``.`` only.
+    category : str or None
+        ``None`` for the clean condition, otherwise one of the MUSAN
+        categories ``noise``, ``music`` or ``speech`` (babble).
+    snr_db : float or None
+        Signal-to-noise ratio in dB of the mixture; ``None`` for the clean
+        condition, required (and finite) otherwise. Integers are converted
+        to float.
+
+    Example
+    -------
+    >>> NoiseCondition("music_5dB", "music", 5)
+    NoiseCondition(name='music_5dB', category='music', snr_db=5.0)
+    >>> NoiseCondition("clean").is_clean
+    True
+    >>> NoiseCondition("bad", "traffic", 5)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Condition 'bad': unknown category 'traffic'; ...
+    """
+
+    name: str
+    category: Optional[str] = None
+    snr_db: Optional[float] = None
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not _NAME_PATTERN.match(self.name):
+            raise ValueError(
+                f"Condition name {self.name!r} is invalid: use a non-empty "
+                "string of letters, digits, '_', '-' and '.'."
+            )
+        if self.category is not None and (
+            self.category not in MUSAN_CATEGORIES
+        ):
+            raise ValueError(
+                f"Condition {self.name!r}: unknown category "
+                f"{self.category!r}; expected None (clean) or one of "
+                f"{', '.join(MUSAN_CATEGORIES)}."
+            )
+        if self.category is None:
+            if self.snr_db is not None:
+                raise ValueError(
+                    f"Condition {self.name!r} is clean (category None) but "
+                    f"has snr_db={self.snr_db!r}; use snr_db None."
+                )
+            return
+        snr = self.snr_db
+        if isinstance(snr, bool) or not isinstance(snr, (int, float)):
+            raise ValueError(
+                f"Condition {self.name!r}: snr_db must be a number, got "
+                f"{snr!r}."
+            )
+        if not math.isfinite(snr):
+            raise ValueError(
+                f"Condition {self.name!r}: snr_db must be finite, got {snr}."
+            )
+        object.__setattr__(self, "snr_db", float(snr))
+
+    @property
+    def is_clean(self):
+        """True when the condition leaves the audio unchanged."""
+        return self.category is None
+
+
+def load_conditions(path_or_list):
+    """Read a list of noise conditions.
+
+    Arguments
+    ---------
+    path_or_list : str, os.PathLike or list
+        Either the path of a yaml file whose top-level key ``conditions``
+        holds a list of mappings with keys ``name``, ``category`` and
+        ``snr_db`` (``category: null`` and no ``snr_db`` for clean), or a
+        list whose items are such mappings or :class:`NoiseCondition`.
+
+    Returns
+    -------
+    list of NoiseCondition
+        The conditions in the order given.
+
+    Raises
+    ------
+    ValueError
+        On an empty list, a malformed entry, an unknown category or key, or
+        duplicate names; the message names the file.
+    FileNotFoundError
+        When the yaml file does not exist.
+
+    Example
+    -------
+    >>> conditions = load_conditions(
+    ...     [{"name": "clean", "category": None},
+    ...      {"name": "speech_5dB", "category": "speech", "snr_db": 5}]
+    ... )
+    >>> [c.name for c in conditions]
+    ['clean', 'speech_5dB']
+    >>> load_conditions([{"name": "a"}, {"name": "a"}])
+    Traceback (most recent call last):
+    ...
+    ValueError: <list>: duplicate condition name(s): a
+    """
+    if isinstance(path_or_list, (str, os.PathLike)):
+        source = os.fspath(path_or_list)
+        if not os.path.isfile(source):
+            raise FileNotFoundError(f"Conditions file not found: {source}")
+        with open(source, encoding="utf-8") as fin:
+            try:
+                content = yaml.safe_load(fin)
+            except yaml.YAMLError as error:
+                raise ValueError(f"{source}: invalid yaml: {error}") from error
+        if not isinstance(content, dict) or "conditions" not in content:
+            raise ValueError(
+                f"{source}: expected a top-level key 'conditions' holding "
+                "a list of {name, category, snr_db} mappings."
+            )
+        entries = content["conditions"]
+    else:
+        source = "<list>"
+        entries = path_or_list
+
+    if not isinstance(entries, (list, tuple)) or len(entries) == 0:
+        raise ValueError(f"{source}: 'conditions' must be a non-empty list.")
+
+    conditions = []
+    for index, entry in enumerate(entries):
+        if isinstance(entry, NoiseCondition):
+            conditions.append(entry)
+            continue
+        if not isinstance(entry, dict):
+            raise ValueError(
+                f"{source}: condition #{index} must be a mapping with keys "
+                f"{', '.join(_CONDITION_KEYS)}, got {entry!r}."
+            )
+        unknown = sorted(set(entry) - set(_CONDITION_KEYS))
+        if unknown:
+            raise ValueError(
+                f"{source}: condition #{index} has unknown key(s) "
+                f"{', '.join(map(str, unknown))}; allowed: "
+                f"{', '.join(_CONDITION_KEYS)}."
+            )
+        if "name" not in entry:
+            raise ValueError(f"{source}: condition #{index} has no 'name'.")
+        try:
+            conditions.append(
+                NoiseCondition(
+                    name=entry["name"],
+                    category=entry.get("category"),
+                    snr_db=entry.get("snr_db"),
+                )
+            )
+        except ValueError as error:
+            raise ValueError(f"{source}: {error}") from error
+
+    names = [condition.name for condition in conditions]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(
+            f"{source}: duplicate condition name(s): {', '.join(duplicates)}"
+        )
+    return conditions
+
+
+def _valid_lengths(lens, batch_size, max_len):
+    """Convert relative lengths to sample counts (all full when None)."""
+    if lens is None:
+        return [max_len] * batch_size
+    lens = torch.as_tensor(lens).reshape(-1)
+    if lens.numel() != batch_size:
+        raise ValueError(
+            f"Got {lens.numel()} lengths for a batch of {batch_size}."
+        )
+    counts = torch.round(lens.double().cpu() * max_len).long()
+    return counts.clamp(0, max_len).tolist()
+
+
+def _tile(signal, length):
+    """Repeat a 1-D signal until it has ``length`` samples."""
+    if signal.shape[0] >= length:
+        return signal[:length]
+    repeats = -(-length // signal.shape[0])
+    return signal.repeat(repeats)[:length]
+
+
+def mix_at_snr(clean, noise, snr_db, clean_lens=None):
+    """Add noise to clean signals at an exact signal-to-noise ratio.
+
+    The noise of each utterance is scaled so that
+    ``10 * log10(P_clean / P_noise) == snr_db``, with both powers (mean
+    squares) measured over the utterance's valid samples only. Noise
+    shorter than the clean signal is tiled (looped) to length. Samples
+    beyond an utterance's length receive no noise, so the padding of a
+    batch stays as it is in ``clean`` (zero in a padded batch). A silent
+    utterance is returned unchanged.
+
+    Arguments
+    ---------
+    clean : torch.Tensor
+        Clean waveforms, shape ``[batch, time]``.
+    noise : torch.Tensor
+        Noise waveforms, shape ``[batch, noise_time]``, or ``[noise_time]``
+        for one noise shared by the batch. The first samples of each row
+        (tiled when too short) are mixed with the valid part of the
+        corresponding clean signal.
+    snr_db : float or torch.Tensor
+        Target SNR in dB, a scalar or one value per utterance (``[batch]``).
+    clean_lens : torch.Tensor, optional
+        Relative lengths (0..1) of the clean signals, shape ``[batch]``;
+        all signals are taken as full length when None.
+
+    Returns
+    -------
+    torch.Tensor
+        The mixtures, same shape, dtype and device as ``clean``.
+
+    Raises
+    ------
+    ValueError
+        On mismatched shapes, or when the noise is silent over the valid
+        part of a non-silent utterance (no scale can reach the SNR).
+
+    Example
+    -------
+    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+    <torch._C.Generator object at ...>
+    >>> clean = torch.randn(2, 16000)
+    >>> clean[1, 8000:] = 0.0
+    >>> lens = torch.tensor([1.0, 0.5])
+    >>> noisy = mix_at_snr(clean, torch.rand(2, 3000), 5.0, lens)
+    >>> part = slice(0, 8000)
+    >>> residual = noisy[1, part] - clean[1, part]
+    >>> snr = 10 * torch.log10(clean[1, part].pow(2).mean()
+    ...                        / residual.pow(2).mean())
+    >>> round(snr.item(), 2)
+    5.0
+    >>> bool((noisy[1, 8000:] == 0).all())
+    True
+    """
+    if clean.dim() != 2:
+        raise ValueError(
+            f"clean must be [batch, time], got shape {tuple(clean.shape)}."
+        )
+    batch_size, max_len = clean.shape
+    if noise.dim() == 1:
+        noise = noise.unsqueeze(0).expand(batch_size, -1)
+    if noise.dim() != 2 or noise.shape[0] != batch_size:
+        raise ValueError(
+            f"noise must be [batch, time] or [time] with batch {batch_size}, "
+            f"got shape {tuple(noise.shape)}."
+        )
+    if noise.shape[1] == 0:
+        raise ValueError("noise has no samples.")
+    snr = torch.as_tensor(snr_db, dtype=torch.float64).reshape(-1).cpu()
+    if snr.numel() == 1:
+        snr = snr.expand(batch_size)
+    if snr.numel() != batch_size:
+        raise ValueError(
+            f"Got {snr.numel()} SNR values for a batch of {batch_size}."
+        )
+    lengths = _valid_lengths(clean_lens, batch_size, max_len)
+
+    scaled = torch.zeros(
+        batch_size, max_len, dtype=torch.float64, device=clean.device
+    )
+    for i, length in enumerate(lengths):
+        if length == 0:
+            continue
+        signal = clean[i, :length].double()
+        segment = _tile(noise[i].to(clean.device).double(), length)
+        clean_power = signal.pow(2).mean()
+        noise_power = segment.pow(2).mean()
+        if clean_power.item() == 0.0:
+            continue
+        if noise_power.item() == 0.0:
+            raise ValueError(
+                f"Noise of utterance {i} is silent over its {length} valid "
+                "samples; cannot mix at a finite SNR."
+            )
+        target_ratio = 10.0 ** (snr[i].item() / 10.0)
+        scale = torch.sqrt(clean_power / (noise_power * target_ratio))
+        scaled[i, :length] = segment * scale
+    return (clean.double() + scaled).to(clean.dtype)
+
+
+def stable_seed(*parts):
+    """Return a 64-bit integer derived from ``parts`` by SHA-256.
+
+    Unlike Python's ``hash()``, which is salted per process, the value is
+    the same on every run, platform and Python version.
+
+    Arguments
+    ---------
+    *parts : object
+        Values whose ``str()`` forms identify the draw, e.g. the seed, the
+        condition name and the utterance id.
+
+    Returns
+    -------
+    int
+        An integer in ``[0, 2**64)``.
+
+    Example
+    -------
+    >>> stable_seed(1986, "noise_5dB", "Ses05F_impro01_F000")
+    13817571919980020791
+    >>> stable_seed(1, "a") == stable_seed(1, "a") != stable_seed(2, "a")
+    True
+    """
+    text = "\x1f".join(str(part) for part in parts)
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def _read_noise_csv(path, replacements):
+    """Return the wav paths listed in a SpeechBrain noise csv file."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Noise csv file not found: {path}")
+    with open(path, newline="", encoding="utf-8") as fin:
+        reader = csv.DictReader(fin)
+        if reader.fieldnames is None or "wav" not in reader.fieldnames:
+            raise ValueError(
+                f"Noise csv file {path} has no 'wav' column (expected the "
+                "AddNoise header ID,duration,wav,wav_format,wav_opts)."
+            )
+        wavs = []
+        for row in reader:
+            wav = row["wav"]
+            if not wav:
+                continue
+            try:
+                wav = _REPLACEMENT_PATTERN.sub(
+                    lambda match: str(replacements[match[1]]), wav
+                )
+            except KeyError as error:
+                raise ValueError(
+                    f"Noise csv file {path}: {row['wav']} needs the "
+                    f"replacement {error.args[0]!r}."
+                ) from error
+            wavs.append(wav)
+    if not wavs:
+        raise ValueError(f"Noise csv file {path} lists no audio files.")
+    missing = [wav for wav in wavs if not os.path.isfile(wav)]
+    if missing:
+        raise FileNotFoundError(
+            f"Noise csv file {path} lists {len(missing)} missing audio "
+            f"file(s), e.g. {missing[0]}"
+        )
+    return wavs
+
+
+class ConditionMixer:
+    """Make the noisy audio of a test condition, reproducibly.
+
+    For every utterance, a noise file of the condition's category and a
+    start offset in it are derived from :func:`stable_seed` of (seed,
+    condition name, utterance id); the segment starting there (looped when
+    the file is shorter than the utterance) is mixed with
+    :func:`mix_at_snr` at the condition's SNR over the utterance's valid
+    samples. The result for an utterance therefore does not depend on the
+    rest of the batch, its order, the global RNG state or earlier calls.
+    Noise files are loaded once and kept in memory (test pools are small).
+
+    Arguments
+    ---------
+    csv_files : dict
+        Maps a MUSAN category (``noise``, ``music``, ``speech``) to the csv
+        file (or list of csv files) of its test pool, in SpeechBrain's
+        AddNoise format (header ``ID,duration,wav,wav_format,wav_opts``;
+        only the ``wav`` column is used). Files are checked on creation.
+    seed : int
+        Seed of the noise draws; the same seed gives bit-identical output.
+    sample_rate : int
+        Sample rate of the speech; noise files at another rate are
+        resampled.
+    replacements : dict, optional
+        ``$key`` substitutions applied to the ``wav`` column, as in
+        SpeechBrain csv files (e.g. ``{"noise_folder": "/data/musan"}``).
+
+    Raises
+    ------
+    FileNotFoundError
+        When a csv file, or an audio file it lists, does not exist.
+    ValueError
+        When a csv file is empty or a category is unknown.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> wav = os.path.join(tmp.name, "hum.wav")
+    >>> soundfile.write(wav, 0.1 * torch.randn(8000).numpy(), 16000)
+    >>> pool = os.path.join(tmp.name, "noise_test.csv")
+    >>> with open(pool, "w") as fout:
+    ...     print("ID,duration,wav,wav_format,wav_opts", file=fout)
+    ...     print(f"hum,0.5,{wav},wav,", file=fout)
+    >>> mixer = ConditionMixer({"noise": pool}, seed=3)
+    >>> wavs, lens = torch.randn(2, 16000), torch.tensor([1.0, 0.75])
+    >>> condition = NoiseCondition("noise_5dB", "noise", 5)
+    >>> noisy = mixer(wavs, lens, ["utt1", "utt2"], condition)
+    >>> noisy.shape
+    torch.Size([2, 16000])
+    >>> again = ConditionMixer({"noise": pool}, seed=3)(
+    ...     wavs[1:, :12000], torch.ones(1), ["utt2"], condition)
+    >>> torch.equal(again[0], noisy[1, :12000])
+    True
+    >>> mixer(wavs, lens, ["utt1", "utt2"], NoiseCondition("clean")) is wavs
+    True
+    >>> tmp.cleanup()
+    """
+
+    def __init__(
+        self, csv_files, seed=1986, sample_rate=16000, replacements=None
+    ):
+        if not isinstance(csv_files, dict):
+            raise ValueError(
+                "csv_files must map a category (noise, music, speech) to "
+                f"csv file(s), got {type(csv_files).__name__}."
+            )
+        self.seed = int(seed)
+        self.sample_rate = int(sample_rate)
+        replacements = dict(replacements or {})
+        self.pools = {}
+        self.csv_files = {}
+        for category, paths in csv_files.items():
+            if category not in MUSAN_CATEGORIES:
+                raise ValueError(
+                    f"Unknown noise category {category!r} in csv_files; "
+                    f"expected one of {', '.join(MUSAN_CATEGORIES)}."
+                )
+            if paths is None:
+                raise ValueError(f"No csv file given for category {category}.")
+            if isinstance(paths, (str, os.PathLike)):
+                paths = [paths]
+            paths = [os.fspath(path) for path in paths]
+            wavs = []
+            for path in paths:
+                wavs.extend(_read_noise_csv(path, replacements))
+            self.pools[category] = wavs
+            self.csv_files[category] = paths
+        self._cache = {}
+
+    def __call__(self, wavs, lens, ids, condition):
+        """Return ``wavs`` mixed with the noise of ``condition``.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Clean waveforms, shape ``[batch, time]``.
+        lens : torch.Tensor
+            Relative lengths (0..1), shape ``[batch]``.
+        ids : list of str
+            Utterance ids; they key the noise draws.
+        condition : NoiseCondition
+            The condition to apply.
+
+        Returns
+        -------
+        torch.Tensor
+            Noisy waveforms, same shape, dtype and device as ``wavs``;
+            ``wavs`` itself for the clean condition. Padding is untouched.
+
+        Example
+        -------
+        >>> mixer = ConditionMixer({})
+        >>> wavs = torch.randn(1, 100)
+        >>> mixer(wavs, torch.ones(1), ["a"], NoiseCondition("clean")) is wavs
+        True
+        """
+        if not isinstance(condition, NoiseCondition):
+            raise TypeError(
+                f"condition must be a NoiseCondition, got {condition!r}."
+            )
+        if condition.is_clean:
+            return wavs
+        if condition.category not in self.pools:
+            raise ValueError(
+                f"Condition {condition.name!r} needs a csv file for the "
+                f"category {condition.category!r}; csv_files only has "
+                f"{sorted(self.pools) or 'none'}."
+            )
+        if wavs.dim() != 2:
+            raise ValueError(
+                f"wavs must be [batch, time], got shape {tuple(wavs.shape)}."
+            )
+        batch_size, max_len = wavs.shape
+        if len(ids) != batch_size:
+            raise ValueError(
+                f"Got {len(ids)} ids for a batch of {batch_size} signals."
+            )
+        lengths = _valid_lengths(lens, batch_size, max_len)
+        noisy = wavs.clone()
+        for i, (utt_id, length) in enumerate(zip(ids, lengths)):
+            if length == 0:
+                continue
+            wav_path, segment = self.noise_segment(condition, utt_id, length)
+            try:
+                noisy[i, :length] = mix_at_snr(
+                    wavs[i : i + 1, :length],
+                    segment.to(wavs.device),
+                    condition.snr_db,
+                )[0]
+            except ValueError as error:
+                raise ValueError(
+                    f"Utterance {utt_id}, condition {condition.name}, "
+                    f"noise file {wav_path}: {error}"
+                ) from error
+        return noisy
+
+    def noise_segment(self, condition, utt_id, length):
+        """Return the noise drawn for one utterance, before scaling.
+
+        Arguments
+        ---------
+        condition : NoiseCondition
+            A noisy condition whose category has a csv file.
+        utt_id : str
+            Utterance id.
+        length : int
+            Number of samples needed.
+
+        Returns
+        -------
+        wav_path : str
+            The noise file drawn.
+        segment : torch.Tensor
+            ``length`` samples of it from the drawn offset, looped when the
+            file is shorter (float32, CPU).
+
+        Example
+        -------
+        >>> import tempfile
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> wav = os.path.join(tmp.name, "n.wav")
+        >>> soundfile.write(wav, torch.linspace(-1, 1, 100).numpy(), 16000)
+        >>> pool = os.path.join(tmp.name, "pool.csv")
+        >>> with open(pool, "w") as fout:
+        ...     print("ID,duration,wav,wav_format,wav_opts", file=fout)
+        ...     print(f"n,0.006,{wav},wav,", file=fout)
+        >>> mixer = ConditionMixer({"noise": pool})
+        >>> path, segment = mixer.noise_segment(
+        ...     NoiseCondition("noise_0dB", "noise", 0), "utt", 250)
+        >>> path == wav, segment.shape
+        (True, torch.Size([250]))
+        >>> tmp.cleanup()
+        """
+        pool = self.pools[condition.category]
+        draw = stable_seed(self.seed, condition.name, utt_id)
+        offset_draw = stable_seed(draw, "offset")
+        wav_path = pool[draw % len(pool)]
+        noise = self._load(wav_path)
+        n_samples = noise.shape[0]
+        if n_samples >= length:
+            offset = offset_draw % (n_samples - length + 1)
+            return wav_path, noise[offset : offset + length]
+        offset = offset_draw % n_samples
+        return wav_path, _tile(torch.roll(noise, -offset), length)
+
+    def _load(self, wav_path):
+        """Load a noise file as a mono float32 tensor, cached."""
+        if wav_path not in self._cache:
+            data, rate = soundfile.read(
+                wav_path, dtype="float32", always_2d=True
+            )
+            noise = torch.from_numpy(data).mean(dim=1)
+            if rate != self.sample_rate:
+                noise = torchaudio.functional.resample(
+                    noise, rate, self.sample_rate
+                )
+            if noise.numel() == 0:
+                raise ValueError(f"Noise file {wav_path} has no samples.")
+            self._cache[wav_path] = noise
+        return self._cache[wav_path]

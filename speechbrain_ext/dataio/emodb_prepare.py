@@ -1,0 +1,385 @@
+r"""Prepare the Berlin Database of Emotional Speech (Emo-DB).
+
+Writes JSON manifests of one fold of a 10-fold leave-one-speaker-out
+cross-validation::
+
+    python -m speechbrain_ext.dataio.emodb_prepare \
+        --data_folder /path/to/emodb --save_folder results/emodb_prepared \
+        --fold 1
+
+Layout that is read: ``wav/<spk><text><emotion><version>.wav``, e.g.
+``03a01Fa.wav`` is speaker ``03`` saying text ``a01`` in emotion ``F``
+(happiness), version ``a``. Emotion letters: W anger, L boredom, E disgust,
+A fear, F happiness, T sadness, N neutral, mapped to ``ang``, ``bor``,
+``dis``, ``fea``, ``hap``, ``sad``, ``neu``.
+
+Fold ``k`` tests the ``k``-th speaker of the sorted speaker ids; the
+validation speaker is by default the next one in sorted order (the first
+after the last); the other speakers train. Each manifest maps an utterance
+id (the file name without extension) to ``wav`` (absolute path),
+``duration`` (seconds), ``spk_id``, ``emo`` and ``text_id``.
+"""
+
+import argparse
+import collections
+import json
+import logging
+import os
+import re
+
+import soundfile as sf
+
+logger = logging.getLogger(__name__)
+
+EMODB_EMOTIONS = {
+    "W": "ang",
+    "L": "bor",
+    "E": "dis",
+    "A": "fea",
+    "F": "hap",
+    "T": "sad",
+    "N": "neu",
+}
+SPLITS = ("train", "valid", "test")
+SAMPLE_RATE = 16000
+OPTIONS_FILE = "prepare_options.json"
+
+_FILE_NAME = re.compile(r"^(\d\d)([a-z]\d\d)([A-Za-z])([a-z])\.wav$")
+
+
+def parse_emodb_name(file_name):
+    """Parse an Emo-DB file name.
+
+    Arguments
+    ---------
+    file_name : str
+        File name (or path) such as ``03a01Fa.wav``.
+
+    Returns
+    -------
+    dict
+        ``spk_id``, ``text_id``, ``emo`` (mapped label) and ``version``.
+
+    Raises
+    ------
+    ValueError
+        If the name does not have the Emo-DB form or the emotion letter is
+        unknown (the message names the file).
+
+    Example
+    -------
+    >>> parse_emodb_name("03a01Fa.wav")
+    {'spk_id': '03', 'text_id': 'a01', 'emo': 'hap', 'version': 'a'}
+    >>> parse_emodb_name("16b10Wb.wav")["emo"]
+    'ang'
+    """
+    match = _FILE_NAME.match(os.path.basename(file_name))
+    if match is None:
+        raise ValueError(
+            f"{file_name} is not an Emo-DB file name "
+            "<speaker:2 digits><text:letter+2 digits><emotion letter>"
+            "<version letter>.wav, e.g. 03a01Fa.wav"
+        )
+    spk_id, text_id, letter, version = match.groups()
+    if letter not in EMODB_EMOTIONS:
+        raise ValueError(
+            f"{file_name}: unknown Emo-DB emotion letter '{letter}'; known "
+            "letters are "
+            + ", ".join(f"{k} ({v})" for k, v in EMODB_EMOTIONS.items())
+        )
+    return {
+        "spk_id": spk_id,
+        "text_id": text_id,
+        "emo": EMODB_EMOTIONS[letter],
+        "version": version,
+    }
+
+
+def fold_speakers(speakers, fold, valid_speaker=None):
+    """Return the test and validation speakers of a fold.
+
+    Arguments
+    ---------
+    speakers : list of str
+        Speaker ids of the corpus (sorted here).
+    fold : int
+        Fold number, from 1 to the number of speakers.
+    valid_speaker : str, optional
+        Validation speaker; default: the speaker after the test speaker in
+        sorted order (the first one after the last).
+
+    Returns
+    -------
+    test_speaker : str
+        Speaker of the test set.
+    valid_speaker : str
+        Speaker of the validation set; every other speaker trains.
+
+    Example
+    -------
+    >>> spk = ["03", "08", "09", "10", "11", "12", "13", "14", "15", "16"]
+    >>> fold_speakers(spk, 1)
+    ('03', '08')
+    >>> fold_speakers(spk, 10)
+    ('16', '03')
+    >>> fold_speakers(spk, 2, valid_speaker="15")
+    ('08', '15')
+    """
+    speakers = sorted(set(speakers))
+    if not 1 <= fold <= len(speakers):
+        raise ValueError(
+            f"fold {fold} does not exist with {len(speakers)} speakers; use "
+            f"1 to {len(speakers)}"
+        )
+    test = speakers[fold - 1]
+    if valid_speaker is None:
+        valid_speaker = speakers[fold % len(speakers)]
+    if valid_speaker not in speakers:
+        raise ValueError(
+            f"valid_speaker '{valid_speaker}' is not a speaker of the corpus "
+            f"({', '.join(speakers)})"
+        )
+    if valid_speaker == test:
+        raise ValueError(
+            f"valid_speaker '{valid_speaker}' is the test speaker of fold "
+            f"{fold}"
+        )
+    return test, valid_speaker
+
+
+def prepare_emodb(
+    data_folder, save_folder, fold=1, valid_speaker=None, skip_prep=False
+):
+    """Write the Emo-DB manifests of one leave-one-speaker-out fold.
+
+    Writes ``train.json``, ``valid.json``, ``test.json``, ``all.json`` and
+    ``prepare_options.json``. A second call with the same options and
+    existing outputs does nothing; different options regenerate them.
+
+    Arguments
+    ---------
+    data_folder : str
+        The Emo-DB folder holding ``wav/``. It is only read.
+    save_folder : str
+        Folder receiving the manifests; must not be inside ``data_folder``.
+    fold : int
+        Fold number, 1 to the number of speakers (10 for Emo-DB).
+    valid_speaker : str, optional
+        Validation speaker; default: the next speaker in sorted order.
+    skip_prep : bool
+        If True, return the output paths without doing anything.
+
+    Returns
+    -------
+    dict
+        ``{"train": path, "valid": path, "test": path, "all": path}``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``data_folder/wav`` is missing or holds no wav file.
+    ValueError
+        On a file name that is not an Emo-DB name, an unknown emotion
+        letter, an unreadable or non-16 kHz file, or an empty split.
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> import soundfile as sf
+    >>> data = tempfile.mkdtemp()
+    >>> os.makedirs(os.path.join(data, "wav"))
+    >>> for name in ["03a01Fa", "03a02Wb", "08a01Na", "09b03Ta"]:
+    ...     path = os.path.join(data, "wav", name + ".wav")
+    ...     sf.write(path, np.zeros(4000), 16000)
+    >>> paths = prepare_emodb(data, tempfile.mkdtemp(), fold=1)
+    >>> with open(paths["test"], encoding="utf-8") as f:
+    ...     test = json.load(f)
+    >>> sorted(test)
+    ['03a01Fa', '03a02Wb']
+    >>> test["03a02Wb"]["emo"], test["03a02Wb"]["duration"]
+    ('ang', 0.25)
+    """
+    outputs = {
+        name: os.path.join(save_folder, f"{name}.json")
+        for name in SPLITS + ("all",)
+    }
+    if skip_prep:
+        return outputs
+
+    wav_folder = os.path.join(data_folder, "wav")
+    if not os.path.isdir(wav_folder):
+        raise FileNotFoundError(
+            f"{wav_folder} does not exist; expected the Emo-DB layout "
+            "<data_folder>/wav/<spk><text><emotion><version>.wav"
+        )
+    _check_save_folder(save_folder, data_folder)
+    options = {
+        "prepare": "prepare_emodb",
+        "data_folder": os.path.abspath(data_folder),
+        "fold": fold,
+        "valid_speaker": valid_speaker,
+    }
+    if _is_prepared(save_folder, options, outputs.values()):
+        logger.info(
+            "Emo-DB manifests in %s were prepared with the same options, "
+            "skipping preparation",
+            save_folder,
+        )
+        return outputs
+
+    names = sorted(
+        name
+        for name in os.listdir(wav_folder)
+        if name.lower().endswith(".wav") and not name.startswith(".")
+    )
+    if not names:
+        raise FileNotFoundError(f"{wav_folder} holds no wav file")
+    manifest = {}
+    for name in names:
+        path = os.path.abspath(os.path.join(wav_folder, name))
+        parsed = parse_emodb_name(path)
+        manifest[name[: -len(".wav")]] = {
+            "wav": path,
+            "duration": _audio_duration(path),
+            "spk_id": parsed["spk_id"],
+            "emo": parsed["emo"],
+            "text_id": parsed["text_id"],
+        }
+
+    speakers = sorted({entry["spk_id"] for entry in manifest.values()})
+    test_spk, valid_spk = fold_speakers(speakers, fold, valid_speaker)
+    splits = {name: {} for name in SPLITS}
+    for utt_id, entry in manifest.items():
+        if entry["spk_id"] == test_spk:
+            splits["test"][utt_id] = entry
+        elif entry["spk_id"] == valid_spk:
+            splits["valid"][utt_id] = entry
+        else:
+            splits["train"][utt_id] = entry
+    if not splits["train"]:
+        raise ValueError(
+            f"fold {fold} leaves no training speaker in {wav_folder} "
+            f"(speakers: {', '.join(speakers)})"
+        )
+
+    _remove_options(save_folder)
+    os.makedirs(save_folder, exist_ok=True)
+    for name in SPLITS:
+        _write_json(outputs[name], splits[name])
+        logger.info(
+            "%s: %d utterances %s",
+            outputs[name],
+            len(splits[name]),
+            dict(collections.Counter(e["emo"] for e in splits[name].values())),
+        )
+    _write_json(outputs["all"], manifest)
+    _write_json(os.path.join(save_folder, OPTIONS_FILE), options)
+    return outputs
+
+
+def _check_save_folder(save_folder, data_folder):
+    """Refuse a save folder that is the data folder or inside it."""
+    save = os.path.realpath(save_folder)
+    data = os.path.realpath(data_folder)
+    if save == data or save.startswith(data + os.sep):
+        raise ValueError(
+            f"save_folder {save_folder} is inside data_folder {data_folder}; "
+            "choose a folder outside the corpus, which is only read"
+        )
+
+
+def _audio_duration(path):
+    """Return the duration of a 16 kHz mono file, or raise."""
+    try:
+        info = sf.info(path)
+    except (RuntimeError, OSError, ValueError) as error:
+        raise ValueError(f"cannot read audio file {path}: {error}") from None
+    if info.samplerate != SAMPLE_RATE:
+        raise ValueError(
+            f"{path} has a sample rate of {info.samplerate} Hz; Emo-DB "
+            f"files are {SAMPLE_RATE} Hz"
+        )
+    if info.channels != 1:
+        raise ValueError(
+            f"{path} has {info.channels} channels; Emo-DB files are mono"
+        )
+    return info.frames / info.samplerate
+
+
+def _is_prepared(save_folder, options, outputs):
+    """Tell whether the outputs exist and were made with ``options``."""
+    path = os.path.join(save_folder, OPTIONS_FILE)
+    if not os.path.isfile(path):
+        return False
+    try:
+        with open(path, encoding="utf-8") as f:
+            previous = json.load(f)
+    except (OSError, ValueError):
+        return False
+    if previous.get("prepare") != options["prepare"]:
+        logger.warning(
+            "%s holds outputs of %s; use a separate save_folder per corpus",
+            save_folder,
+            previous.get("prepare"),
+        )
+    return previous == options and all(os.path.isfile(p) for p in outputs)
+
+
+def _remove_options(save_folder):
+    """Remove a previous options file so a failed run never looks done."""
+    path = os.path.join(save_folder, OPTIONS_FILE)
+    if os.path.isfile(path):
+        os.remove(path)
+
+
+def _write_json(path, data):
+    """Write ``data`` as indented JSON."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+
+
+def main(argv=None):
+    """Run the command-line entry point of ``prepare_emodb``.
+
+    Arguments
+    ---------
+    argv : list of str, optional
+        Command-line arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    dict
+        The paths returned by ``prepare_emodb``.
+
+    Example
+    -------
+    >>> paths = main(
+    ...     ["--data_folder", "emodb", "--save_folder", "out", "--fold", "3",
+    ...      "--skip_prep"]
+    ... )
+    >>> paths["valid"]
+    'out/valid.json'
+    """
+    parser = argparse.ArgumentParser(
+        description="Writes Emo-DB manifests of one leave-one-speaker-out fold."
+    )
+    parser.add_argument("--data_folder", required=True)
+    parser.add_argument("--save_folder", required=True)
+    parser.add_argument("--fold", type=int, default=1)
+    parser.add_argument("--valid_speaker", default=None)
+    parser.add_argument("--skip_prep", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    return prepare_emodb(
+        data_folder=args.data_folder,
+        save_folder=args.save_folder,
+        fold=args.fold,
+        valid_speaker=args.valid_speaker,
+        skip_prep=args.skip_prep,
+    )
+
+
+if __name__ == "__main__":
+    main()

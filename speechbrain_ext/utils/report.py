@@ -1,0 +1,684 @@
+"""Metrics, prediction files, plots and tables for one or many conditions.
+
+A run is evaluated under one or more test conditions (clean, noise at some
+SNR, ...). For each condition the recipe collects one record per utterance,
+a dict with the keys
+
+* ``id``: utterance id,
+* ``ref`` / ``hyp``: reference and hypothesis transcripts (ASR runs),
+* ``emo`` / ``pred``: true and predicted emotion labels (SER runs),
+* ``probs`` (optional): class probabilities, a dict ``{label: p}`` or a
+  sequence in label order,
+
+and calls :func:`write_condition_report`; at the end of the run,
+:func:`write_run_report` gathers the conditions. The output folder then
+holds::
+
+    <out_dir>/metrics.json            {condition: metrics}
+    <out_dir>/results.md              markdown table, one row per condition
+    <out_dir>/conditions.png          bar plot comparing the conditions
+    <out_dir>/<condition>/predictions.csv
+    <out_dir>/<condition>/metrics.json
+    <out_dir>/<condition>/confusion.png
+
+All metrics are percentages (0-100). WER and CER are corpus-level (total
+edits over total reference words or characters) after the same
+:func:`normalize_text` on references and hypotheses.
+
+Authors
+ * speechbrain_ext contributors
+"""
+
+import csv
+import json
+import os
+import re
+import unicodedata
+
+import jiwer
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+METRIC_NAMES = {
+    "WER": "WER",
+    "CER": "CER",
+    "WA": "WA",
+    "UA": "UA",
+    "macro_F1": "macro-F1",
+}
+"""Metrics of the markdown table and their column headers, in order."""
+
+_ASR_KEYS = ("ref", "hyp")
+_SER_KEYS = ("emo", "pred")
+_PROB_PREFIX = "prob_"
+_APOSTROPHES = {"\u2019": "'", "\u2018": "'", "\u02bc": "'"}
+_SPACES = re.compile(r"\s+")
+
+
+def normalize_text(text):
+    """Normalise a transcript for WER: upper case, no punctuation.
+
+    Every Unicode punctuation character except the apostrophe becomes a
+    space (typographic apostrophes are mapped to ``'``), letters are
+    upper-cased and runs of white space collapse to one space. Apply it to
+    both the reference and the hypothesis.
+
+    Arguments
+    ---------
+    text : str
+        A transcript.
+
+    Returns
+    -------
+    str
+        The normalised transcript.
+
+    Example
+    -------
+    >>> normalize_text("  Well, I don’t know...   maybe-later!")
+    "WELL I DON'T KNOW MAYBE LATER"
+    """
+    chars = []
+    for char in text:
+        char = _APOSTROPHES.get(char, char)
+        if char != "'" and unicodedata.category(char).startswith("P"):
+            char = " "
+        chars.append(char)
+    return _SPACES.sub(" ", "".join(chars).upper()).strip()
+
+
+def _has_keys(records, keys, what):
+    """Tell whether all records carry ``keys`` (error when only some do)."""
+    present = [all(key in record for key in keys) for record in records]
+    if any(present) and not all(present):
+        missing = present.index(False)
+        raise ValueError(
+            f"Only some records carry {what} keys {keys}; record "
+            f"{records[missing].get('id', missing)!r} lacks them."
+        )
+    return all(present)
+
+
+def _error_counts(refs, hyps, characters):
+    """Return (edits, reference units) over a corpus of normalised text."""
+    edits, units = 0, 0
+    pairs_ref, pairs_hyp = [], []
+    for ref, hyp in zip(refs, hyps):
+        if ref:
+            pairs_ref.append(ref)
+            pairs_hyp.append(hyp)
+        elif hyp:
+            # An empty reference: every hypothesis unit is an insertion.
+            edits += len(hyp) if characters else len(hyp.split())
+    if pairs_ref:
+        if characters:
+            out = jiwer.process_characters(pairs_ref, pairs_hyp)
+        else:
+            out = jiwer.process_words(pairs_ref, pairs_hyp)
+        edits += out.substitutions + out.deletions + out.insertions
+        units += out.substitutions + out.deletions + out.hits
+    return edits, units
+
+
+def _error_rate(refs, hyps, characters=False):
+    """Corpus error rate in %, 0 or 100 when there is no reference unit."""
+    edits, units = _error_counts(refs, hyps, characters)
+    if units == 0:
+        return 0.0 if edits == 0 else 100.0
+    return 100.0 * edits / units
+
+
+def compute_metrics(records, labels=None):
+    """Compute the SER and ASR metrics of one condition.
+
+    Emotion metrics are computed when the records carry ``emo`` and
+    ``pred``, transcript metrics when they carry ``ref`` and ``hyp`` (all
+    records or none). All values are percentages (0-100):
+
+    * ``WA``: weighted accuracy, the fraction of correct predictions;
+    * ``UA``: unweighted accuracy, the mean recall of the labels that occur
+      as true labels;
+    * ``macro_F1``: the mean F1 of the labels that occur as true or
+      predicted labels;
+    * ``WER`` / ``CER``: corpus word / character error rate, total edits
+      over total reference words / characters (spaces included) after
+      :func:`normalize_text`. An empty reference adds its hypothesis as
+      insertions; a corpus without reference words scores 0 when the
+      hypotheses are empty too and 100 otherwise;
+    * ``WER_by_emotion``: the WER of the utterances of each true emotion.
+
+    Arguments
+    ---------
+    records : list of dict
+        One dict per utterance with keys ``id`` and ``emo``/``pred`` and/or
+        ``ref``/``hyp``; other keys are ignored.
+    labels : list, optional
+        The emotion labels in the order of the confusion matrix. Defaults to
+        the sorted set of true and predicted labels. A label outside this
+        list raises ValueError.
+
+    Returns
+    -------
+    dict
+        ``n`` (number of utterances); with emotions ``labels``, ``WA``,
+        ``UA``, ``macro_F1`` and ``confusion`` (list of lists, rows true,
+        columns predicted, in ``labels`` order); with transcripts ``WER``,
+        ``CER`` and, when emotions are present too, ``WER_by_emotion``.
+
+    Example
+    -------
+    >>> records = [
+    ...     {"id": "a", "ref": "hello there", "hyp": "Hello, there!",
+    ...      "emo": "hap", "pred": "hap"},
+    ...     {"id": "b", "ref": "go away now", "hyp": "go way",
+    ...      "emo": "ang", "pred": "hap"},
+    ... ]
+    >>> metrics = compute_metrics(records, labels=["ang", "hap"])
+    >>> metrics["WA"], metrics["UA"], metrics["confusion"]
+    (50.0, 50.0, [[0, 1], [0, 1]])
+    >>> metrics["WER"], metrics["WER_by_emotion"]
+    (40.0, {'ang': 66.66666666666667, 'hap': 0.0})
+    """
+    if len(records) == 0:
+        raise ValueError("compute_metrics needs at least one record.")
+    has_ser = _has_keys(records, _SER_KEYS, "emotion")
+    has_asr = _has_keys(records, _ASR_KEYS, "transcript")
+    if not has_ser and not has_asr:
+        raise ValueError(
+            "Records carry neither emo/pred nor ref/hyp: nothing to score."
+        )
+    metrics = {"n": len(records)}
+
+    if has_ser:
+        true = [record["emo"] for record in records]
+        pred = [record["pred"] for record in records]
+        if labels is None:
+            labels = sorted(set(true) | set(pred))
+        labels = list(labels)
+        index = {label: i for i, label in enumerate(labels)}
+        unknown = [x for x in dict.fromkeys(true + pred) if x not in index]
+        if unknown:
+            raise ValueError(
+                f"Emotion label(s) {unknown} are not in labels {labels}."
+            )
+        confusion = np.zeros((len(labels), len(labels)), dtype=np.int64)
+        for t, p in zip(true, pred):
+            confusion[index[t], index[p]] += 1
+        hits = np.diag(confusion).astype(np.float64)
+        support = confusion.sum(axis=1)
+        predicted = confusion.sum(axis=0)
+        recall = hits[support > 0] / support[support > 0]
+        scored = (support + predicted) > 0
+        f1 = 2 * hits[scored] / (support[scored] + predicted[scored])
+        metrics["labels"] = labels
+        metrics["WA"] = 100.0 * float(hits.sum()) / len(records)
+        metrics["UA"] = 100.0 * float(recall.mean())
+        metrics["macro_F1"] = 100.0 * float(f1.mean())
+        metrics["confusion"] = confusion.tolist()
+
+    if has_asr:
+        refs = [normalize_text(record["ref"]) for record in records]
+        hyps = [normalize_text(record["hyp"]) for record in records]
+        metrics["WER"] = _error_rate(refs, hyps)
+        metrics["CER"] = _error_rate(refs, hyps, characters=True)
+        if has_ser:
+            by_emotion = {}
+            for label in labels:
+                rows = [
+                    i
+                    for i, record in enumerate(records)
+                    if record["emo"] == label
+                ]
+                if rows:
+                    by_emotion[str(label)] = _error_rate(
+                        [refs[i] for i in rows], [hyps[i] for i in rows]
+                    )
+            metrics["WER_by_emotion"] = by_emotion
+    return metrics
+
+
+def _prob_columns(records, labels):
+    """Return the names of the probability columns (without prefix)."""
+    first = next((r["probs"] for r in records if "probs" in r), None)
+    if first is None:
+        return []
+    if isinstance(first, dict):
+        return [str(key) for key in first]
+    size = len(first)
+    if labels is not None and len(labels) == size:
+        return [str(label) for label in labels]
+    return [str(k) for k in range(size)]
+
+
+def _prob_values(probs, names):
+    """Return the probabilities of a record in column order."""
+    if isinstance(probs, dict):
+        probs = {str(key): value for key, value in probs.items()}
+        return [repr(float(probs[name])) for name in names]
+    values = np.asarray(
+        probs.detach().cpu() if hasattr(probs, "detach") else probs,
+        dtype=np.float64,
+    ).reshape(-1)
+    if len(values) != len(names):
+        raise ValueError(
+            f"Got {len(values)} probabilities, expected {len(names)}."
+        )
+    return [repr(float(value)) for value in values]
+
+
+def write_predictions_csv(records, path, labels=None):
+    """Write one row per utterance: id, ref, hyp, emo, pred, probabilities.
+
+    Only the columns some record carries are written (an SER-only run has
+    no ``ref``/``hyp``). Probabilities go to columns ``prob_<label>``: the
+    keys of a ``probs`` dict, or ``labels`` (or positions) for a sequence
+    or tensor. Parent folders are created.
+
+    Arguments
+    ---------
+    records : list of dict
+        Per-utterance records (see :func:`compute_metrics`), optionally
+        with ``probs``.
+    path : str
+        The csv file to write.
+    labels : list, optional
+        Names of the probability columns when ``probs`` are sequences.
+
+    Returns
+    -------
+    str
+        ``path``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "predictions.csv")
+    >>> records = [{"id": "u1", "emo": "sad", "pred": "neu",
+    ...             "probs": [0.75, 0.25]}]
+    >>> _ = write_predictions_csv(records, path, labels=["neu", "sad"])
+    >>> print(open(path).read().strip())
+    id,emo,pred,prob_neu,prob_sad
+    u1,sad,neu,0.75,0.25
+    >>> tmp.cleanup()
+    """
+    columns = ["id"] + [
+        key
+        for key in _ASR_KEYS + _SER_KEYS
+        if any(key in record for record in records)
+    ]
+    prob_names = _prob_columns(records, labels)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as fout:
+        writer = csv.writer(fout)
+        writer.writerow(columns + [_PROB_PREFIX + name for name in prob_names])
+        for record in records:
+            row = [str(record.get(key, "")) for key in columns]
+            if prob_names:
+                if "probs" in record:
+                    row += _prob_values(record["probs"], prob_names)
+                else:
+                    row += [""] * len(prob_names)
+            writer.writerow(row)
+    return path
+
+
+def read_predictions_csv(path):
+    """Read a file written by :func:`write_predictions_csv`.
+
+    Arguments
+    ---------
+    path : str
+        The csv file.
+
+    Returns
+    -------
+    list of dict
+        One record per row with the string columns it has (``id``,
+        ``ref``, ``hyp``, ``emo``, ``pred``) and, when the file has
+        ``prob_*`` columns, ``probs`` as a dict ``{label: float}``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "predictions.csv")
+    >>> records = [{"id": "u1", "ref": "yes, sir", "hyp": "yes",
+    ...             "emo": "neu", "pred": "neu", "probs": {"neu": 0.9}}]
+    >>> _ = write_predictions_csv(records, path)
+    >>> read_predictions_csv(path) == records
+    True
+    >>> tmp.cleanup()
+    """
+    records = []
+    with open(path, newline="", encoding="utf-8") as fin:
+        for row in csv.DictReader(fin):
+            record, probs = {}, {}
+            for key, value in row.items():
+                if key.startswith(_PROB_PREFIX):
+                    if value != "":
+                        probs[key[len(_PROB_PREFIX) :]] = float(value)
+                else:
+                    record[key] = value
+            if probs:
+                record["probs"] = probs
+            records.append(record)
+    return records
+
+
+def _save(figure, path):
+    """Save a figure as PNG through the Agg canvas, creating folders."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    FigureCanvasAgg(figure)
+    figure.savefig(path, format="png", dpi=120)
+    return path
+
+
+def plot_confusion(confusion, labels, path, title=None):
+    """Plot a confusion matrix with counts and row percentages (PNG).
+
+    Each cell shows its count and its share of the true class (row
+    normalised, in %); the colour follows the share.
+
+    Arguments
+    ---------
+    confusion : list of list or numpy.ndarray
+        Counts, rows true labels, columns predicted labels.
+    labels : list of str
+        Label names in matrix order.
+    path : str
+        The PNG file to write (folders are created).
+    title : str, optional
+        Title of the plot.
+
+    Returns
+    -------
+    str
+        ``path``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "confusion.png")
+    >>> _ = plot_confusion([[3, 1], [0, 4]], ["neu", "ang"], path, "clean")
+    >>> open(path, "rb").read(4)[1:]
+    b'PNG'
+    >>> tmp.cleanup()
+    """
+    counts = np.asarray(confusion, dtype=np.int64)
+    n_labels = len(labels)
+    if counts.shape != (n_labels, n_labels):
+        raise ValueError(
+            f"confusion has shape {counts.shape}, expected "
+            f"({n_labels}, {n_labels}) for labels {list(labels)}."
+        )
+    rows = counts.sum(axis=1, keepdims=True)
+    shares = 100.0 * counts / np.maximum(rows, 1)
+
+    size = 1.8 + 0.9 * n_labels
+    figure = Figure(figsize=(size + 1.2, size))
+    axes = figure.add_subplot()
+    image = axes.imshow(shares, cmap="Blues", vmin=0.0, vmax=100.0)
+    colorbar = figure.colorbar(image, ax=axes)
+    colorbar.set_label("% of true class")
+    for i in range(n_labels):
+        for j in range(n_labels):
+            axes.text(
+                j,
+                i,
+                f"{counts[i, j]}\n{shares[i, j]:.1f}%",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if shares[i, j] > 50.0 else "black",
+            )
+    ticks = np.arange(n_labels)
+    axes.set_xticks(ticks, [str(label) for label in labels])
+    axes.set_yticks(ticks, [str(label) for label in labels])
+    axes.set_xlabel("Predicted")
+    axes.set_ylabel("True")
+    if title:
+        axes.set_title(title)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def _bar_panel(axes, results, keys, ylabel):
+    """Draw grouped bars of ``keys`` for every condition on ``axes``."""
+    names = list(results)
+    positions = np.arange(len(names))
+    width = 0.8 / len(keys)
+    for k, key in enumerate(keys):
+        values = [results[name].get(key, np.nan) for name in names]
+        offsets = positions + (k - (len(keys) - 1) / 2) * width
+        bars = axes.bar(offsets, values, width, label=METRIC_NAMES[key])
+        axes.bar_label(bars, fmt="%.1f", fontsize=6, padding=1)
+    axes.set_xticks(positions, names, rotation=30, ha="right")
+    axes.set_ylabel(ylabel)
+    axes.legend(fontsize=8)
+    axes.grid(axis="y", alpha=0.3)
+
+
+def plot_conditions(results, path, title=None):
+    """Plot the metrics of several conditions as grouped bars (PNG).
+
+    One panel shows WER and CER (when present), another WA, UA and
+    macro-F1 (when present), each with one group of bars per condition.
+
+    Arguments
+    ---------
+    results : dict
+        ``{condition_name: metrics}`` with metrics as returned by
+        :func:`compute_metrics`, in display order.
+    path : str
+        The PNG file to write (folders are created).
+    title : str, optional
+        Title of the figure.
+
+    Returns
+    -------
+    str
+        ``path``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "conditions.png")
+    >>> results = {"clean": {"WA": 70.0, "UA": 68.0},
+    ...            "noise_5dB": {"WA": 55.0, "UA": 52.5}}
+    >>> _ = plot_conditions(results, path)
+    >>> open(path, "rb").read(4)[1:]
+    b'PNG'
+    >>> tmp.cleanup()
+    """
+    if not results:
+        raise ValueError("plot_conditions needs at least one condition.")
+    groups = []
+    for keys, ylabel in (
+        (("WER", "CER"), "Error rate (%)"),
+        (("WA", "UA", "macro_F1"), "Accuracy (%)"),
+    ):
+        present = [
+            key for key in keys if any(key in m for m in results.values())
+        ]
+        if present:
+            groups.append((present, ylabel))
+    if not groups:
+        raise ValueError("No WER, CER, WA, UA or macro_F1 in results.")
+
+    width = max(5.0, 1.0 + 0.8 * len(results))
+    figure = Figure(figsize=(width * len(groups), 4.0))
+    for g, (keys, ylabel) in enumerate(groups):
+        axes = figure.add_subplot(1, len(groups), g + 1)
+        _bar_panel(axes, results, keys, ylabel)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def markdown_table(results, columns=None):
+    """Format the metrics of several conditions as a markdown table.
+
+    Arguments
+    ---------
+    results : dict
+        ``{condition_name: metrics}``, one row per condition in this order.
+    columns : list of str, optional
+        Metric keys to show, by default ``WER``, ``CER``, ``WA``, ``UA``,
+        ``macro_F1``. Columns absent from every condition are skipped; a
+        value absent from one condition shows as ``-``.
+
+    Returns
+    -------
+    str
+        The table, numbers with two decimals.
+
+    Example
+    -------
+    >>> results = {"clean": {"WER": 20.0, "WA": 71.234},
+    ...            "music_5dB": {"WER": 35.5, "WA": 60.0}}
+    >>> print(markdown_table(results))
+    | Condition | WER | WA |
+    |---|---:|---:|
+    | clean | 20.00 | 71.23 |
+    | music_5dB | 35.50 | 60.00 |
+    """
+    if columns is None:
+        columns = list(METRIC_NAMES)
+    columns = [
+        key
+        for key in columns
+        if any(key in metrics for metrics in results.values())
+    ]
+    headers = [METRIC_NAMES.get(key, key) for key in columns]
+    lines = [
+        "| " + " | ".join(["Condition"] + headers) + " |",
+        "|---|" + "".join("---:|" for _ in columns),
+    ]
+    for name, metrics in results.items():
+        cells = [
+            f"{metrics[key]:.2f}" if key in metrics else "-" for key in columns
+        ]
+        lines.append("| " + " | ".join([str(name)] + cells) + " |")
+    return "\n".join(lines)
+
+
+def _write_json(data, path):
+    """Write ``data`` as indented JSON."""
+    with open(path, "w", encoding="utf-8") as fout:
+        json.dump(data, fout, indent=2)
+        fout.write("\n")
+
+
+def write_condition_report(out_dir, condition_name, records, labels=None):
+    """Score one condition and write its artefacts.
+
+    Writes ``<out_dir>/<condition_name>/predictions.csv``,
+    ``metrics.json`` and, when the records carry emotions,
+    ``confusion.png``.
+
+    Arguments
+    ---------
+    out_dir : str
+        Output folder of the run.
+    condition_name : str
+        Name of the condition, used as sub-folder name.
+    records : list of dict
+        Per-utterance records (see :func:`compute_metrics`).
+    labels : list, optional
+        Emotion labels in confusion-matrix order (also names the
+        probability columns of sequence ``probs``).
+
+    Returns
+    -------
+    dict
+        The metrics of :func:`compute_metrics`.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> records = [{"id": "u1", "emo": "neu", "pred": "neu"},
+    ...            {"id": "u2", "emo": "sad", "pred": "neu"}]
+    >>> metrics = write_condition_report(
+    ...     tmp.name, "clean", records, labels=["neu", "sad"])
+    >>> metrics["WA"], metrics["UA"]
+    (50.0, 50.0)
+    >>> sorted(os.listdir(os.path.join(tmp.name, "clean")))
+    ['confusion.png', 'metrics.json', 'predictions.csv']
+    >>> tmp.cleanup()
+    """
+    name = str(condition_name)
+    if name in ("", ".", "..") or os.path.basename(name) != name:
+        raise ValueError(f"Invalid condition name for a folder: {name!r}")
+    folder = os.path.join(out_dir, name)
+    os.makedirs(folder, exist_ok=True)
+    metrics = compute_metrics(records, labels)
+    write_predictions_csv(
+        records, os.path.join(folder, "predictions.csv"), labels
+    )
+    _write_json(metrics, os.path.join(folder, "metrics.json"))
+    if "confusion" in metrics:
+        plot_confusion(
+            metrics["confusion"],
+            metrics["labels"],
+            os.path.join(folder, "confusion.png"),
+            title=f"{name}: WA {metrics['WA']:.1f}%, UA {metrics['UA']:.1f}%",
+        )
+    return metrics
+
+
+def write_run_report(out_dir, results, title=None):
+    """Write the run-level artefacts comparing all conditions.
+
+    Writes ``<out_dir>/metrics.json`` (``{condition: metrics}``),
+    ``<out_dir>/results.md`` (markdown table) and
+    ``<out_dir>/conditions.png`` (bar plot).
+
+    Arguments
+    ---------
+    out_dir : str
+        Output folder of the run (created when missing).
+    results : dict
+        ``{condition_name: metrics}``, e.g. the return values of
+        :func:`write_condition_report`, in display order.
+    title : str, optional
+        Heading of ``results.md`` and title of the plot.
+
+    Returns
+    -------
+    str
+        The markdown table, e.g. to log it.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> results = {"clean": {"WER": 21.0, "WA": 70.0},
+    ...            "noise_5dB": {"WER": 48.25, "WA": 58.0}}
+    >>> print(write_run_report(tmp.name, results))
+    | Condition | WER | WA |
+    |---|---:|---:|
+    | clean | 21.00 | 70.00 |
+    | noise_5dB | 48.25 | 58.00 |
+    >>> sorted(os.listdir(tmp.name))
+    ['conditions.png', 'metrics.json', 'results.md']
+    >>> tmp.cleanup()
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    _write_json(results, os.path.join(out_dir, "metrics.json"))
+    table = markdown_table(results)
+    with open(os.path.join(out_dir, "results.md"), "w") as fout:
+        fout.write(f"# {title or 'Results'}\n\n")
+        fout.write(
+            "All values in %. WER and CER are corpus-level after text "
+            "normalisation; WA is accuracy, UA the mean per-class recall.\n\n"
+        )
+        fout.write(table + "\n")
+    plot_conditions(results, os.path.join(out_dir, "conditions.png"), title)
+    return table

@@ -1,0 +1,162 @@
+import collections
+import json
+import logging
+import os
+
+import pytest
+
+from speechbrain_ext.dataio.emodb_prepare import (
+    fold_speakers,
+    main,
+    parse_emodb_name,
+    prepare_emodb,
+)
+from tests.fixtures_corpora import EMODB_SPEAKERS, make_emodb, write_wav
+
+
+def load(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    return make_emodb(tmp_path / "data")
+
+
+def test_parse_names():
+    assert parse_emodb_name("03a01Fa.wav") == {
+        "spk_id": "03",
+        "text_id": "a01",
+        "emo": "hap",
+        "version": "a",
+    }
+    letters = {"W": "ang", "L": "bor", "E": "dis", "A": "fea"}
+    letters.update({"F": "hap", "T": "sad", "N": "neu"})
+    for letter, emo in letters.items():
+        assert parse_emodb_name(f"/x/wav/12b09{letter}c.wav")["emo"] == emo
+
+
+def test_manifest_entries(corpus, tmp_path):
+    data_folder, expected = corpus
+    paths = prepare_emodb(data_folder, str(tmp_path / "out"))
+    manifest = load(paths["all"])
+    assert set(manifest) == set(expected)
+    assert len(manifest) == 5 * 15
+    for utt_id, entry in manifest.items():
+        assert set(entry) == {"wav", "duration", "spk_id", "emo", "text_id"}
+        assert entry["spk_id"] == expected[utt_id]["spk_id"]
+        assert entry["emo"] == expected[utt_id]["emo"]
+        assert entry["text_id"] == expected[utt_id]["text_id"]
+        assert entry["wav"] == os.path.abspath(
+            os.path.join(data_folder, "wav", utt_id + ".wav")
+        )
+        assert entry["duration"] == pytest.approx(0.03)
+    counts = collections.Counter(e["emo"] for e in manifest.values())
+    assert counts["ang"] == 15 and counts["neu"] == 10
+    assert manifest["03a01Fa"]["emo"] == "hap"
+    assert manifest["08b02La"]["emo"] == "bor"
+
+
+def test_folds(corpus, tmp_path):
+    data_folder, _ = corpus
+    speakers = sorted(EMODB_SPEAKERS)
+    tested = []
+    for fold in range(1, len(speakers) + 1):
+        paths = prepare_emodb(
+            data_folder, str(tmp_path / f"f{fold}"), fold=fold
+        )
+        splits = {n: load(paths[n]) for n in ("train", "valid", "test")}
+        spk = {n: {e["spk_id"] for e in s.values()} for n, s in splits.items()}
+        assert spk["test"] == {speakers[fold - 1]}
+        assert spk["valid"] == {speakers[fold % len(speakers)]}
+        assert spk["train"] == set(speakers) - spk["test"] - spk["valid"]
+        ids = [set(s) for s in splits.values()]
+        assert sum(len(i) for i in ids) == len(load(paths["all"]))
+        assert set().union(*ids) == set(load(paths["all"]))
+        tested.append(set(splits["test"]))
+    assert sum(len(t) for t in tested) == 75
+    assert len(set().union(*tested)) == 75
+    with pytest.raises(ValueError, match="fold 6"):
+        prepare_emodb(data_folder, str(tmp_path / "bad"), fold=6)
+
+
+def test_valid_speaker(corpus, tmp_path):
+    data_folder, _ = corpus
+    paths = prepare_emodb(
+        data_folder, str(tmp_path / "out"), fold=2, valid_speaker="11"
+    )
+    assert {e["spk_id"] for e in load(paths["valid"]).values()} == {"11"}
+    assert fold_speakers(["09", "03", "08"], 3) == ("09", "03")
+    with pytest.raises(ValueError, match="test speaker"):
+        fold_speakers(["03", "08", "09"], 1, valid_speaker="03")
+    with pytest.raises(ValueError, match="'42'"):
+        fold_speakers(["03", "08", "09"], 1, valid_speaker="42")
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("03a01Xa.wav", "unknown Emo-DB emotion letter 'X'"),
+        ("3a01Fa.wav", "not an Emo-DB file name"),
+    ],
+)
+def test_bad_names(corpus, tmp_path, name, message):
+    data_folder, _ = corpus
+    path = write_wav(os.path.join(data_folder, "wav", name))
+    with pytest.raises(ValueError) as error:
+        prepare_emodb(data_folder, str(tmp_path / "out"))
+    assert os.path.abspath(path) in str(error.value)
+    assert message in str(error.value)
+
+
+def test_non_16k(corpus, tmp_path):
+    data_folder, _ = corpus
+    path = write_wav(
+        os.path.join(data_folder, "wav", "03a01Fa.wav"), sample_rate=22050
+    )
+    with pytest.raises(ValueError) as error:
+        prepare_emodb(data_folder, str(tmp_path / "out"))
+    assert os.path.abspath(path) in str(error.value)
+    assert "22050" in str(error.value)
+
+
+def test_wrong_layout(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError) as error:
+        prepare_emodb(str(empty), str(tmp_path / "out"))
+    assert os.path.join(str(empty), "wav") in str(error.value)
+
+
+def test_idempotent(corpus, tmp_path, caplog):
+    data_folder, _ = corpus
+    save = tmp_path / "out"
+    paths = prepare_emodb(data_folder, str(save), fold=1)
+    files = list(paths.values()) + [str(save / "prepare_options.json")]
+    for path in files:
+        os.utime(path, ns=(10**18, 10**18))
+    with caplog.at_level(logging.INFO):
+        assert prepare_emodb(data_folder, str(save), fold=1) == paths
+    assert "skipping" in caplog.text
+    assert all(os.stat(p).st_mtime_ns == 10**18 for p in files)
+    prepare_emodb(data_folder, str(save), fold=4)
+    assert all(os.stat(p).st_mtime_ns != 10**18 for p in files)
+    assert {e["spk_id"] for e in load(paths["test"]).values()} == {"10"}
+
+
+def test_cli(corpus, tmp_path):
+    data_folder, _ = corpus
+    paths = main(
+        [
+            "--data_folder",
+            data_folder,
+            "--save_folder",
+            str(tmp_path / "cli"),
+            "--fold",
+            "5",
+        ]
+    )
+    test = load(paths["test"])
+    assert {e["spk_id"] for e in test.values()} == {"11"}
+    assert {e["spk_id"] for e in load(paths["valid"]).values()} == {"03"}

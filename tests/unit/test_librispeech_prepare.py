@@ -1,0 +1,158 @@
+import json
+import logging
+import os
+
+import pytest
+
+from speechbrain_ext.dataio.librispeech_prepare import (
+    build_word_vocabulary,
+    load_word_vocabulary,
+    main,
+    prepare_librispeech,
+    words_to_ids,
+)
+from tests.fixtures_corpora import make_librispeech, write_wav
+
+SPLITS = ["train-clean-100", "dev-clean"]
+
+
+def load(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    return make_librispeech(tmp_path / "data")
+
+
+def test_manifests(corpus, tmp_path):
+    data_folder, expected = corpus
+    paths = prepare_librispeech(data_folder, str(tmp_path / "out"), SPLITS)
+    assert paths == {s: str(tmp_path / "out" / f"{s}.json") for s in SPLITS}
+    for split in SPLITS:
+        manifest = load(paths[split])
+        assert set(manifest) == set(expected[split])
+        for utt_id, entry in manifest.items():
+            assert set(entry) == {"wav", "duration", "spk_id", "wrd"}
+            assert entry["spk_id"] == expected[split][utt_id]["spk_id"]
+            assert entry["wrd"] == expected[split][utt_id]["wrd"]
+            spk, chapter, _ = utt_id.split("-")
+            assert entry["wav"] == os.path.abspath(
+                os.path.join(data_folder, split, spk, chapter, utt_id + ".flac")
+            )
+            assert entry["duration"] == pytest.approx(0.04)
+    assert load(paths["train-clean-100"])["26-495-0001"]["wrd"] == "DOG AND CAT"
+
+
+def test_missing_split(corpus, tmp_path):
+    data_folder, _ = corpus
+    with pytest.raises(FileNotFoundError) as error:
+        prepare_librispeech(data_folder, str(tmp_path / "out"))
+    assert os.path.join(data_folder, "test-clean") in str(error.value)
+
+
+def test_audio_without_transcript(corpus, tmp_path):
+    data_folder, _ = corpus
+    extra = os.path.join(
+        data_folder, "dev-clean", "84", "121123", "84-121123-0009.flac"
+    )
+    write_wav(extra, file_format="FLAC")
+    with pytest.raises(ValueError) as error:
+        prepare_librispeech(data_folder, str(tmp_path / "out"), SPLITS)
+    assert os.path.abspath(extra) in str(error.value)
+    assert "84-121123.trans.txt" in str(error.value)
+
+
+def test_missing_transcript_file(corpus, tmp_path):
+    data_folder, _ = corpus
+    trans = os.path.join(
+        data_folder, "dev-clean", "84", "121123", "84-121123.trans.txt"
+    )
+    os.remove(trans)
+    with pytest.raises(ValueError) as error:
+        prepare_librispeech(data_folder, str(tmp_path / "out"), SPLITS)
+    assert trans in str(error.value)
+    assert "missing" in str(error.value)
+
+
+def test_transcript_without_audio(corpus, tmp_path):
+    data_folder, _ = corpus
+    folder = os.path.join(data_folder, "train-clean-100", "26", "495")
+    os.remove(os.path.join(folder, "26-495-0000.flac"))
+    with pytest.raises(ValueError) as error:
+        prepare_librispeech(data_folder, str(tmp_path / "out"), SPLITS)
+    assert os.path.abspath(os.path.join(folder, "26-495.trans.txt")) in str(
+        error.value
+    )
+    assert "26-495-0000" in str(error.value)
+
+
+def test_non_16k(corpus, tmp_path):
+    data_folder, _ = corpus
+    flac = os.path.join(
+        data_folder, "dev-clean", "84", "121123", "84-121123-0000.flac"
+    )
+    write_wav(flac, sample_rate=8000, file_format="FLAC")
+    with pytest.raises(ValueError) as error:
+        prepare_librispeech(data_folder, str(tmp_path / "out"), SPLITS)
+    assert os.path.abspath(flac) in str(error.value)
+    assert "8000" in str(error.value)
+
+
+def test_idempotent(corpus, tmp_path, caplog):
+    data_folder, _ = corpus
+    save = tmp_path / "out"
+    paths = prepare_librispeech(data_folder, str(save), SPLITS)
+    files = list(paths.values()) + [str(save / "prepare_options.json")]
+    for path in files:
+        os.utime(path, ns=(10**18, 10**18))
+    with caplog.at_level(logging.INFO):
+        assert prepare_librispeech(data_folder, str(save), SPLITS) == paths
+    assert "skipping" in caplog.text
+    assert all(os.stat(p).st_mtime_ns == 10**18 for p in files)
+    again = prepare_librispeech(data_folder, str(save), ["dev-clean"])
+    assert os.stat(again["dev-clean"]).st_mtime_ns != 10**18
+    assert load(save / "prepare_options.json")["splits"] == ["dev-clean"]
+
+
+def test_vocabulary(corpus, tmp_path):
+    data_folder, _ = corpus
+    paths = prepare_librispeech(data_folder, str(tmp_path / "out"), SPLITS)
+    vocab_file = str(tmp_path / "vocab" / "words.txt")
+    # Counts in train-clean-100: THE 3, CAT 3, DOG 2, then A, AND, AWAY,
+    # END, RAN, SAT once each (ties ordered alphabetically).
+    vocab = build_word_vocabulary([paths["train-clean-100"]], 4, vocab_file)
+    assert vocab == ["<unk>", "CAT", "THE", "DOG", "A"]
+    assert load_word_vocabulary(vocab_file) == vocab
+    with open(vocab_file, encoding="utf-8") as f:
+        assert f.read().splitlines() == vocab
+    both = build_word_vocabulary(list(paths.values()), 3)
+    assert both == ["<unk>", "THE", "CAT", "DOG"]
+    full = build_word_vocabulary(paths["train-clean-100"], 100)
+    assert len(full) == 1 + 9
+    assert words_to_ids("THE CAT ATE A FISH", vocab) == [2, 1, 0, 4, 0]
+    index = {w: i for i, w in enumerate(vocab)}
+    assert words_to_ids("DOG DOG", index) == [3, 3]
+    assert words_to_ids("", vocab) == []
+    with pytest.raises(ValueError, match="top_n"):
+        build_word_vocabulary(paths["dev-clean"], 0)
+
+
+def test_cli_with_vocabulary(corpus, tmp_path):
+    data_folder, _ = corpus
+    paths = main(
+        [
+            "--data_folder",
+            data_folder,
+            "--save_folder",
+            str(tmp_path / "cli"),
+            "--splits",
+            "train-clean-100",
+            "dev-clean",
+            "--vocab_top_n",
+            "2",
+        ]
+    )
+    assert load_word_vocabulary(paths["vocab"]) == ["<unk>", "CAT", "THE"]
+    assert len(load(paths["dev-clean"])) == 2
