@@ -35,7 +35,8 @@ def replicate_batch_items(augmenter, *items):
     >>> aug = Augmenter(concat_original=True, repeat_augment=2,
     ...                 augmentations=[DropChunk()])
     >>> wavs, lens = aug(torch.rand(2, 16000), torch.ones(2))
-    >>> emo, words = replicate_batch_items(aug, torch.tensor([3, 1]), ["A", "B"])
+    >>> emo = torch.tensor([3, 1])
+    >>> emo, words = replicate_batch_items(aug, emo, ["A", "B"])
     >>> wavs.shape[0], emo.tolist(), words
     (6, [3, 1, 3, 1, 3, 1], ['A', 'B', 'A', 'B', 'A', 'B'])
     """

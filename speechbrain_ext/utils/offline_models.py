@@ -196,7 +196,8 @@ def build_bert(folder, preset="base", seed=0, **overrides):
 
     if preset not in BERT_PRESETS:
         raise ValueError(
-            f"unknown BERT preset {preset!r}; choose from {sorted(BERT_PRESETS)}"
+            f"unknown BERT preset {preset!r}; "
+            f"choose from {sorted(BERT_PRESETS)}"
         )
     spec = {"preset": preset, "seed": seed, "overrides": overrides}
     if _done(folder, spec):

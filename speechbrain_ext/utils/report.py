@@ -451,14 +451,17 @@ def _bar_panel(axes, results, keys, ylabel):
     names = list(results)
     positions = np.arange(len(names))
     width = 0.8 / len(keys)
+    top = 0.0
     for k, key in enumerate(keys):
         values = [results[name].get(key, np.nan) for name in names]
+        top = max([top] + [v for v in values if np.isfinite(v)])
         offsets = positions + (k - (len(keys) - 1) / 2) * width
         bars = axes.bar(offsets, values, width, label=METRIC_NAMES[key])
         axes.bar_label(bars, fmt="%.1f", fontsize=6, padding=1)
+    axes.set_ylim(0.0, 1.3 * top if top > 0 else 1.0)
     axes.set_xticks(positions, names, rotation=30, ha="right")
     axes.set_ylabel(ylabel)
-    axes.legend(fontsize=8)
+    axes.legend(fontsize=8, loc="upper right", ncol=len(keys))
     axes.grid(axis="y", alpha=0.3)
 
 

@@ -24,6 +24,10 @@ class PooledTextEncoder(torch.nn.Module):
         ``mean`` or ``cls``.
     lowercase : bool
         Lower-case texts before tokenisation.
+    freeze_embeddings : bool
+        Keep the token embedding table fixed while the transformer layers
+        are fine-tuned. The table is most of a small BERT's parameters and
+        its dense gradient most of the update cost.
 
     Example
     -------
@@ -37,13 +41,23 @@ class PooledTextEncoder(torch.nn.Module):
     torch.Size([2, 384])
     """
 
-    def __init__(self, text_encoder, pooling="mean", lowercase=True):
+    def __init__(
+        self,
+        text_encoder,
+        pooling="mean",
+        lowercase=True,
+        freeze_embeddings=False,
+    ):
         super().__init__()
         if pooling not in ("mean", "cls"):
             raise ValueError(f"pooling must be 'mean' or 'cls', not {pooling}")
         self.text_encoder = text_encoder
         self.pooling = pooling
         self.lowercase = lowercase
+        if freeze_embeddings:
+            embeddings = text_encoder.model.get_input_embeddings()
+            for param in embeddings.parameters():
+                param.requires_grad = False
 
     @property
     def output_size(self):

@@ -35,12 +35,14 @@ Authors
 
 import functools
 import logging
+import operator
 import os
 import sys
 
 import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml
+from speechbrain.dataio.sampler import DynamicBatchSampler
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from speechbrain_ext.augment.conditions import ConditionMixer, load_conditions
@@ -72,6 +74,18 @@ class JointCTCBertBrain(sb.Brain):
         """Whether the model has an emotion head."""
         return "emo_classifier" in self.modules
 
+    @property
+    def bert_reads_hyp(self):
+        """Whether BERT reads the ASR hypothesis (not the truth) in training."""
+        if "text_encoder" not in self.modules:
+            return False
+        if self.hparams.bert_input not in ("hyp", "wrd"):
+            raise ValueError(
+                "bert_input must be 'hyp' or 'wrd', not "
+                f"{self.hparams.bert_input!r}"
+            )
+        return self.hparams.bert_input == "hyp"
+
     def compute_forward(self, batch, stage):
         """Encoder -> CTC posteriors and emotion posteriors."""
         batch = batch.to(self.device)
@@ -98,7 +112,7 @@ class JointCTCBertBrain(sb.Brain):
         if self.has_asr:
             logits = self.modules.ctc_lin(feats)
             out["p_ctc"] = self.hparams.log_softmax(logits)
-            if stage != sb.Stage.TRAIN or self.hparams.bert_input == "hyp":
+            if stage != sb.Stage.TRAIN or self.bert_reads_hyp:
                 hyps = self.decode(out["p_ctc"], wav_lens)
             out["hyps"] = hyps
         if self.has_ser:
@@ -253,14 +267,8 @@ class JointCTCBertBrain(sb.Brain):
         rate). Frozen parameters get no optimizer.
         """
         self.optimizers_dict, self.annealed = {}, {}
-        groups = {
-            "model": (self.hparams.model, self.hparams.model_opt_class),
-            "pretrained": (
-                self.hparams.pretrained,
-                self.hparams.pretrained_opt_class,
-            ),
-        }
-        for name, (modules, opt_class) in groups.items():
+        for name in ("model", "pretrained"):
+            modules = getattr(self.hparams, name)
             params = [p for p in modules.parameters() if p.requires_grad]
             logger.info(
                 "%s: %.2fM trainable parameters",
@@ -269,7 +277,7 @@ class JointCTCBertBrain(sb.Brain):
             )
             if not params:
                 continue
-            optimizer = opt_class(params)
+            optimizer = getattr(self.hparams, f"{name}_opt_class")(params)
             self.optimizers_dict[name] = optimizer
             scheduler = getattr(self.hparams, f"lr_annealing_{name}")
             self.annealed[name] = (scheduler, optimizer)
@@ -442,7 +450,7 @@ def prepare_data(hparams):
             "data_folder": hparams["musan_folder"],
             "save_folder": hparams["noise_folder"],
             "seed": hparams["noise_split_seed"],
-            "skip_prep": hparams["skip_prep"] and not hparams["musan_folder"],
+            "skip_prep": hparams["skip_prep"],
         },
     )
 
@@ -469,25 +477,37 @@ if __name__ == "__main__":
     )
     brain.tokenizer = tokenizer
     brain.emo_encoder = emo_encoder
+    # Only the categories that the chosen conditions use need a test pool.
+    conditions = load_conditions(find_condition_set(hparams["test_conditions"]))
     brain.condition_mixer = ConditionMixer(
         {
-            category: os.path.join(
-                hparams["noise_folder"], f"{category}_test.csv"
+            c.category: os.path.join(
+                hparams["noise_folder"], f"{c.category}_test.csv"
             )
-            for category in ("noise", "music", "speech")
+            for c in conditions
+            if c.category is not None
         },
         seed=hparams["test_noise_seed"],
     )
 
-    conditions = load_conditions(find_condition_set(hparams["test_conditions"]))
     if hparams["noise_prob"] > 0:
         check_noise_pools(hparams["noise_folder"], "train")
 
+    train_loader_kwargs = hparams["train_dataloader_opts"]
+    if hparams["dynamic_batching"]:
+        train_loader_kwargs = {
+            "batch_sampler": DynamicBatchSampler(
+                datasets["train"],
+                length_func=operator.itemgetter("duration"),
+                **hparams["dynamic_batch_sampler"],
+            ),
+            "num_workers": train_loader_kwargs.get("num_workers", 0),
+        }
     brain.fit(
         brain.hparams.epoch_counter,
         datasets["train"],
         datasets["valid"],
-        train_loader_kwargs=hparams["train_dataloader_opts"],
+        train_loader_kwargs=train_loader_kwargs,
         valid_loader_kwargs=hparams["valid_dataloader_opts"],
     )
     if if_main_process():

@@ -1,0 +1,260 @@
+import json
+import os
+
+import pytest
+import torch
+
+from speechbrain_ext.utils.report import (
+    compute_metrics,
+    markdown_table,
+    normalize_text,
+    plot_conditions,
+    plot_confusion,
+    read_predictions_csv,
+    write_condition_report,
+    write_predictions_csv,
+    write_run_report,
+)
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+LABELS = ["neu", "hap", "ang", "sad"]
+
+# (ref, hyp, true emotion, predicted emotion); the word edits after
+# normalisation are given per line, characters count spaces.
+RECORDS = [
+    ("I am fine.", "i am fine", "neu", "neu"),  # 3 words, 0 | 9 chars, 0
+    ("Don't go!", "dont go", "neu", "neu"),  # 2 words, 1 sub | 8, 1
+    ("", "", "neu", "hap"),  # 0 words, 0 | 0, 0
+    ("that's great news", "That's great", "hap", "hap"),  # 3, 1 | 17, 5
+    ("yes", "yes yes", "hap", "neu"),  # 1, 1 ins | 3, 4
+    ("Stop it, now", "stop it now", "ang", "ang"),  # 3, 0 | 11, 0
+    ("", "what", "ang", "ang"),  # 0, 1 ins | 0, 4
+    ("okay", "", "sad", "neu"),  # 1, 1 del | 4, 4
+]
+
+
+def make_records(with_text=True, with_emotion=True):
+    records = []
+    for i, (ref, hyp, emo, pred) in enumerate(RECORDS):
+        record = {"id": f"utt{i}"}
+        if with_text:
+            record.update(ref=ref, hyp=hyp)
+        if with_emotion:
+            record.update(emo=emo, pred=pred)
+        records.append(record)
+    return records
+
+
+def assert_png(path):
+    assert os.path.isfile(path)
+    with open(path, "rb") as fin:
+        data = fin.read()
+    assert len(data) > 1000
+    assert data[:8] == PNG_MAGIC
+
+
+def test_normalize_text():
+    assert normalize_text("  Hello,   World! ") == "HELLO WORLD"
+    assert normalize_text("I don’t know...") == "I DON'T KNOW"
+    assert normalize_text("well-known (sort of)") == "WELL KNOWN SORT OF"
+    assert normalize_text("") == ""
+    assert normalize_text("?!") == ""
+
+
+def test_compute_metrics_hand_computed():
+    m = compute_metrics(make_records(), LABELS)
+    assert m["n"] == 8
+    assert m["labels"] == LABELS
+    # rows true, columns predicted, in LABELS order
+    assert m["confusion"] == [
+        [2, 1, 0, 0],
+        [1, 1, 0, 0],
+        [0, 0, 2, 0],
+        [1, 0, 0, 0],
+    ]
+    assert m["WA"] == pytest.approx(100 * 5 / 8)
+    # recalls: neu 2/3, hap 1/2, ang 2/2, sad 0/1
+    assert m["UA"] == pytest.approx(100 * (2 / 3 + 1 / 2 + 1 + 0) / 4)
+    # F1 = 2TP / (support + predicted): neu 4/7, hap 2/4, ang 4/4, sad 0
+    assert m["macro_F1"] == pytest.approx(100 * (4 / 7 + 0.5 + 1 + 0) / 4)
+    # corpus WER: 5 edits over 13 reference words (not a mean of rates)
+    assert m["WER"] == pytest.approx(100 * 5 / 13)
+    # corpus CER: 18 edits over 52 reference characters
+    assert m["CER"] == pytest.approx(100 * 18 / 52)
+    assert m["WER_by_emotion"] == pytest.approx(
+        {
+            "neu": 100 * 1 / 5,
+            "hap": 100 * 2 / 4,
+            "ang": 100 * 1 / 3,
+            "sad": 100.0,
+        }
+    )
+
+
+def test_compute_metrics_default_labels_and_unused_label():
+    m = compute_metrics(make_records(with_text=False))
+    assert m["labels"] == ["ang", "hap", "neu", "sad"]
+    # A label that is neither true nor predicted is left out of UA and F1.
+    with_extra = compute_metrics(
+        make_records(with_text=False), LABELS + ["fea"]
+    )
+    assert with_extra["UA"] == pytest.approx(m["UA"])
+    assert with_extra["macro_F1"] == pytest.approx(m["macro_F1"])
+    assert with_extra["confusion"][4] == [0, 0, 0, 0, 0]
+
+
+def test_compute_metrics_ser_only_and_asr_only():
+    ser = compute_metrics(make_records(with_text=False), LABELS)
+    assert "WER" not in ser and "CER" not in ser
+    assert "WER_by_emotion" not in ser
+    assert ser["WA"] == pytest.approx(62.5)
+    asr = compute_metrics(make_records(with_emotion=False))
+    assert set(asr) == {"n", "WER", "CER"}
+    assert asr["WER"] == pytest.approx(100 * 5 / 13)
+
+
+def test_compute_metrics_empty_references():
+    only_empty = [{"id": "a", "ref": "", "hyp": ""}]
+    assert compute_metrics(only_empty)["WER"] == 0.0
+    inserted = [{"id": "a", "ref": "...", "hyp": "uh"}]
+    assert compute_metrics(inserted)["WER"] == 100.0
+    perfect = [
+        {"id": "a", "ref": "Hi!", "hyp": "hi"},
+        {"id": "b", "ref": "", "hyp": ""},
+    ]
+    assert compute_metrics(perfect)["WER"] == 0.0
+
+
+def test_compute_metrics_errors():
+    with pytest.raises(ValueError, match="not in labels"):
+        compute_metrics(make_records(), ["neu", "hap", "ang"])
+    records = make_records()
+    del records[3]["hyp"]
+    with pytest.raises(ValueError, match="utt3"):
+        compute_metrics(records, LABELS)
+    with pytest.raises(ValueError, match="at least one"):
+        compute_metrics([], LABELS)
+    with pytest.raises(ValueError, match="nothing to score"):
+        compute_metrics([{"id": "a"}])
+
+
+def test_markdown_table():
+    results = {
+        "clean": {
+            "WER": 12.346,
+            "CER": 5.0,
+            "WA": 70.0,
+            "UA": 66.666,
+            "macro_F1": 65.4321,
+        },
+        "noise_5dB": {"WER": 40.0, "WA": 55.557, "UA": 50.0},
+    }
+    table = markdown_table(results)
+    assert table.splitlines() == [
+        "| Condition | WER | CER | WA | UA | macro-F1 |",
+        "|---|---:|---:|---:|---:|---:|",
+        "| clean | 12.35 | 5.00 | 70.00 | 66.67 | 65.43 |",
+        "| noise_5dB | 40.00 | - | 55.56 | 50.00 | - |",
+    ]
+    ser_only = markdown_table({"clean": {"WA": 1.0, "UA": 2.0}})
+    assert ser_only.splitlines()[0] == "| Condition | WA | UA |"
+    chosen = markdown_table(results, columns=["UA", "WER"])
+    assert chosen.splitlines()[2] == "| clean | 66.67 | 12.35 |"
+
+
+def test_predictions_csv_roundtrip(tmp_path):
+    records = make_records()
+    records[0]["ref"] = 'comma, and "quotes"'
+    for i, record in enumerate(records):
+        record["probs"] = torch.tensor([0.5, 0.25, 0.125, 0.125])
+    path = str(tmp_path / "sub" / "predictions.csv")
+    write_predictions_csv(records, path, labels=LABELS)
+    with open(path) as fin:
+        header = fin.readline().strip()
+    assert header == ("id,ref,hyp,emo,pred,prob_neu,prob_hap,prob_ang,prob_sad")
+    back = read_predictions_csv(path)
+    assert len(back) == len(records)
+    for original, read in zip(records, back):
+        for key in ("id", "ref", "hyp", "emo", "pred"):
+            assert read[key] == original[key]
+        assert read["probs"] == {
+            "neu": 0.5,
+            "hap": 0.25,
+            "ang": 0.125,
+            "sad": 0.125,
+        }
+    # The records read back give the same metrics.
+    assert compute_metrics(back, LABELS) == compute_metrics(records, LABELS)
+
+
+def test_predictions_csv_ser_only(tmp_path):
+    path = str(tmp_path / "p.csv")
+    write_predictions_csv(make_records(with_text=False), path)
+    back = read_predictions_csv(path)
+    assert set(back[0]) == {"id", "emo", "pred"}
+
+
+def test_plots(tmp_path):
+    path = plot_confusion(
+        [[2, 1], [0, 3]], ["neu", "ang"], str(tmp_path / "c.png"), "t"
+    )
+    assert_png(path)
+    with pytest.raises(ValueError, match="shape"):
+        plot_confusion([[1, 2]], ["a", "b"], str(tmp_path / "x.png"))
+    results = {
+        "clean": {"WER": 20.0, "CER": 9.0, "WA": 70.0, "UA": 68.0},
+        "speech_5dB": {"WER": 45.0, "CER": 25.0, "WA": 52.0, "UA": 50.0},
+    }
+    assert_png(plot_conditions(results, str(tmp_path / "both.png")))
+    ser_only = {
+        name: {"WA": m["WA"], "UA": m["UA"]} for name, m in results.items()
+    }
+    assert_png(plot_conditions(ser_only, str(tmp_path / "ser.png")))
+
+
+def test_condition_and_run_reports(tmp_path):
+    out_dir = str(tmp_path / "results")
+    results = {}
+    for name, records in (
+        ("clean", make_records()),
+        ("noise_5dB", make_records()[:5]),
+    ):
+        results[name] = write_condition_report(out_dir, name, records, LABELS)
+        folder = os.path.join(out_dir, name)
+        assert sorted(os.listdir(folder)) == [
+            "confusion.png",
+            "metrics.json",
+            "predictions.csv",
+        ]
+        assert_png(os.path.join(folder, "confusion.png"))
+        with open(os.path.join(folder, "metrics.json")) as fin:
+            assert json.load(fin) == results[name]
+        assert len(
+            read_predictions_csv(os.path.join(folder, "predictions.csv"))
+        ) == len(records)
+    assert results["noise_5dB"]["WA"] == pytest.approx(100 * 3 / 5)
+
+    table = write_run_report(out_dir, results, title="Joint model")
+    assert "| clean | 38.46 | 34.62 | 62.50 | 54.17 | 51.79 |" in table
+    with open(os.path.join(out_dir, "results.md")) as fin:
+        markdown = fin.read()
+    assert markdown.startswith("# Joint model\n")
+    assert table in markdown
+    with open(os.path.join(out_dir, "metrics.json")) as fin:
+        assert json.load(fin) == results
+    assert_png(os.path.join(out_dir, "conditions.png"))
+
+
+def test_condition_report_asr_only_and_bad_name(tmp_path):
+    metrics = write_condition_report(
+        str(tmp_path), "clean", make_records(with_emotion=False)
+    )
+    assert "WA" not in metrics
+    assert sorted(os.listdir(tmp_path / "clean")) == [
+        "metrics.json",
+        "predictions.csv",
+    ]
+    write_run_report(str(tmp_path), {"clean": metrics})
+    assert_png(str(tmp_path / "conditions.png"))
+    with pytest.raises(ValueError, match="Invalid condition name"):
+        write_condition_report(str(tmp_path), "../up", make_records())
