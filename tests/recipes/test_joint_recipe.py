@@ -1,0 +1,151 @@
+"""End-to-end checks of recipes/IEMOCAP/ASR_SER/wav2vec2_CTC_BERT.
+
+A short training of the joint model on a small SynthEmo corpus is shared by
+the tests of this module (and by the inference tests).
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)
+RECIPE = os.path.join(
+    ROOT, "recipes", "IEMOCAP", "ASR_SER", "wav2vec2_CTC_BERT"
+)
+TRAIN = os.path.join(RECIPE, "train.py")
+CONDITIONS = """conditions:
+  - {name: clean, category: null, snr_db: null}
+  - {name: noise_5dB, category: noise, snr_db: 5}
+"""
+
+
+def run_recipe(yaml_name, *flags, cwd):
+    cmd = [sys.executable, TRAIN, os.path.join(RECIPE, "hparams", yaml_name)]
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    return subprocess.run(
+        cmd + list(flags),
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+
+
+def read_log_stats(path):
+    """Per-epoch train/valid stats of a SpeechBrain FileTrainLogger file."""
+    epochs = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if not line.startswith("epoch:"):
+                continue
+            stats = dict(
+                (k.strip(), float(v))
+                for k, v in re.findall(
+                    r"((?:train|valid) [\w ]+?): ([\d.e+-]+)", line
+                )
+            )
+            epochs.append(stats)
+    return epochs
+
+
+@pytest.fixture(scope="session")
+def trained_joint(tmp_path_factory):
+    """Trains joint_demo.yaml briefly on 600 SynthEmo utterances."""
+    work = tmp_path_factory.mktemp("joint")
+    conditions = work / "two_conditions.yaml"
+    conditions.write_text(CONDITIONS)
+    out = work / "run"
+    proc = run_recipe(
+        "joint_demo.yaml",
+        f"--output_folder={out}",
+        f"--synthemo_folder={work / 'synthemo'}",
+        "--synthemo_utterances=600",
+        "--number_of_epochs=6",
+        f"--test_conditions={conditions}",
+        cwd=work,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return {"out": out, "work": work, "conditions": conditions}
+
+
+@pytest.mark.slow
+def test_joint_training_learns_both_tasks(trained_joint):
+    epochs = read_log_stats(trained_joint["out"] / "train_log.txt")
+    assert len(epochs) == 6
+    first, last = epochs[0], epochs[-1]
+    assert last["train loss_ctc"] < 0.7 * first["train loss_ctc"]
+    assert last["train loss_ser"] < 0.9 * first["train loss_ser"]
+    with open(trained_joint["out"] / "test_results" / "metrics.json") as f:
+        metrics = json.load(f)
+    clean = (
+        metrics["clean"]
+        if "clean" in metrics
+        else metrics["conditions"]["clean"]
+    )
+    # chance: 25% UA for 4 classes; 100% CER for an untrained CTC model
+    assert clean["UA"] > 40.0, clean
+    assert clean["CER"] < 60.0, clean
+    # noise at 5 dB hurts recognition
+    noisy = metrics["noise_5dB"]
+    assert noisy["CER"] > clean["CER"]
+
+
+@pytest.mark.slow
+def test_results_artefacts_written(trained_joint):
+    results = trained_joint["out"] / "test_results"
+    for name in ("results.md", "metrics.json", "conditions.png"):
+        assert (results / name).stat().st_size > 0
+    for cond in ("clean", "noise_5dB"):
+        for name in ("predictions.csv", "metrics.json", "confusion.png"):
+            assert (results / cond / name).stat().st_size > 0
+    table = (results / "results.md").read_text()
+    assert "noise_5dB" in table and "WER" in table
+
+
+@pytest.mark.slow
+def test_test_only_reproduces_end_of_training_metrics(trained_joint):
+    again = trained_joint["work"] / "again"
+    proc = run_recipe(
+        "joint_demo.yaml",
+        f"--output_folder={trained_joint['out']}",
+        f"--synthemo_folder={trained_joint['work'] / 'synthemo'}",
+        "--synthemo_utterances=600",
+        f"--test_conditions={trained_joint['conditions']}",
+        f"--results_folder={again}",
+        "--test_only",
+        cwd=trained_joint["work"],
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    first = json.loads(
+        (trained_joint["out"] / "test_results" / "metrics.json").read_text()
+    )
+    second = json.loads((again / "metrics.json").read_text())
+    assert first == second
+    for cond in ("clean", "noise_5dB"):
+        a = (
+            trained_joint["out"] / "test_results" / cond / "predictions.csv"
+        ).read_text()
+        b = (again / cond / "predictions.csv").read_text()
+        assert a == b
+
+
+@pytest.mark.slow
+def test_test_only_without_checkpoint_fails_loudly(trained_joint, tmp_path):
+    proc = run_recipe(
+        "joint_demo.yaml",
+        f"--output_folder={tmp_path / 'empty'}",
+        f"--synthemo_folder={trained_joint['work'] / 'synthemo'}",
+        "--synthemo_utterances=600",
+        "--test_conditions=clean",
+        "--test_only",
+        cwd=tmp_path,
+    )
+    assert proc.returncode != 0
+    assert "No checkpoint found" in proc.stdout + proc.stderr
