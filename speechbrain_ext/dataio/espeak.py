@@ -111,7 +111,7 @@ class EspeakSynthesizer:
         cls._lib = lib
         cls._native_rate = rate
 
-    def synthesize(self, text, voice, prosody=None):
+    def synthesize(self, text, voice, prosody=None, seed=0):
         """Returns the waveform of ``text`` spoken by ``voice``.
 
         Arguments
@@ -122,6 +122,11 @@ class EspeakSynthesizer:
             An eSpeak NG voice name with optional variant, e.g. ``en-us+f1``.
         prosody : Prosody, optional
             Rate, pitch, pitch range and volume.
+        seed : int
+            Seed of the library's random generator (noise sources). The
+            library also keeps state between calls, so identical output
+            needs the same seed *and* a process that has synthesised
+            nothing before (see ``synthemo``).
 
         Returns
         -------
@@ -132,6 +137,8 @@ class EspeakSynthesizer:
         if lib.espeak_SetVoiceByName(voice.encode()) != 0:
             raise ValueError(f"eSpeak NG has no voice named {voice!r}")
         prosody = prosody or Prosody()
+        if hasattr(lib, "espeak_ng_SetRandSeed"):
+            lib.espeak_ng_SetRandSeed(ctypes.c_long(int(seed)))
         lib.espeak_SetParameter(_PARAM_RATE, int(prosody.rate), 0)
         lib.espeak_SetParameter(_PARAM_VOLUME, int(prosody.volume), 0)
         lib.espeak_SetParameter(_PARAM_PITCH, int(prosody.pitch), 0)

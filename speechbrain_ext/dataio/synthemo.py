@@ -32,9 +32,12 @@ import argparse
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
+import pickle
+import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+import traceback
 
 import numpy as np
 import soundfile as sf
@@ -289,18 +292,20 @@ def _stable_seed(*parts):
     return int.from_bytes(digest[:8], "little")
 
 
-_SYNTH = None
+def _synthesize(job):
+    from speechbrain_ext.dataio.espeak import EspeakSynthesizer
+
+    return EspeakSynthesizer(SAMPLE_RATE).synthesize(
+        job["text"], job["voice"], job["prosody"], seed=job["seed"] % 2**31
+    )
 
 
 def _synth_worker(job):
     """Synthesises one utterance job and writes its wav file."""
-    global _SYNTH
-    from speechbrain_ext.dataio.espeak import EspeakSynthesizer
-
-    if _SYNTH is None:
-        _SYNTH = EspeakSynthesizer(SAMPLE_RATE)
+    speech = _synthesize(job)
+    if "path" not in job:
+        return speech
     rng = np.random.default_rng(job["seed"])
-    speech = _SYNTH.synthesize(job["text"], job["voice"], job["prosody"])
     lead = int(rng.uniform(0.05, 0.35) * SAMPLE_RATE)
     min_len = int(job["min_seconds"] * SAMPLE_RATE)
     total = max(lead + len(speech) + int(0.1 * SAMPLE_RATE), min_len)
@@ -313,11 +318,45 @@ def _synth_worker(job):
     return job["path"], total / SAMPLE_RATE
 
 
+def _fork_per_job(jobs, num_workers, result_path):
+    """Runs every job in a process of its own, forked from this one."""
+    try:
+        context = multiprocessing.get_context("fork")
+        with context.Pool(num_workers, maxtasksperchild=1) as pool:
+            result = ("ok", pool.map(_synth_worker, jobs, chunksize=1))
+    except Exception:  # reported to the calling process
+        result = ("error", traceback.format_exc())
+    with open(result_path, "wb") as f:
+        pickle.dump(result, f)
+
+
 def _run_jobs(jobs, num_workers):
-    if num_workers <= 1:
-        return [_synth_worker(j) for j in jobs]
-    with ProcessPoolExecutor(max_workers=num_workers) as pool:
-        return list(pool.map(_synth_worker, jobs, chunksize=16))
+    """Synthesises jobs, each from the library's initial state.
+
+    eSpeak NG keeps internal state from one utterance to the next (the same
+    call twice gives slightly different audio), so every job runs in a
+    process of its own, forked from a freshly spawned process that has never
+    synthesised anything. The output depends only on the job, not on the
+    order, the number of workers or what the calling process did before.
+    """
+    context = multiprocessing.get_context("spawn")
+    with tempfile.TemporaryDirectory() as tmp:
+        result_path = os.path.join(tmp, "result.pkl")
+        process = context.Process(
+            target=_fork_per_job,
+            args=(jobs, max(1, num_workers), result_path),
+        )
+        process.start()
+        process.join()
+        if not os.path.exists(result_path):
+            raise RuntimeError(
+                f"speech synthesis process died (exit code {process.exitcode})"
+            )
+        with open(result_path, "rb") as f:
+            status, result = pickle.load(f)
+    if status != "ok":
+        raise RuntimeError(f"speech synthesis failed:\n{result}")
+    return result
 
 
 def _format_transcript(rng, text, emotion):
@@ -613,42 +652,61 @@ def generate_synthnoise(output_folder, n_per_category=30, seed=1234):
     >>> info["files"]
     {'noise': 2, 'music': 2, 'speech': 2}
     """
-    from speechbrain_ext.dataio.espeak import EspeakSynthesizer, Prosody
+    from speechbrain_ext.dataio.espeak import Prosody
 
     rng = np.random.default_rng(seed)
-    tts = EspeakSynthesizer(SAMPLE_RATE)
     sources = {"noise": "free-sound", "music": "fma", "speech": "librivox"}
-    files, seconds = {}, 0.0
+    clips, talkers = [], []
     for category, source in sources.items():
-        folder = os.path.join(output_folder, category, source)
-        os.makedirs(folder, exist_ok=True)
         for i in range(n_per_category):
             n = int(rng.uniform(3.0, 10.0) * SAMPLE_RATE)
+            path = os.path.join(
+                output_folder,
+                category,
+                source,
+                f"{category}-{source}-{i:04d}.wav",
+            )
             if category == "noise":
-                x = _noise_clip(rng, n)
+                clips.append((path, _noise_clip(rng, n), []))
             elif category == "music":
-                x = _music_clip(rng, n)
+                clips.append((path, _music_clip(rng, n), []))
             else:
-                x = np.zeros(n)
-                n_talkers = int(rng.integers(1, 4))
-                for _ in range(n_talkers):
-                    voice = _pick(rng, BABBLE_VOICES)
+                jobs = []
+                for _ in range(int(rng.integers(1, 4))):
                     text = " ".join(
                         make_sentence(rng, "neutral") for _ in range(6)
                     )
-                    prosody = Prosody(
-                        rate=int(rng.uniform(150, 200)),
-                        pitch=int(rng.uniform(30, 70)),
-                        pitch_range=int(rng.uniform(30, 70)),
+                    jobs.append(
+                        {
+                            "text": text,
+                            "voice": _pick(rng, BABBLE_VOICES),
+                            "seed": int(rng.integers(2**31)),
+                            "prosody": Prosody(
+                                rate=int(rng.uniform(150, 200)),
+                                pitch=int(rng.uniform(30, 70)),
+                                pitch_range=int(rng.uniform(30, 70)),
+                            ),
+                        }
                     )
-                    s = tts.synthesize(text, voice, prosody)[:n]
-                    x[: len(s)] += s
-                x = x / (np.abs(x).max() + 1e-9)
-            x = (0.5 * x).astype(np.float32)
-            path = os.path.join(folder, f"{category}-{source}-{i:04d}.wav")
-            sf.write(path, x, SAMPLE_RATE, subtype="PCM_16")
-            seconds += n / SAMPLE_RATE
-        files[category] = n_per_category
+                clips.append(
+                    (
+                        path,
+                        np.zeros(n),
+                        list(range(len(talkers), len(talkers) + len(jobs))),
+                    )
+                )
+                talkers += jobs
+    voices = _run_jobs(talkers, num_workers=2) if talkers else []
+    seconds = 0.0
+    for path, x, talker_ids in clips:
+        for t in talker_ids:
+            speech = voices[t][: len(x)]
+            x[: len(speech)] += speech
+        x = (0.5 * x / (np.abs(x).max() + 1e-9)).astype(np.float32)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        sf.write(path, x, SAMPLE_RATE, subtype="PCM_16")
+        seconds += len(x) / SAMPLE_RATE
+    files = {c: n_per_category for c in sources}
     return {"files": files, "seconds": round(seconds, 2)}
 
 
