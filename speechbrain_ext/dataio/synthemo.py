@@ -319,13 +319,45 @@ def _synth_worker(job):
 
 
 def _fork_per_job(jobs, num_workers, result_path):
-    """Runs every job in a process of its own, forked from this one."""
-    try:
-        context = multiprocessing.get_context("fork")
-        with context.Pool(num_workers, maxtasksperchild=1) as pool:
-            result = ("ok", pool.map(_synth_worker, jobs, chunksize=1))
-    except Exception:  # reported to the calling process
-        result = ("error", traceback.format_exc())
+    """Runs every job in a child process of its own, forked from this one."""
+    results = [None] * len(jobs)
+    failures = []
+    with tempfile.TemporaryDirectory() as tmp:
+        running = {}
+
+        def reap():
+            pid, status = os.wait()
+            index = running.pop(pid)
+            path = os.path.join(tmp, f"{index}.pkl")
+            if status != 0 or not os.path.exists(path):
+                failures.append(index)
+                return
+            with open(path, "rb") as f:
+                outcome, value = pickle.load(f)
+            if outcome == "ok":
+                results[index] = value
+            else:
+                failures.append(value)
+
+        for index, job in enumerate(jobs):
+            while len(running) >= num_workers:
+                reap()
+            pid = os.fork()
+            if pid == 0:  # child
+                try:
+                    outcome = ("ok", _synth_worker(job))
+                except BaseException:
+                    outcome = ("error", traceback.format_exc())
+                with open(os.path.join(tmp, f"{index}.pkl"), "wb") as f:
+                    pickle.dump(outcome, f)
+                os._exit(0)
+            running[pid] = index
+        while running:
+            reap()
+    if failures:
+        result = ("error", f"{len(failures)} jobs failed; first: {failures[0]}")
+    else:
+        result = ("ok", results)
     with open(result_path, "wb") as f:
         pickle.dump(result, f)
 

@@ -48,6 +48,17 @@ class FbankEncoder(torch.nn.Module):
     >>> out = enc(torch.rand(2, 16000), torch.tensor([1.0, 0.5]))
     >>> out.shape
     torch.Size([2, 26, 16])
+
+    The encoding of an utterance does not depend on its batch:
+
+    >>> _ = enc.eval()
+    >>> wav = torch.rand(1, 7333)
+    >>> alone = enc(wav, torch.ones(1))
+    >>> padded = torch.cat([wav, torch.zeros(1, 8667)], dim=1)
+    >>> batch = torch.cat([padded, torch.rand(1, 16000)])
+    >>> together = enc(batch, torch.tensor([7333 / 16000, 1.0]))
+    >>> torch.allclose(alone[0], together[0, : alone.shape[1]], atol=1e-5)
+    True
     """
 
     def __init__(
@@ -63,21 +74,30 @@ class FbankEncoder(torch.nn.Module):
         sample_rate=16000,
     ):
         super().__init__()
-        self.compute_features = Fbank(n_mels=n_mels, sample_rate=sample_rate)
+        self.compute_features = Fbank(
+            n_mels=n_mels, sample_rate=sample_rate, hop_length=10
+        )
+        self.hop_length = sample_rate // 100
         self.normalize = normalize
         self.spec_augment = spec_augment
-        layers, in_ch = [], n_mels
+        blocks, in_ch = [], n_mels
         for ch in cnn_channels:
-            layers += [
-                torch.nn.Conv1d(
-                    in_ch, ch, kernel_size, stride=2, padding=kernel_size // 2
-                ),
-                torch.nn.BatchNorm1d(ch),
-                torch.nn.LeakyReLU(),
-                torch.nn.Dropout(dropout),
-            ]
+            blocks.append(
+                torch.nn.Sequential(
+                    torch.nn.Conv1d(
+                        in_ch,
+                        ch,
+                        kernel_size,
+                        stride=2,
+                        padding=kernel_size // 2,
+                    ),
+                    torch.nn.BatchNorm1d(ch),
+                    torch.nn.LeakyReLU(),
+                    torch.nn.Dropout(dropout),
+                )
+            )
             in_ch = ch
-        self.cnn = torch.nn.Sequential(*layers)
+        self.cnn = torch.nn.ModuleList(blocks)
         self.rnn = LSTM(
             hidden_size=rnn_size,
             input_shape=(None, None, in_ch),
@@ -95,5 +115,22 @@ class FbankEncoder(torch.nn.Module):
         feats = self.normalize(feats, wav_lens)
         if self.training and self.spec_augment is not None:
             feats = self.spec_augment(feats)
-        x = self.cnn(feats.transpose(1, 2)).transpose(1, 2)
-        return self.rnn(x, lengths=wav_lens)[0]
+        # Frames past each utterance's end are zeroed after every layer, and
+        # the LSTM gets exact frame counts, so an utterance is encoded the
+        # same way whatever it is batched with.
+        samples = torch.round(wav_lens * wav.shape[1])
+        frames = torch.div(samples, self.hop_length, rounding_mode="floor") + 1
+        x = _zero_padding(feats, frames)
+        for block in self.cnn:
+            x = block(x.transpose(1, 2)).transpose(1, 2)
+            frames = torch.div(frames + 1, 2, rounding_mode="floor")
+            x = _zero_padding(x, frames)
+        rnn_lens = torch.clamp((frames + 0.5) / x.shape[1], max=1.0)
+        return self.rnn(x, lengths=rnn_lens)[0]
+
+
+def _zero_padding(x, frames):
+    """Zeroes the frames of [batch, time, ...] past each frame count."""
+    index = torch.arange(x.shape[1], device=x.device)
+    valid = index[None, :] < frames[:, None]
+    return x * valid.view(*valid.shape, *([1] * (x.dim() - 2))).to(x.dtype)

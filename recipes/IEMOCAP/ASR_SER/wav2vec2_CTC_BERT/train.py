@@ -50,6 +50,8 @@ from speechbrain_ext.augment.replicate import replicate_batch_items
 from speechbrain_ext.dataio.iemocap_prepare import prepare_iemocap
 from speechbrain_ext.dataio.musan_prepare import prepare_musan
 from speechbrain_ext.dataio.synthemo import ensure_synthemo
+from speechbrain_ext.inference.joint_asr_ser import export_for_inference
+from speechbrain_ext.lobes.models.joint_asr_ser import joint_asr_ser_forward
 from speechbrain_ext.utils.evaluation import (
     evaluate_conditions,
     find_condition_set,
@@ -106,26 +108,19 @@ class JointCTCBertBrain(sb.Brain):
                 wavs, wav_lens, batch.id, self.test_condition
             )
 
-        feats = self.modules.encoder(wavs, wav_lens)
-        out = {"targets": targets, "wav_lens": wav_lens}
-        hyps = None
-        if self.has_asr:
-            logits = self.modules.ctc_lin(feats)
-            out["p_ctc"] = self.hparams.log_softmax(logits)
-            if stage != sb.Stage.TRAIN or self.bert_reads_hyp:
-                hyps = self.decode(out["p_ctc"], wav_lens)
-            out["hyps"] = hyps
-        if self.has_ser:
-            pooled = self.hparams.pooling(feats, wav_lens).squeeze(1)
-            if "text_encoder" in self.modules:
-                if hyps is None:
-                    texts = targets["wrd"]
-                else:
-                    texts = [" ".join(h) for h in hyps]
-                text_emb = self.modules.text_encoder(texts)
-                pooled = self.modules.fusion(pooled, text_emb)
-            logits = self.modules.emo_classifier(pooled)
-            out["p_emo"] = self.hparams.log_softmax(logits)
+        texts = None
+        if stage == sb.Stage.TRAIN and not self.bert_reads_hyp:
+            texts = targets["wrd"]
+        out = joint_asr_ser_forward(
+            self.modules,
+            self.hparams,
+            wavs,
+            wav_lens,
+            tokenizer=self.tokenizer,
+            texts=texts,
+            decode=stage != sb.Stage.TRAIN,
+        )
+        out.update(targets=targets, wav_lens=wav_lens)
         return out
 
     def _targets(self, batch):
@@ -134,17 +129,6 @@ class JointCTCBertBrain(sb.Brain):
             targets["tokens"], targets["tokens_lens"] = batch.tokens
         targets["emo"] = batch.emo_encoded.data[:, 0]
         return targets
-
-    def decode(self, p_ctc, wav_lens):
-        """Greedy CTC decoding into lists of words."""
-        sequences = sb.decoders.ctc_greedy_decode(
-            p_ctc.detach(), wav_lens, blank_id=self.hparams.blank_index
-        )
-        # Outputs beyond the tokenizer's size have no character: dropped.
-        n_tokens = len(self.tokenizer)
-        sequences = [[i for i in seq if i < n_tokens] for seq in sequences]
-        texts = ["".join(seq) for seq in self.tokenizer.decode_ndim(sequences)]
-        return [t.split() for t in texts]
 
     def compute_objectives(self, predictions, batch, stage):
         """``alpha * L_SER + (1 - alpha) * L_CTC`` (or a single task loss)."""
@@ -495,14 +479,17 @@ if __name__ == "__main__":
 
     train_loader_kwargs = hparams["train_dataloader_opts"]
     if hparams["dynamic_batching"]:
+        batch_sampler = DynamicBatchSampler(
+            datasets["train"],
+            length_func=operator.itemgetter("duration"),
+            **hparams["dynamic_batch_sampler"],
+        )
         train_loader_kwargs = {
-            "batch_sampler": DynamicBatchSampler(
-                datasets["train"],
-                length_func=operator.itemgetter("duration"),
-                **hparams["dynamic_batch_sampler"],
-            ),
+            "batch_sampler": batch_sampler,
             "num_workers": train_loader_kwargs.get("num_workers", 0),
         }
+        # new shuffle every epoch (Brain calls set_epoch on train_sampler)
+        brain.train_sampler = batch_sampler
     brain.fit(
         brain.hparams.epoch_counter,
         datasets["train"],
@@ -511,6 +498,8 @@ if __name__ == "__main__":
         valid_loader_kwargs=hparams["valid_dataloader_opts"],
     )
     if if_main_process():
+        if not brain.debug:
+            export_for_inference(hparams["output_folder"])
         evaluate_conditions(
             brain,
             datasets["test"],

@@ -1,0 +1,140 @@
+"""Forward pass of a joint CTC ASR + emotion model.
+
+Shared by the training recipes and the inference interface.
+
+The model is a set of modules, any of which but the encoder may be absent:
+
+* ``encoder``: waveforms and relative lengths -> frame embeddings
+  (SpeechBrain's ``Wav2Vec2``, or any module with that interface);
+* ``ctc_lin``: frame embeddings -> CTC logits (ASR head);
+* ``text_encoder``: list of strings -> one embedding per string (BERT);
+* ``fusion``: (acoustic, text) embeddings -> fused embedding;
+* ``emo_classifier``: fused (or acoustic) embedding -> emotion logits.
+
+With ``ctc_lin`` only it is an ASR model, with ``emo_classifier`` only an
+SER model (acoustic embedding -> classifier), with all of them the joint
+model of Bansal et al. (2023), whose text encoder reads the ASR hypothesis.
+
+Authors
+ * SpeechBrain joint ASR/SER recipe contributors
+"""
+
+import speechbrain as sb
+
+
+def ctc_greedy_transcripts(p_ctc, wav_lens, tokenizer, blank_index=0):
+    """Greedy CTC decoding of character posteriors into lists of words.
+
+    Arguments
+    ---------
+    p_ctc : torch.Tensor
+        Log-probabilities [batch, frames, tokens].
+    wav_lens : torch.Tensor
+        Relative lengths.
+    tokenizer : speechbrain.dataio.encoder.CTCTextEncoder
+        Character encoder; outputs beyond its size are dropped.
+    blank_index : int
+        Index of the CTC blank.
+
+    Returns
+    -------
+    list of list of str
+        The words of each utterance.
+
+    Example
+    -------
+    >>> import torch
+    >>> from speechbrain.dataio.encoder import CTCTextEncoder
+    >>> tok = CTCTextEncoder()
+    >>> tok.update_from_iterable(["A", "B", " "])
+    >>> tok.insert_blank(index=0)
+    >>> ids = [tok.lab2ind[c] for c in "AB BA"]
+    >>> frames = [ids[0], 0, ids[1], ids[2], ids[3], ids[4]]
+    >>> p = torch.nn.functional.one_hot(torch.tensor([frames]), 5).float()
+    >>> ctc_greedy_transcripts(p.log(), torch.ones(1), tok)
+    [['AB', 'BA']]
+    """
+    sequences = sb.decoders.ctc_greedy_decode(
+        p_ctc.detach(), wav_lens, blank_id=blank_index
+    )
+    n_tokens = len(tokenizer)
+    sequences = [[i for i in seq if i < n_tokens] for seq in sequences]
+    texts = ["".join(seq) for seq in tokenizer.decode_ndim(sequences)]
+    return [t.split() for t in texts]
+
+
+def joint_asr_ser_forward(
+    modules,
+    hparams,
+    wavs,
+    wav_lens,
+    tokenizer=None,
+    texts=None,
+    decode=True,
+):
+    """Runs the heads that ``modules`` holds.
+
+    Arguments
+    ---------
+    modules : dict-like
+        ``encoder`` and any of ``ctc_lin``, ``text_encoder``, ``fusion``,
+        ``emo_classifier``.
+    hparams : object
+        Gives ``log_softmax``, ``pooling`` (for the emotion head) and
+        ``blank_index`` (for decoding) as attributes.
+    wavs : torch.Tensor
+        Waveforms [batch, time].
+    wav_lens : torch.Tensor
+        Relative lengths.
+    tokenizer : CTCTextEncoder, optional
+        Needed to decode hypotheses.
+    texts : list of str, optional
+        What the text encoder reads instead of the hypotheses (e.g. the true
+        transcripts during training).
+    decode : bool
+        Whether to decode hypotheses (always done when the text encoder
+        needs them).
+
+    Returns
+    -------
+    dict
+        ``p_ctc`` and ``hyps`` (lists of words) for an ASR head, ``p_emo``
+        (log-probabilities) for an emotion head.
+
+    Example
+    -------
+    >>> import torch
+    >>> from types import SimpleNamespace
+    >>> from speechbrain.nnet.pooling import StatisticsPooling
+    >>> from speechbrain.nnet.activations import Softmax
+    >>> class Frames(torch.nn.Module):
+    ...     def forward(self, wav, lens):
+    ...         return wav.view(wav.shape[0], -1, 8)
+    >>> modules = {"encoder": Frames(),
+    ...            "emo_classifier": torch.nn.Linear(8, 4)}
+    >>> hp = SimpleNamespace(log_softmax=Softmax(apply_log=True),
+    ...                      pooling=StatisticsPooling(return_std=False))
+    >>> out = joint_asr_ser_forward(modules, hp, torch.rand(2, 80),
+    ...                             torch.ones(2))
+    >>> sorted(out), out["p_emo"].shape
+    (['p_emo'], torch.Size([2, 4]))
+    """
+    feats = modules["encoder"](wavs, wav_lens)
+    out = {}
+    has_text = "text_encoder" in modules
+    if "ctc_lin" in modules:
+        out["p_ctc"] = hparams.log_softmax(modules["ctc_lin"](feats))
+        if decode or (has_text and texts is None):
+            out["hyps"] = ctc_greedy_transcripts(
+                out["p_ctc"], wav_lens, tokenizer, hparams.blank_index
+            )
+    if "emo_classifier" in modules:
+        pooled = hparams.pooling(feats, wav_lens).squeeze(1)
+        if has_text:
+            if texts is None:
+                texts = [" ".join(words) for words in out["hyps"]]
+            text_emb = modules["text_encoder"](texts)
+            pooled = modules["fusion"](pooled, text_emb)
+        logits = modules["emo_classifier"](pooled)
+        out["p_emo"] = hparams.log_softmax(logits)
+    return out
