@@ -111,6 +111,17 @@ class EspeakSynthesizer:
         cls._lib = lib
         cls._native_rate = rate
 
+    def select_voice(self, voice):
+        """Loads ``voice`` (and its language's dictionary).
+
+        Arguments
+        ---------
+        voice : str
+            An eSpeak NG voice name with optional variant, e.g. ``en-us+f1``.
+        """
+        if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
+            raise ValueError(f"eSpeak NG has no voice named {voice!r}")
+
     def synthesize(self, text, voice, prosody=None, seed=0):
         """Returns the waveform of ``text`` spoken by ``voice``.
 
@@ -134,8 +145,7 @@ class EspeakSynthesizer:
             float32 samples in [-1, 1] at ``sample_rate``.
         """
         lib = self._lib
-        if lib.espeak_SetVoiceByName(voice.encode()) != 0:
-            raise ValueError(f"eSpeak NG has no voice named {voice!r}")
+        self.select_voice(voice)
         prosody = prosody or Prosody()
         if hasattr(lib, "espeak_ng_SetRandSeed"):
             lib.espeak_ng_SetRandSeed(ctypes.c_long(int(seed)))

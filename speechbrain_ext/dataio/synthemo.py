@@ -320,6 +320,14 @@ def _synth_worker(job):
 
 def _fork_per_job(jobs, num_workers, result_path):
     """Runs every job in a child process of its own, forked from this one."""
+    from speechbrain_ext.dataio.espeak import EspeakSynthesizer
+
+    # Initialised once here (with the English dictionary loaded), before any
+    # synthesis: every child inherits the same pristine library state
+    # without paying for its initialisation.
+    EspeakSynthesizer(SAMPLE_RATE).select_voice(
+        jobs[0]["voice"] if jobs else "en"
+    )
     results = [None] * len(jobs)
     failures = []
     with tempfile.TemporaryDirectory() as tmp:

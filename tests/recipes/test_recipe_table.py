@@ -19,6 +19,12 @@ import pytest
 ROOT = os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 )
+LIBRARY_SOURCE = "\n".join(
+    open(p, encoding="utf-8").read()
+    for p in glob.glob(
+        os.path.join(ROOT, "speechbrain_ext", "**", "*.py"), recursive=True
+    )
+)
 ROWS = []
 for table in sorted(glob.glob(os.path.join(ROOT, "tests", "recipes", "*.csv"))):
     with open(table, encoding="utf-8") as f:
@@ -53,20 +59,23 @@ def test_every_yaml_key_is_used(row):
         yaml_text = f.read()
     with open(os.path.join(ROOT, row["Script_file"]), encoding="utf-8") as f:
         script = f.read()
+    from speechbrain.core import RunOptions
+
+    run_options = set(RunOptions().as_dict())  # read by Brain from hparams
     unused = []
     for key in _yaml_top_keys(yaml_path):
-        if key.startswith("__"):
+        if key.startswith("__") or key in run_options:
             continue
         in_yaml = f"<{key}>" in yaml_text or re.search(
             rf"<{key}[\[.]", yaml_text
         )
         in_script = re.search(
-            rf"""(\["{key}"\]|\.{key}\b|"{key}"|'{key}'|f"{{name}}_opt_class"|"""
-            rf"""f"lr_annealing_{{name}}")""",
-            script,
+            rf"""(\["{key}"\]|\.{key}\b|"{key}"|'{key}')""", script
         )
+        # the shared forward pass reads hparams attributes too
+        in_library = re.search(rf"hparams\.{key}\b", LIBRARY_SOURCE)
         prefixed = re.match(r"(model|pretrained)_opt_class$|lr_annealing_", key)
-        if not (in_yaml or in_script or prefixed):
+        if not (in_yaml or in_script or in_library or prefixed):
             unused.append(key)
     assert not unused, f"{row['Hparam_file']}: unused keys {unused}"
 

@@ -299,13 +299,19 @@ def emotion_pipeline(emo, emo_encoder):
 
 def dataio_prepare(hparams):
     """Builds the train/valid/test datasets and the label encoders."""
+    annotations = {
+        "train": hparams["train_annotation"],
+        "valid": hparams["valid_annotation"],
+        "test": hparams["test_annotation"],
+    }
     datasets = {}
-    for split in ("train", "valid", "test"):
-        datasets[split] = sb.dataio.dataset.DynamicItemDataset.from_json(
-            json_path=hparams[f"{split}_annotation"],
-            replacements={"data_root": hparams["data_folder"]},
+    for split, path in annotations.items():
+        datasets[split] = _with_duration(
+            sb.dataio.dataset.DynamicItemDataset.from_json(
+                json_path=path,
+                replacements={"data_root": hparams["data_folder"]},
+            )
         )
-        datasets[split] = _with_duration(datasets[split])
     sorting = hparams["sorting"]
     if sorting not in ("random", "ascending", "descending"):
         raise ValueError(
@@ -389,6 +395,20 @@ def _with_duration(dataset):
                 )
             entry["duration"] = float(entry["length"])
     return dataset
+
+
+def announce_resume(brain):
+    """Logs which checkpoint an interrupted run resumes from, if any."""
+    if brain.test_only or brain.checkpointer is None:
+        return
+    latest = brain.checkpointer.find_checkpoint()
+    if latest is None:
+        return
+    if latest.meta.get(sb.core.INTRA_EPOCH_CKPT_FLAG):
+        where = "in the middle of an epoch"
+    else:
+        where = "at the end of an epoch"
+    logger.info("Resuming from %s (saved %s)", latest.path, where)
 
 
 def check_noise_pools(noise_folder, pool):
@@ -490,6 +510,7 @@ if __name__ == "__main__":
         }
         # new shuffle every epoch (Brain calls set_epoch on train_sampler)
         brain.train_sampler = batch_sampler
+    announce_resume(brain)
     brain.fit(
         brain.hparams.epoch_counter,
         datasets["train"],

@@ -1,0 +1,29 @@
+"""Shared fixtures of the recipe tests.
+
+One short training of the joint demo recipe serves the end-to-end,
+inference and reproducibility tests.
+"""
+
+import pytest
+
+from tests.recipes.helpers import CONDITIONS, run_recipe
+
+
+@pytest.fixture(scope="session")
+def trained_joint(tmp_path_factory):
+    """Trains joint_demo.yaml briefly on 600 SynthEmo utterances."""
+    work = tmp_path_factory.mktemp("joint")
+    conditions = work / "two_conditions.yaml"
+    conditions.write_text(CONDITIONS)
+    out = work / "run"
+    proc = run_recipe(
+        "joint_demo.yaml",
+        f"--output_folder={out}",
+        f"--synthemo_folder={work / 'synthemo'}",
+        "--synthemo_utterances=600",
+        "--number_of_epochs=6",
+        f"--test_conditions={conditions}",
+        cwd=work,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return {"out": out, "work": work, "conditions": conditions}

@@ -1,0 +1,48 @@
+"""Helpers of the recipe tests: run a recipe, read its logs."""
+
+import os
+import re
+import subprocess
+import sys
+
+ROOT = os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)
+RECIPE = os.path.join(
+    ROOT, "recipes", "IEMOCAP", "ASR_SER", "wav2vec2_CTC_BERT"
+)
+TRAIN = os.path.join(RECIPE, "train.py")
+CONDITIONS = """conditions:
+  - {name: clean, category: null, snr_db: null}
+  - {name: noise_5dB, category: noise, snr_db: 5}
+"""
+
+
+def run_recipe(yaml_name, *flags, cwd):
+    cmd = [sys.executable, TRAIN, os.path.join(RECIPE, "hparams", yaml_name)]
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    return subprocess.run(
+        cmd + list(flags),
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+
+
+def read_log_stats(path):
+    """Per-epoch train/valid stats of a SpeechBrain FileTrainLogger file."""
+    epochs = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if not line.startswith("epoch:"):
+                continue
+            stats = dict(
+                (k.strip(), float(v))
+                for k, v in re.findall(
+                    r"((?:train|valid) [\w ]+?): ([\d.e+-]+)", line
+                )
+            )
+            epochs.append(stats)
+    return epochs

@@ -1,0 +1,101 @@
+"""The inference interface reproduces the recipe's own evaluation."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+from speechbrain.inference.interfaces import foreign_class
+
+from speechbrain_ext.inference.joint_asr_ser import load_model
+
+
+def _clean_predictions(run):
+    path = run / "test_results" / "clean" / "predictions.csv"
+    with open(path, newline="") as f:
+        return {row["id"]: row for row in csv.DictReader(f)}
+
+
+def _test_wavs(run):
+    with open(run / "prepared" / "test.json") as f:
+        manifest = json.load(f)
+    return {utt: entry["wav"] for utt, entry in manifest.items()}
+
+
+@pytest.mark.slow
+def test_interface_matches_recipe_evaluation(trained_joint):
+    run = trained_joint["out"]
+    expected = _clean_predictions(run)
+    wavs = _test_wavs(run)
+    model = load_model(str(run))
+    ids = sorted(wavs)
+    results = model.classify_files([wavs[i] for i in ids], batch_size=7)
+    assert len(results) == len(ids) == len(expected)
+    for utt, result in zip(ids, results):
+        row = expected[utt]
+        assert result["transcript"] == row["hyp"], utt
+        assert result["emotion"] == row["pred"], utt
+        for label, p in result["probabilities"].items():
+            assert abs(p - float(row[f"prob_{label}"])) < 1e-2, (utt, label)
+        assert abs(sum(result["probabilities"].values()) - 1) < 1e-4
+
+
+@pytest.mark.slow
+def test_any_rate_and_stereo_input(trained_joint, tmp_path):
+    """A 44.1 kHz stereo copy gives the same answer as the 16 kHz original."""
+    from scipy.signal import resample_poly
+
+    run = trained_joint["out"]
+    utt, wav = sorted(_test_wavs(run).items())[0]
+    audio, rate = sf.read(wav)
+    stereo = np.stack([audio, audio], axis=1)
+    resampled = resample_poly(stereo, 441, 160, axis=0)
+    other = tmp_path / "stereo44k.wav"
+    sf.write(other, resampled, 44100)
+    model = load_model(str(run))
+    original, converted = model.classify_files([wav, str(other)])
+    assert converted["emotion"] == original["emotion"]
+    assert (
+        converted["transcript"].split()[:2]
+        == original["transcript"].split()[:2]
+    )
+
+
+@pytest.mark.slow
+def test_foreign_class_and_cli(trained_joint, tmp_path):
+    run = trained_joint["out"]
+    expected = _clean_predictions(run)
+    utt, wav = sorted(_test_wavs(run).items())[1]
+    model = foreign_class(
+        source=str(run),
+        hparams_file="inference.yaml",
+        pymodule_file="custom_interface.py",
+        classname="JointASRSER",
+        savedir=str(tmp_path / "fc"),
+    )
+    (result,) = model.classify_files([wav], progress=False)
+    assert result["transcript"] == expected[utt]["hyp"]
+    out = tmp_path / "cli.csv"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "speechbrain_ext.inference.joint_asr_ser",
+            "--model",
+            str(run),
+            "--output",
+            str(out),
+            wav,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(out, newline="") as f:
+        (row,) = list(csv.DictReader(f))
+    assert row["transcript"] == expected[utt]["hyp"]
+    assert row["emotion"] == expected[utt]["pred"]
