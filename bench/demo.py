@@ -32,6 +32,7 @@ def main():
     parser.add_argument("overrides", nargs="*", help="extra --key=value")
     args = parser.parse_args()
     work = args.work or tempfile.mkdtemp(prefix="demo_bench_")
+    os.makedirs(work, exist_ok=True)
     out = os.path.join(work, "run")
     shutil.rmtree(out, ignore_errors=True)
     synth = args.synthemo_folder or os.path.join(work, "synthemo")
