@@ -81,3 +81,20 @@ def test_test_only_without_checkpoint_fails_loudly(trained_joint, tmp_path):
     )
     assert proc.returncode != 0
     assert "No checkpoint found" in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_debug_flag_runs_two_short_epochs(trained_joint, tmp_path):
+    proc = run_recipe(
+        "joint_demo.yaml",
+        f"--output_folder={tmp_path / 'debug'}",
+        f"--synthemo_folder={trained_joint['work'] / 'synthemo'}",
+        "--synthemo_utterances=600",
+        "--test_conditions=clean",
+        "--debug",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    log = proc.stdout + proc.stderr
+    assert log.count("Going into epoch") == 2
+    assert "| clean |" in log

@@ -361,7 +361,8 @@ def dataio_prepare(hparams):
     emo_path = os.path.join(hparams["save_folder"], "emo_encoder.txt")
     if not emo_encoder.load_if_possible(emo_path):
         emo_encoder.update_from_iterable(hparams["emotions"])
-        emo_encoder.save(emo_path)
+        if if_main_process():
+            emo_encoder.save(emo_path)
     tokenizer.ignore_len()
     emo_encoder.expect_len(len(hparams["emotions"]))
     if len(tokenizer) > hparams["output_neurons"]:
@@ -444,6 +445,7 @@ def prepare_data(hparams):
             "save_folder": hparams["prep_folder"],
             "protocol": hparams["protocol"],
             "fold": hparams["fold"],
+            "improvised_only": hparams["improvised_only"],
             "check_counts": hparams["check_counts"],
             "skip_prep": hparams["skip_prep"],
         },
