@@ -35,10 +35,10 @@ import sys
 import torch
 from hyperpyyaml import resolve_references
 from speechbrain.inference.interfaces import Pretrained
-from speechbrain.utils.checkpoints import Checkpointer
 from speechbrain.utils.data_utils import batch_pad_right
 
 from speechbrain_ext.lobes.models.joint_asr_ser import joint_asr_ser_forward
+from speechbrain_ext.utils.checkpoints import ResumableCheckpointer
 
 logger = logging.getLogger(__name__)
 
@@ -183,7 +183,9 @@ def export_for_inference(output_folder, min_key="error"):
         # a relative path of hyperparams.yaml was relative to the run's
         # working directory; the output folder is the reliable anchor
         save_folder = os.path.join(output_folder, os.path.basename(save_folder))
-    checkpoint = Checkpointer(save_folder).find_checkpoint(min_key=min_key)
+    checkpoint = ResumableCheckpointer(save_folder).find_checkpoint(
+        min_key=min_key
+    )
     if checkpoint is None:
         raise FileNotFoundError(
             f"No checkpoint in {save_folder}: the run has not finished an "

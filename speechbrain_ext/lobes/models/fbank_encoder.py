@@ -118,15 +118,48 @@ class FbankEncoder(torch.nn.Module):
         # Frames past each utterance's end are zeroed after every layer, and
         # the LSTM gets exact frame counts, so an utterance is encoded the
         # same way whatever it is batched with.
-        samples = torch.round(wav_lens * wav.shape[1])
-        frames = torch.div(samples, self.hop_length, rounding_mode="floor") + 1
+        frames = self._fbank_frames(wav_lens, wav.shape[1])
         x = _zero_padding(feats, frames)
         for block in self.cnn:
             x = block(x.transpose(1, 2)).transpose(1, 2)
             frames = torch.div(frames + 1, 2, rounding_mode="floor")
             x = _zero_padding(x, frames)
-        rnn_lens = torch.clamp((frames + 0.5) / x.shape[1], max=1.0)
-        return self.rnn(x, lengths=rnn_lens)[0]
+        return self.rnn(x, lengths=_exact_relative(frames, x.shape[1]))[0]
+
+    def _fbank_frames(self, wav_lens, n_samples):
+        samples = torch.round(wav_lens * n_samples)
+        return torch.div(samples, self.hop_length, rounding_mode="floor") + 1
+
+    def relative_frame_lengths(self, wav_lens, n_samples, n_frames):
+        """Relative lengths of the output frames that hold signal.
+
+        Relative input lengths multiplied by the output length can round to
+        one frame more or less than the true count; these lengths are exact
+        (``round(length * n_frames)`` is the true count).
+
+        Arguments
+        ---------
+        wav_lens : torch.Tensor
+            Relative lengths of the input waveforms.
+        n_samples : int
+            Samples of the padded input batch.
+        n_frames : int
+            Frames of the padded output batch.
+
+        Returns
+        -------
+        torch.Tensor
+            Relative output lengths.
+        """
+        frames = self._fbank_frames(wav_lens, n_samples)
+        for _ in self.cnn:
+            frames = torch.div(frames + 1, 2, rounding_mode="floor")
+        return _exact_relative(frames, n_frames)
+
+
+def _exact_relative(frames, n_frames):
+    """Relative lengths that round (and truncate) back to ``frames``."""
+    return torch.clamp((frames + 0.25) / n_frames, max=1.0)
 
 
 def _zero_padding(x, frames):

@@ -98,7 +98,8 @@ def joint_asr_ser_forward(
     Returns
     -------
     dict
-        ``p_ctc`` and ``hyps`` (lists of words) for an ASR head, ``p_emo``
+        ``feat_lens`` (relative lengths of the encoder frames), ``p_ctc``
+        and ``hyps`` (lists of words) for an ASR head, ``p_emo``
         (log-probabilities) for an emotion head.
 
     Example
@@ -117,10 +118,18 @@ def joint_asr_ser_forward(
     >>> out = joint_asr_ser_forward(modules, hp, torch.rand(2, 80),
     ...                             torch.ones(2))
     >>> sorted(out), out["p_emo"].shape
-    (['p_emo'], torch.Size([2, 4]))
+    (['feat_lens', 'p_emo'], torch.Size([2, 4]))
     """
-    feats = modules["encoder"](wavs, wav_lens)
-    out = {}
+    encoder = modules["encoder"]
+    feats = encoder(wavs, wav_lens)
+    # Encoders that know their exact output lengths (FbankEncoder) give them,
+    # so that decoding and pooling see exactly the frames that hold signal.
+    exact = getattr(
+        getattr(encoder, "module", encoder), "relative_frame_lengths", None
+    )
+    if exact is not None:
+        wav_lens = exact(wav_lens, wavs.shape[1], feats.shape[1])
+    out = {"feat_lens": wav_lens}
     has_text = "text_encoder" in modules
     if "ctc_lin" in modules:
         out["p_ctc"] = hparams.log_softmax(modules["ctc_lin"](feats))

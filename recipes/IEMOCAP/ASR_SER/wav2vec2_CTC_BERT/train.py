@@ -120,7 +120,7 @@ class JointCTCBertBrain(sb.Brain):
             texts=texts,
             decode=stage != sb.Stage.TRAIN,
         )
-        out.update(targets=targets, wav_lens=wav_lens)
+        out["targets"] = targets
         return out
 
     def _targets(self, batch):
@@ -133,13 +133,12 @@ class JointCTCBertBrain(sb.Brain):
     def compute_objectives(self, predictions, batch, stage):
         """``alpha * L_SER + (1 - alpha) * L_CTC`` (or a single task loss)."""
         targets = predictions["targets"]
-        wav_lens = predictions["wav_lens"]
         losses = {}
         if self.has_asr:
             losses["ctc"] = self.hparams.ctc_cost(
                 predictions["p_ctc"],
                 targets["tokens"],
-                wav_lens,
+                predictions["feat_lens"],
                 targets["tokens_lens"],
             )
         if self.has_ser:
@@ -521,8 +520,6 @@ if __name__ == "__main__":
         valid_loader_kwargs=hparams["valid_dataloader_opts"],
     )
     if if_main_process():
-        if not brain.debug:
-            export_for_inference(hparams["output_folder"])
         evaluate_conditions(
             brain,
             datasets["test"],
@@ -533,3 +530,5 @@ if __name__ == "__main__":
             min_key="error",
             title=os.path.basename(hparams_file),
         )
+        if not (brain.debug or brain.test_only):
+            export_for_inference(hparams["output_folder"])
