@@ -498,7 +498,13 @@ if __name__ == "__main__":
     if hparams["noise_prob"] > 0:
         check_noise_pools(hparams["noise_folder"], "train")
 
-    train_loader_kwargs = hparams["train_dataloader_opts"]
+    train_loader_kwargs = dict(hparams["train_dataloader_opts"])
+    # The loader draws its worker seed from its own generator, not from the
+    # global one: a run resumed in the middle of an epoch then draws the same
+    # random numbers (augmentation, dropout) as an uninterrupted run.
+    train_loader_kwargs["generator"] = torch.Generator().manual_seed(
+        hparams["seed"]
+    )
     if hparams["dynamic_batching"]:
         batch_sampler = DynamicBatchSampler(
             datasets["train"],
@@ -508,6 +514,7 @@ if __name__ == "__main__":
         train_loader_kwargs = {
             "batch_sampler": batch_sampler,
             "num_workers": train_loader_kwargs.get("num_workers", 0),
+            "generator": train_loader_kwargs["generator"],
         }
         # new shuffle every epoch (Brain calls set_epoch on train_sampler)
         brain.train_sampler = batch_sampler
