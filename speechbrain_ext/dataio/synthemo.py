@@ -32,9 +32,10 @@ import argparse
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
 import pickle
+import subprocess
+import sys
 import tempfile
 import time
 import traceback
@@ -375,22 +376,30 @@ def _run_jobs(jobs, num_workers):
 
     eSpeak NG keeps internal state from one utterance to the next (the same
     call twice gives slightly different audio), so every job runs in a
-    process of its own, forked from a freshly spawned process that has never
-    synthesised anything. The output depends only on the job, not on the
-    order, the number of workers or what the calling process did before.
+    process of its own, forked from a fresh, light interpreter that has
+    never synthesised anything. The output depends only on the job, not on
+    the order, the number of workers or what the calling process did before.
     """
-    context = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory() as tmp:
+        jobs_path = os.path.join(tmp, "jobs.pkl")
         result_path = os.path.join(tmp, "result.pkl")
-        process = context.Process(
-            target=_fork_per_job,
-            args=(jobs, max(1, num_workers), result_path),
+        with open(jobs_path, "wb") as f:
+            pickle.dump((jobs, max(1, num_workers)), f)
+        code = (
+            "import pickle, sys; "
+            "from speechbrain_ext.dataio.synthemo import _fork_per_job; "
+            "jobs, workers = pickle.load(open(sys.argv[1], 'rb')); "
+            "_fork_per_job(jobs, workers, sys.argv[2])"
         )
-        process.start()
-        process.join()
+        process = subprocess.run(
+            [sys.executable, "-c", code, jobs_path, result_path],
+            capture_output=True,
+            text=True,
+        )
         if not os.path.exists(result_path):
             raise RuntimeError(
-                f"speech synthesis process died (exit code {process.exitcode})"
+                "speech synthesis process failed (exit code "
+                f"{process.returncode}):\n{process.stderr[-3000:]}"
             )
         with open(result_path, "rb") as f:
             status, result = pickle.load(f)
