@@ -22,12 +22,19 @@ id (the file name without extension) to ``wav`` (absolute path),
 
 import argparse
 import collections
-import json
 import logging
 import os
 import re
 
 import soundfile as sf
+
+from speechbrain_ext.dataio.preparation import OPTIONS_FILE
+from speechbrain_ext.dataio.preparation import (
+    check_save_folder as _check_save_folder,
+)
+from speechbrain_ext.dataio.preparation import is_prepared as _is_prepared
+from speechbrain_ext.dataio.preparation import remove_options as _remove_options
+from speechbrain_ext.dataio.preparation import write_json as _write_json
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +49,6 @@ EMODB_EMOTIONS = {
 }
 SPLITS = ("train", "valid", "test")
 SAMPLE_RATE = 16000
-OPTIONS_FILE = "prepare_options.json"
 
 _FILE_NAME = re.compile(r"^(\d\d)([a-z]\d\d)([A-Za-z])([a-z])\.wav$")
 
@@ -193,6 +199,7 @@ def prepare_emodb(
     ...     path = os.path.join(data, "wav", name + ".wav")
     ...     sf.write(path, np.zeros(4000), 16000)
     >>> paths = prepare_emodb(data, tempfile.mkdtemp(), fold=1)
+    >>> import json
     >>> with open(paths["test"], encoding="utf-8") as f:
     ...     test = json.load(f)
     >>> sorted(test)
@@ -278,17 +285,6 @@ def prepare_emodb(
     return outputs
 
 
-def _check_save_folder(save_folder, data_folder):
-    """Refuse a save folder that is the data folder or inside it."""
-    save = os.path.realpath(save_folder)
-    data = os.path.realpath(data_folder)
-    if save == data or save.startswith(data + os.sep):
-        raise ValueError(
-            f"save_folder {save_folder} is inside data_folder {data_folder}; "
-            "choose a folder outside the corpus, which is only read"
-        )
-
-
 def _audio_duration(path):
     """Return the duration of a 16 kHz mono file, or raise."""
     try:
@@ -305,39 +301,6 @@ def _audio_duration(path):
             f"{path} has {info.channels} channels; Emo-DB files are mono"
         )
     return info.frames / info.samplerate
-
-
-def _is_prepared(save_folder, options, outputs):
-    """Tell whether the outputs exist and were made with ``options``."""
-    path = os.path.join(save_folder, OPTIONS_FILE)
-    if not os.path.isfile(path):
-        return False
-    try:
-        with open(path, encoding="utf-8") as f:
-            previous = json.load(f)
-    except (OSError, ValueError):
-        return False
-    if previous.get("prepare") != options["prepare"]:
-        logger.warning(
-            "%s holds outputs of %s; use a separate save_folder per corpus",
-            save_folder,
-            previous.get("prepare"),
-        )
-    return previous == options and all(os.path.isfile(p) for p in outputs)
-
-
-def _remove_options(save_folder):
-    """Remove a previous options file so a failed run never looks done."""
-    path = os.path.join(save_folder, OPTIONS_FILE)
-    if os.path.isfile(path):
-        os.remove(path)
-
-
-def _write_json(path, data):
-    """Write ``data`` as indented JSON."""
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
 
 
 def main(argv=None):

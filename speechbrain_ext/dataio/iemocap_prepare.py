@@ -36,13 +36,20 @@ Each manifest maps an utterance id to ``wav`` (absolute path), ``duration``
 
 import argparse
 import collections
-import json
 import logging
 import os
 import random
 import re
 
 import soundfile as sf
+
+from speechbrain_ext.dataio.preparation import OPTIONS_FILE
+from speechbrain_ext.dataio.preparation import (
+    check_save_folder as _check_save_folder,
+)
+from speechbrain_ext.dataio.preparation import is_prepared as _is_prepared
+from speechbrain_ext.dataio.preparation import remove_options as _remove_options
+from speechbrain_ext.dataio.preparation import write_json as _write_json
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +76,6 @@ FULL_RELEASE_COUNTS = {"neu": 1708, "hap": 1636, "sad": 1084, "ang": 1103}
 PROTOCOLS = ("speaker", "session", "random")
 SPLITS = ("train", "valid", "test")
 SAMPLE_RATE = 16000
-OPTIONS_FILE = "prepare_options.json"
 
 _NUMBER = r"\d+(?:\.\d+)?"
 _EMO_LINE = re.compile(
@@ -447,6 +453,7 @@ def prepare_iemocap(
     >>> paths = prepare_iemocap(
     ...     data, save, protocol="session", fold=1, check_counts=False
     ... )
+    >>> import json
     >>> with open(paths["test"], encoding="utf-8") as f:
     ...     test = json.load(f)
     >>> sorted(test)
@@ -616,17 +623,6 @@ def _find_corpus_root(data_folder):
         "Session{k}/dialog/transcriptions/<dialog>.txt, "
         "Session{k}/sentences/wav/<dialog>/<utt_id>.wav"
     )
-
-
-def _check_save_folder(save_folder, data_folder):
-    """Refuse a save folder that is the data folder or inside it."""
-    save = os.path.realpath(save_folder)
-    data = os.path.realpath(data_folder)
-    if save == data or save.startswith(data + os.sep):
-        raise ValueError(
-            f"save_folder {save_folder} is inside data_folder {data_folder}; "
-            "choose a folder outside the corpus, which is only read"
-        )
 
 
 def _list_txt(folder):
@@ -816,39 +812,6 @@ def _split_random(manifest, split_ratio, seed):
         name: {utt_id: manifest[utt_id] for utt_id in sorted(ids)}
         for name, ids in parts.items()
     }
-
-
-def _is_prepared(save_folder, options, outputs):
-    """Tell whether the outputs exist and were made with ``options``."""
-    path = os.path.join(save_folder, OPTIONS_FILE)
-    if not os.path.isfile(path):
-        return False
-    try:
-        with open(path, encoding="utf-8") as f:
-            previous = json.load(f)
-    except (OSError, ValueError):
-        return False
-    if previous.get("prepare") != options["prepare"]:
-        logger.warning(
-            "%s holds outputs of %s; use a separate save_folder per corpus",
-            save_folder,
-            previous.get("prepare"),
-        )
-    return previous == options and all(os.path.isfile(p) for p in outputs)
-
-
-def _remove_options(save_folder):
-    """Remove a previous options file so a failed run never looks done."""
-    path = os.path.join(save_folder, OPTIONS_FILE)
-    if os.path.isfile(path):
-        os.remove(path)
-
-
-def _write_json(path, data):
-    """Write ``data`` as indented JSON."""
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
 
 
 def main(argv=None):

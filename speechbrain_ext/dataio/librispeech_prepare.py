@@ -23,12 +23,19 @@ import os
 
 import soundfile as sf
 
+from speechbrain_ext.dataio.preparation import OPTIONS_FILE
+from speechbrain_ext.dataio.preparation import (
+    check_save_folder as _check_save_folder,
+)
+from speechbrain_ext.dataio.preparation import is_prepared as _is_prepared
+from speechbrain_ext.dataio.preparation import remove_options as _remove_options
+from speechbrain_ext.dataio.preparation import write_json as _write_json
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_SPLITS = ("train-clean-100", "dev-clean", "test-clean")
 UNK = "<unk>"
 SAMPLE_RATE = 16000
-OPTIONS_FILE = "prepare_options.json"
 
 
 def read_split(split_folder):
@@ -351,17 +358,6 @@ def _read_trans(path):
     return texts
 
 
-def _check_save_folder(save_folder, data_folder):
-    """Refuse a save folder that is the data folder or inside it."""
-    save = os.path.realpath(save_folder)
-    data = os.path.realpath(data_folder)
-    if save == data or save.startswith(data + os.sep):
-        raise ValueError(
-            f"save_folder {save_folder} is inside data_folder {data_folder}; "
-            "choose a folder outside the corpus, which is only read"
-        )
-
-
 def _audio_duration(path):
     """Return the duration of a 16 kHz file, or raise."""
     try:
@@ -374,39 +370,6 @@ def _audio_duration(path):
             f"files are {SAMPLE_RATE} Hz"
         )
     return info.frames / info.samplerate
-
-
-def _is_prepared(save_folder, options, outputs):
-    """Tell whether the outputs exist and were made with ``options``."""
-    path = os.path.join(save_folder, OPTIONS_FILE)
-    if not os.path.isfile(path):
-        return False
-    try:
-        with open(path, encoding="utf-8") as f:
-            previous = json.load(f)
-    except (OSError, ValueError):
-        return False
-    if previous.get("prepare") != options["prepare"]:
-        logger.warning(
-            "%s holds outputs of %s; use a separate save_folder per corpus",
-            save_folder,
-            previous.get("prepare"),
-        )
-    return previous == options and all(os.path.isfile(p) for p in outputs)
-
-
-def _remove_options(save_folder):
-    """Remove a previous options file so a failed run never looks done."""
-    path = os.path.join(save_folder, OPTIONS_FILE)
-    if os.path.isfile(path):
-        os.remove(path)
-
-
-def _write_json(path, data):
-    """Write ``data`` as indented JSON."""
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
 
 
 def main(argv=None):

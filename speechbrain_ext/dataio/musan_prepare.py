@@ -22,19 +22,25 @@ modified or deleted.
 
 import argparse
 import csv
-import json
 import logging
 import os
 import random
 
 import soundfile as sf
 
+from speechbrain_ext.dataio.preparation import OPTIONS_FILE
+from speechbrain_ext.dataio.preparation import (
+    check_save_folder as _check_save_folder,
+)
+from speechbrain_ext.dataio.preparation import is_prepared as _is_prepared
+from speechbrain_ext.dataio.preparation import remove_options as _remove_options
+from speechbrain_ext.dataio.preparation import write_json as _write_json
+
 logger = logging.getLogger(__name__)
 
 MUSAN_CATEGORIES = ("noise", "music", "speech")
 CSV_HEADER = ("ID", "duration", "wav", "wav_format", "wav_opts")
 SAMPLE_RATE = 16000
-OPTIONS_FILE = "prepare_options.json"
 
 
 def split_pool(files, test_share=0.2, seed=1234):
@@ -283,17 +289,6 @@ def _find_musan_folder(data_folder, categories):
     )
 
 
-def _check_save_folder(save_folder, data_folder):
-    """Refuse a save folder that is the data folder or inside it."""
-    save = os.path.realpath(save_folder)
-    data = os.path.realpath(data_folder)
-    if save == data or save.startswith(data + os.sep):
-        raise ValueError(
-            f"save_folder {save_folder} is inside data_folder {data_folder}; "
-            "choose a folder outside the corpus, which is only read"
-        )
-
-
 def _audio_duration(path):
     """Return the duration of a 16 kHz mono file, or raise."""
     try:
@@ -333,39 +328,6 @@ def _write_csv(path, files, category_folder, durations):
                     "",
                 ]
             )
-
-
-def _is_prepared(save_folder, options, outputs):
-    """Tell whether the outputs exist and were made with ``options``."""
-    path = os.path.join(save_folder, OPTIONS_FILE)
-    if not os.path.isfile(path):
-        return False
-    try:
-        with open(path, encoding="utf-8") as f:
-            previous = json.load(f)
-    except (OSError, ValueError):
-        return False
-    if previous.get("prepare") != options["prepare"]:
-        logger.warning(
-            "%s holds outputs of %s; use a separate save_folder per corpus",
-            save_folder,
-            previous.get("prepare"),
-        )
-    return previous == options and all(os.path.isfile(p) for p in outputs)
-
-
-def _remove_options(save_folder):
-    """Remove a previous options file so a failed run never looks done."""
-    path = os.path.join(save_folder, OPTIONS_FILE)
-    if os.path.isfile(path):
-        os.remove(path)
-
-
-def _write_json(path, data):
-    """Write ``data`` as indented JSON."""
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
 
 
 def main(argv=None):
