@@ -26,9 +26,7 @@ import logging
 import os
 import re
 
-import soundfile as sf
-
-from speechbrain_ext.dataio.preparation import OPTIONS_FILE
+from speechbrain_ext.dataio.preparation import OPTIONS_FILE, audio_duration
 from speechbrain_ext.dataio.preparation import (
     check_save_folder as _check_save_folder,
 )
@@ -286,21 +284,8 @@ def prepare_emodb(
 
 
 def _audio_duration(path):
-    """Return the duration of a 16 kHz mono file, or raise."""
-    try:
-        info = sf.info(path)
-    except (RuntimeError, OSError, ValueError) as error:
-        raise ValueError(f"cannot read audio file {path}: {error}") from None
-    if info.samplerate != SAMPLE_RATE:
-        raise ValueError(
-            f"{path} has a sample rate of {info.samplerate} Hz; Emo-DB "
-            f"files are {SAMPLE_RATE} Hz"
-        )
-    if info.channels != 1:
-        raise ValueError(
-            f"{path} has {info.channels} channels; Emo-DB files are mono"
-        )
-    return info.frames / info.samplerate
+    """Return the duration of a Emo-DB audio file, or raise."""
+    return audio_duration(path, "Emo-DB", SAMPLE_RATE)
 
 
 def main(argv=None):

@@ -41,9 +41,7 @@ import os
 import random
 import re
 
-import soundfile as sf
-
-from speechbrain_ext.dataio.preparation import OPTIONS_FILE
+from speechbrain_ext.dataio.preparation import OPTIONS_FILE, audio_duration
 from speechbrain_ext.dataio.preparation import (
     check_save_folder as _check_save_folder,
 )
@@ -764,22 +762,8 @@ def _add_audio(utterances, corpus):
 
 
 def _audio_duration(path):
-    """Return the duration of a 16 kHz mono file, or raises."""
-    try:
-        info = sf.info(path)
-    except (RuntimeError, OSError, ValueError) as error:
-        raise ValueError(f"cannot read audio file {path}: {error}") from None
-    if info.samplerate != SAMPLE_RATE:
-        raise ValueError(
-            f"{path} has a sample rate of {info.samplerate} Hz; IEMOCAP "
-            f"files are {SAMPLE_RATE} Hz"
-        )
-    if info.channels != 1:
-        raise ValueError(
-            f"{path} has {info.channels} channels; IEMOCAP sentence files "
-            "are mono"
-        )
-    return info.frames / info.samplerate
+    """Return the duration of a IEMOCAP audio file, or raise."""
+    return audio_duration(path, "IEMOCAP", SAMPLE_RATE)
 
 
 def _split_by_speaker(manifest, test_speakers, valid_speakers):

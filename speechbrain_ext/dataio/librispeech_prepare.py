@@ -21,9 +21,7 @@ import json
 import logging
 import os
 
-import soundfile as sf
-
-from speechbrain_ext.dataio.preparation import OPTIONS_FILE
+from speechbrain_ext.dataio.preparation import OPTIONS_FILE, audio_duration
 from speechbrain_ext.dataio.preparation import (
     check_save_folder as _check_save_folder,
 )
@@ -359,17 +357,8 @@ def _read_trans(path):
 
 
 def _audio_duration(path):
-    """Return the duration of a 16 kHz file, or raise."""
-    try:
-        info = sf.info(path)
-    except (RuntimeError, OSError, ValueError) as error:
-        raise ValueError(f"cannot read audio file {path}: {error}") from None
-    if info.samplerate != SAMPLE_RATE:
-        raise ValueError(
-            f"{path} has a sample rate of {info.samplerate} Hz; LibriSpeech "
-            f"files are {SAMPLE_RATE} Hz"
-        )
-    return info.frames / info.samplerate
+    """Return the duration of a LibriSpeech audio file, or raise."""
+    return audio_duration(path, "LibriSpeech", SAMPLE_RATE, mono=False)
 
 
 def main(argv=None):

@@ -26,9 +26,7 @@ import logging
 import os
 import random
 
-import soundfile as sf
-
-from speechbrain_ext.dataio.preparation import OPTIONS_FILE
+from speechbrain_ext.dataio.preparation import OPTIONS_FILE, audio_duration
 from speechbrain_ext.dataio.preparation import (
     check_save_folder as _check_save_folder,
 )
@@ -290,21 +288,8 @@ def _find_musan_folder(data_folder, categories):
 
 
 def _audio_duration(path):
-    """Return the duration of a 16 kHz mono file, or raise."""
-    try:
-        info = sf.info(path)
-    except (RuntimeError, OSError, ValueError) as error:
-        raise ValueError(f"cannot read audio file {path}: {error}") from None
-    if info.samplerate != SAMPLE_RATE:
-        raise ValueError(
-            f"{path} has a sample rate of {info.samplerate} Hz; MUSAN files "
-            f"must be {SAMPLE_RATE} Hz"
-        )
-    if info.channels != 1:
-        raise ValueError(
-            f"{path} has {info.channels} channels; MUSAN files must be mono"
-        )
-    return info.frames / info.samplerate
+    """Return the duration of a MUSAN audio file, or raise."""
+    return audio_duration(path, "MUSAN", SAMPLE_RATE)
 
 
 def _file_id(path, category_folder):

@@ -11,6 +11,8 @@ import json
 import logging
 import os
 
+import soundfile as sf
+
 logger = logging.getLogger(__name__)
 
 OPTIONS_FILE = "prepare_options.json"
@@ -42,6 +44,54 @@ def check_save_folder(save_folder, data_folder):
             f"save_folder {save_folder} is inside data_folder {data_folder}; "
             "choose a folder outside the corpus, which is only read"
         )
+
+
+def audio_duration(path, corpus, sample_rate=16000, mono=True):
+    """Duration of an audio file after checking its rate and channels.
+
+    Arguments
+    ---------
+    path : str
+        Audio file.
+    corpus : str
+        Corpus name, for the error message.
+    sample_rate : int
+        Required sample rate.
+    mono : bool
+        Whether the file must have one channel.
+
+    Returns
+    -------
+    float
+        Seconds.
+
+    Example
+    -------
+    >>> import tempfile, numpy as np
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.wav")
+    >>> sf.write(path, np.zeros(8000), 8000)
+    >>> try:
+    ...     audio_duration(path, "MUSAN")
+    ... except ValueError as error:
+    ...     print(str(error).split("; ")[1])
+    MUSAN files are 16000 Hz
+    >>> audio_duration(path, "test", sample_rate=8000)
+    1.0
+    """
+    try:
+        info = sf.info(path)
+    except (RuntimeError, OSError, ValueError) as error:
+        raise ValueError(f"cannot read audio file {path}: {error}") from None
+    if info.samplerate != sample_rate:
+        raise ValueError(
+            f"{path} has a sample rate of {info.samplerate} Hz; {corpus} "
+            f"files are {sample_rate} Hz"
+        )
+    if mono and info.channels != 1:
+        raise ValueError(
+            f"{path} has {info.channels} channels; {corpus} files are mono"
+        )
+    return info.frames / info.samplerate
 
 
 def is_prepared(save_folder, options, outputs):
