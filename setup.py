@@ -19,6 +19,8 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.9",
     packages=find_packages(include=["speechbrain_ext", "speechbrain_ext.*"]),
+    package_data={"speechbrain_ext.augment": ["condition_sets/*.yaml"]},
+    include_package_data=True,
     install_requires=[
         "torch==2.11.0",
         "torchaudio==2.11.0",
@@ -39,7 +41,7 @@ setup(
     extras_require={"test": ["pytest>=7", "ruff", "yamllint"]},
     entry_points={
         "console_scripts": [
-            "synthemo=speechbrain_ext.dataio.synthemo:main",
+            "synthemo=speechbrain_ext.synthetic.synthemo:main",
         ]
     },
 )

@@ -9,7 +9,7 @@ import os
 import tempfile
 import time
 
-from speechbrain_ext.dataio.synthemo import (
+from speechbrain_ext.synthetic.synthemo import (
     generate_synthemo,
     generate_synthnoise,
 )

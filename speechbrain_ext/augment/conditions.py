@@ -3,13 +3,18 @@
 A test condition is a MUSAN category (``noise``, ``music`` or ``speech``,
 the latter being babble) mixed into every test utterance at one fixed
 signal-to-noise ratio, or the clean signal itself. The conditions of a run
-are listed in a yaml file (see ``hparams/conditions/``)::
+are listed in a HyperPyYAML file. The sets ``paper7``, ``clean`` and
+``snr_sweep`` are installed with the package (in
+:func:`condition_sets_folder`, found by name with
+:func:`find_condition_set`); a user's own file looks the same::
 
     conditions:
-      - name: clean
+      - !new:speechbrain_ext.augment.conditions.NoiseCondition
+        name: clean
         category: null
         snr_db: null
-      - name: noise_5dB
+      - !new:speechbrain_ext.augment.conditions.NoiseCondition
+        name: noise_5dB
         category: noise
         snr_db: 5
 
@@ -17,10 +22,11 @@ SpeechBrain's ``AddNoise`` is built for training augmentation: it draws the
 SNR from a range, shares one random offset across the batch, depends on the
 global torch RNG and adds white noise when no csv file is given. The
 :class:`ConditionMixer` here instead derives the noise file and the offset
-of each utterance from a stable hash of (seed, condition name, utterance
+of each utterance from a stable hash of (seed, noise category, utterance
 id), so a condition gives bit-identical noisy audio on every re-run and in
-any batch composition or order, and it fails loudly on a missing noise
-pool.
+any batch composition or order, the conditions of one category (e.g.
+``noise_15dB`` and ``noise_5dB``) differ only in the noise level, and it
+fails loudly on a missing noise pool.
 
 Authors
  * speechbrain_ext contributors
@@ -28,6 +34,7 @@ Authors
 
 import csv
 import hashlib
+import io
 import math
 import os
 import re
@@ -38,6 +45,7 @@ import soundfile
 import torch
 import torchaudio
 import yaml
+from hyperpyyaml import load_hyperpyyaml
 
 MUSAN_CATEGORIES = ("noise", "music", "speech")
 """Noise categories a condition can use (``speech`` is babble)."""
@@ -45,6 +53,10 @@ MUSAN_CATEGORIES = ("noise", "music", "speech")
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 _CONDITION_KEYS = ("name", "category", "snr_db")
 _REPLACEMENT_PATTERN = re.compile(r"\$([\w.]+)")
+_INCLUDE_PATTERN = re.compile(r"(!include:)([^\s,\]\}]+)")
+_CONDITION_SETS_FOLDER = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "condition_sets"
+)
 
 
 @dataclass(frozen=True)
@@ -119,16 +131,174 @@ class NoiseCondition:
         return self.category is None
 
 
+def condition_sets_folder():
+    """Return the folder of the condition sets installed with the package.
+
+    The folder is package data of ``speechbrain_ext.augment``, found from
+    this module's location, so it does not depend on the working
+    directory or on where a checkout lives.
+
+    Returns
+    -------
+    str
+        Absolute path of the folder holding ``paper7.yaml``,
+        ``clean.yaml``, ``snr_sweep.yaml``...
+
+    Example
+    -------
+    >>> folder = condition_sets_folder()
+    >>> os.path.isabs(folder)
+    True
+    >>> sorted(f for f in os.listdir(folder) if f.endswith(".yaml"))
+    ['clean.yaml', 'paper7.yaml', 'snr_sweep.yaml']
+    """
+    return _CONDITION_SETS_FOLDER
+
+
+def _available_condition_sets():
+    """Names of the packaged condition sets, sorted."""
+    folder = condition_sets_folder()
+    if not os.path.isdir(folder):
+        return []
+    return sorted(
+        name[: -len(".yaml")]
+        for name in os.listdir(folder)
+        if name.endswith(".yaml")
+    )
+
+
+def find_condition_set(name_or_path):
+    """Return the path of a condition-set yaml file, given a name or a path.
+
+    Arguments
+    ---------
+    name_or_path : str or os.PathLike
+        The path of an existing yaml file (returned as given), or the name
+        of a packaged set (``paper7``, ``clean``, ``snr_sweep``...; a file
+        of :func:`condition_sets_folder` without its ``.yaml`` extension).
+
+    Returns
+    -------
+    str
+        The yaml path.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``name_or_path`` is neither an existing file nor the name of
+        a packaged set; the message lists the available names.
+
+    Example
+    -------
+    >>> path = find_condition_set("paper7")
+    >>> path == os.path.join(condition_sets_folder(), "paper7.yaml")
+    True
+    >>> find_condition_set(path) == path
+    True
+    >>> find_condition_set("paper8")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: No condition set 'paper8': ...(clean, paper7, ...
+    """
+    path = os.fspath(name_or_path)
+    if os.path.isfile(path):
+        return path
+    if path and os.path.basename(path) == path:
+        candidate = os.path.join(condition_sets_folder(), f"{path}.yaml")
+        if os.path.isfile(candidate):
+            return candidate
+    raise FileNotFoundError(
+        f"No condition set {path!r}: it is not a yaml file, nor the name of "
+        f"a packaged set ({', '.join(_available_condition_sets())} in "
+        f"{condition_sets_folder()})."
+    )
+
+
+def _resolve_include(target, source):
+    """Absolute path of an ``!include:`` target of the file ``source``.
+
+    An absolute target is kept; a relative one is taken relative to the
+    folder of ``source`` when that file exists, else from the packaged
+    condition sets when it names one (``paper7.yaml``).
+    """
+    if os.path.isabs(target):
+        return target
+    local = os.path.join(os.path.dirname(os.path.abspath(source)), target)
+    if os.path.exists(local):
+        return local
+    packaged = os.path.join(condition_sets_folder(), target)
+    if os.path.isfile(packaged):
+        return packaged
+    return local
+
+
+def _load_condition_file(source):
+    """Load a conditions yaml file with HyperPyYAML; return its entries."""
+    if not os.path.isfile(source):
+        hint = ""
+        if source in _available_condition_sets():
+            hint = " (for a packaged set, use find_condition_set first)"
+        raise FileNotFoundError(f"Conditions file not found: {source}{hint}")
+    with open(source, encoding="utf-8") as fin:
+        text = fin.read()
+    try:
+        # Tags are kept as they are: only the top-level layout is checked.
+        root = yaml.compose(text)
+    except yaml.YAMLError as error:
+        raise ValueError(f"{source}: invalid yaml: {error}") from error
+    keys = []
+    if isinstance(root, yaml.MappingNode):
+        keys = [key.value for key, _ in root.value]
+    if "conditions" not in keys:
+        raise ValueError(
+            f"{source}: expected a top-level key 'conditions' holding "
+            "a list of NoiseCondition objects or {name, category, snr_db} "
+            "mappings."
+        )
+    text = _INCLUDE_PATTERN.sub(
+        lambda match: match[1] + _resolve_include(match[2], source), text
+    )
+    try:
+        content = load_hyperpyyaml(io.StringIO(text))
+    except FileNotFoundError as error:
+        raise FileNotFoundError(
+            f"{source}: included file not found: {error.filename or error}"
+        ) from error
+    except Exception as error:
+        raise ValueError(f"{source}: {error}") from error
+    return content["conditions"]
+
+
 def load_conditions(path_or_list):
     """Read a list of noise conditions.
+
+    A yaml file is read with HyperPyYAML: its top-level key ``conditions``
+    holds a list whose entries are ``!new:`` :class:`NoiseCondition`
+    objects or plain mappings with keys ``name``, ``category`` and
+    ``snr_db`` (``category: null`` and no ``snr_db`` for clean). An entry
+    that is itself a list is spliced in, so a file can extend a packaged
+    set with ``!include:`` and ``!ref``::
+
+        paper7: !include:paper7.yaml
+        conditions:
+          - !ref <paper7[conditions]>
+          - !new:speechbrain_ext.augment.conditions.NoiseCondition
+            name: noise_0dB
+            category: noise
+            snr_db: 0
+
+    A relative ``!include:`` target is looked up next to the including
+    file first, then among the packaged sets (:func:`condition_sets_folder`),
+    so the file above works wherever it is placed; an absolute path (e.g.
+    ``!include:/path/printed/by/condition_sets_folder/paper7.yaml``)
+    works too. Other top-level keys are ignored.
 
     Arguments
     ---------
     path_or_list : str, os.PathLike or list
-        Either the path of a yaml file whose top-level key ``conditions``
-        holds a list of mappings with keys ``name``, ``category`` and
-        ``snr_db`` (``category: null`` and no ``snr_db`` for clean), or a
-        list whose items are such mappings or :class:`NoiseCondition`.
+        Either the path of such a yaml file (see :func:`find_condition_set`
+        to turn a set name into a path), or a list whose items are
+        :class:`NoiseCondition` objects or such mappings.
 
     Returns
     -------
@@ -138,10 +308,10 @@ def load_conditions(path_or_list):
     Raises
     ------
     ValueError
-        On an empty list, a malformed entry, an unknown category or key, or
-        duplicate names; the message names the file.
+        On an empty list, a malformed entry, an unknown category or key,
+        duplicate names or invalid yaml; the message names the file.
     FileNotFoundError
-        When the yaml file does not exist.
+        When the yaml file, or a file it includes, does not exist.
 
     Example
     -------
@@ -155,22 +325,13 @@ def load_conditions(path_or_list):
     Traceback (most recent call last):
     ...
     ValueError: <list>: duplicate condition name(s): a
+    >>> paper7 = load_conditions(find_condition_set("paper7"))
+    >>> len(paper7), paper7[2]
+    (7, NoiseCondition(name='noise_5dB', category='noise', snr_db=5.0))
     """
     if isinstance(path_or_list, (str, os.PathLike)):
         source = os.fspath(path_or_list)
-        if not os.path.isfile(source):
-            raise FileNotFoundError(f"Conditions file not found: {source}")
-        with open(source, encoding="utf-8") as fin:
-            try:
-                content = yaml.safe_load(fin)
-            except yaml.YAMLError as error:
-                raise ValueError(f"{source}: invalid yaml: {error}") from error
-        if not isinstance(content, dict) or "conditions" not in content:
-            raise ValueError(
-                f"{source}: expected a top-level key 'conditions' holding "
-                "a list of {name, category, snr_db} mappings."
-            )
-        entries = content["conditions"]
+        entries = _load_condition_file(source)
     else:
         source = "<list>"
         entries = path_or_list
@@ -178,15 +339,23 @@ def load_conditions(path_or_list):
     if not isinstance(entries, (list, tuple)) or len(entries) == 0:
         raise ValueError(f"{source}: 'conditions' must be a non-empty list.")
 
+    flat = []
+    for entry in entries:
+        if isinstance(entry, (list, tuple)):
+            flat.extend(entry)
+        else:
+            flat.append(entry)
+
     conditions = []
-    for index, entry in enumerate(entries):
+    for index, entry in enumerate(flat):
         if isinstance(entry, NoiseCondition):
             conditions.append(entry)
             continue
         if not isinstance(entry, dict):
             raise ValueError(
-                f"{source}: condition #{index} must be a mapping with keys "
-                f"{', '.join(_CONDITION_KEYS)}, got {entry!r}."
+                f"{source}: condition #{index} must be a NoiseCondition or "
+                f"a mapping with keys {', '.join(_CONDITION_KEYS)}, got "
+                f"{entry!r}."
             )
         unknown = sorted(set(entry) - set(_CONDITION_KEYS))
         if unknown:
@@ -208,6 +377,8 @@ def load_conditions(path_or_list):
         except ValueError as error:
             raise ValueError(f"{source}: {error}") from error
 
+    if not conditions:
+        raise ValueError(f"{source}: 'conditions' must be a non-empty list.")
     names = [condition.name for condition in conditions]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
@@ -348,7 +519,7 @@ def stable_seed(*parts):
     ---------
     *parts : object
         Values whose ``str()`` forms identify the draw, e.g. the seed, the
-        condition name and the utterance id.
+        noise category and the utterance id.
 
     Returns
     -------
@@ -409,12 +580,26 @@ class ConditionMixer:
 
     For every utterance, a noise file of the condition's category and a
     start offset in it are derived from :func:`stable_seed` of (seed,
-    condition name, utterance id); the segment starting there (looped when
-    the file is shorter than the utterance) is mixed with
-    :func:`mix_at_snr` at the condition's SNR over the utterance's valid
-    samples. The result for an utterance therefore does not depend on the
-    rest of the batch, its order, the global RNG state or earlier calls.
-    Noise files are loaded once and kept in memory (test pools are small).
+    category, utterance id), not from the condition's name: the conditions
+    of one category (``noise_15dB``, ``noise_5dB``) mix the same segment
+    into an utterance and differ only in its level. The segment starting at
+    the offset (looped when the file is shorter than the utterance) is mixed
+    with :func:`mix_at_snr` at the condition's SNR over the utterance's
+    valid samples. The result for an utterance therefore does not depend on
+    the rest of the batch, its order, the global RNG state or earlier calls.
+
+    A segment whose RMS is below ``rms_floor`` (a silent file, or a pause
+    of a file) is not amplified to the SNR: the mixer redraws, the next
+    draw being derived from :func:`stable_seed` of (previous draw,
+    attempt), so redraws are reproducible too. After ``max_draws`` failed
+    draws it raises a ``ValueError`` naming the pool and the utterance.
+
+    Only the frames of the drawn segment are read from disk (plus a few
+    for resampling); files are never held in memory, only their frame
+    count and sample rate are cached, so a pool of many hours is fine.
+    Multi-channel files are averaged to mono; files at another sample rate
+    are read over the corresponding span, resampled, then cut to the exact
+    length (the samples equal those of the whole file resampled).
 
     Arguments
     ---------
@@ -431,13 +616,24 @@ class ConditionMixer:
     replacements : dict, optional
         ``$key`` substitutions applied to the ``wav`` column, as in
         SpeechBrain csv files (e.g. ``{"noise_folder": "/data/musan"}``).
+    rms_floor : float
+        Smallest RMS a noise segment may have, on the float scale of the
+        audio files (full scale is 1.0). The default ``1e-4`` (-80 dBFS)
+        rejects digital silence and near-silent pauses, which would
+        otherwise be scaled up by orders of magnitude (amplifying dither
+        and quantisation noise), while keeping any audible noise. Use 0 to
+        reject only exact silence.
+    max_draws : int
+        Number of draws (the first one included) tried per utterance before
+        giving up.
 
     Raises
     ------
     FileNotFoundError
         When a csv file, or an audio file it lists, does not exist.
     ValueError
-        When a csv file is empty or a category is unknown.
+        When a csv file is empty, a category is unknown or an argument is
+        out of range.
 
     Example
     -------
@@ -465,7 +661,13 @@ class ConditionMixer:
     """
 
     def __init__(
-        self, csv_files, seed=1986, sample_rate=16000, replacements=None
+        self,
+        csv_files,
+        seed=1986,
+        sample_rate=16000,
+        replacements=None,
+        rms_floor=1e-4,
+        max_draws=20,
     ):
         if not isinstance(csv_files, dict):
             raise ValueError(
@@ -474,6 +676,18 @@ class ConditionMixer:
             )
         self.seed = int(seed)
         self.sample_rate = int(sample_rate)
+        if self.sample_rate <= 0:
+            raise ValueError(
+                f"sample_rate must be positive, got {sample_rate}."
+            )
+        self.rms_floor = float(rms_floor)
+        if not math.isfinite(self.rms_floor) or self.rms_floor < 0:
+            raise ValueError(
+                f"rms_floor must be a finite number >= 0, got {rms_floor!r}."
+            )
+        self.max_draws = int(max_draws)
+        if self.max_draws < 1:
+            raise ValueError(f"max_draws must be >= 1, got {max_draws!r}.")
         replacements = dict(replacements or {})
         self.pools = {}
         self.csv_files = {}
@@ -493,7 +707,8 @@ class ConditionMixer:
                 wavs.extend(_read_noise_csv(path, replacements))
             self.pools[category] = wavs
             self.csv_files[category] = paths
-        self._cache = {}
+        # Metadata only: wav path -> (frames, sample rate).
+        self._info = {}
 
     def __call__(self, wavs, lens, ids, condition):
         """Return ``wavs`` mixed with the noise of ``condition``.
@@ -565,6 +780,10 @@ class ConditionMixer:
     def noise_segment(self, condition, utt_id, length):
         """Return the noise drawn for one utterance, before scaling.
 
+        The draw depends on (seed, ``condition.category``, ``utt_id``) and
+        ``length`` only; segments with an RMS below ``rms_floor`` are
+        redrawn (see the class documentation).
+
         Arguments
         ---------
         condition : NoiseCondition
@@ -579,8 +798,15 @@ class ConditionMixer:
         wav_path : str
             The noise file drawn.
         segment : torch.Tensor
-            ``length`` samples of it from the drawn offset, looped when the
-            file is shorter (float32, CPU).
+            ``length`` samples of it (at ``sample_rate``, mono) from the
+            drawn offset, looped when the file is shorter (float32, CPU).
+            Its RMS is at least ``rms_floor``.
+
+        Raises
+        ------
+        ValueError
+            When none of ``max_draws`` draws reaches ``rms_floor``; the
+            message names the csv file(s) of the pool and the utterance.
 
         Example
         -------
@@ -597,32 +823,93 @@ class ConditionMixer:
         ...     NoiseCondition("noise_0dB", "noise", 0), "utt", 250)
         >>> path == wav, segment.shape
         (True, torch.Size([250]))
+        >>> _, same = mixer.noise_segment(
+        ...     NoiseCondition("noise_20dB", "noise", 20), "utt", 250)
+        >>> torch.equal(segment, same)
+        True
         >>> tmp.cleanup()
         """
+        length = int(length)
+        if length <= 0:
+            raise ValueError(f"length must be positive, got {length}.")
         pool = self.pools[condition.category]
-        draw = stable_seed(self.seed, condition.name, utt_id)
-        offset_draw = stable_seed(draw, "offset")
-        wav_path = pool[draw % len(pool)]
-        noise = self._load(wav_path)
-        n_samples = noise.shape[0]
-        if n_samples >= length:
-            offset = offset_draw % (n_samples - length + 1)
-            return wav_path, noise[offset : offset + length]
-        offset = offset_draw % n_samples
-        return wav_path, _tile(torch.roll(noise, -offset), length)
-
-    def _load(self, wav_path):
-        """Load a noise file as a mono float32 tensor, cached."""
-        if wav_path not in self._cache:
-            data, rate = soundfile.read(
-                wav_path, dtype="float32", always_2d=True
+        draw = stable_seed(self.seed, condition.category, utt_id)
+        best_rms = 0.0
+        for attempt in range(self.max_draws):
+            if attempt > 0:
+                draw = stable_seed(draw, attempt)
+            wav_path = pool[draw % len(pool)]
+            segment = self._read_segment(
+                wav_path, stable_seed(draw, "offset"), length
             )
-            noise = torch.from_numpy(data).mean(dim=1)
-            if rate != self.sample_rate:
-                noise = torchaudio.functional.resample(
-                    noise, rate, self.sample_rate
-                )
-            if noise.numel() == 0:
-                raise ValueError(f"Noise file {wav_path} has no samples.")
-            self._cache[wav_path] = noise
-        return self._cache[wav_path]
+            rms = segment.double().pow(2).mean().sqrt().item()
+            if rms > 0.0 and rms >= self.rms_floor:
+                return wav_path, segment
+            best_rms = max(best_rms, rms)
+        raise ValueError(
+            f"No noise segment of category {condition.category!r} reaches "
+            f"the RMS floor {self.rms_floor:g} for utterance {utt_id} "
+            f"({length} samples) after {self.max_draws} draws (loudest "
+            f"{best_rms:.3g}); check the pool "
+            f"{', '.join(self.csv_files[condition.category])} for silent "
+            "files, or lower rms_floor."
+        )
+
+    def _file_info(self, wav_path):
+        """Return (frames, sample rate) of a noise file, cached."""
+        if wav_path not in self._info:
+            info = soundfile.info(wav_path)
+            self._info[wav_path] = (int(info.frames), int(info.samplerate))
+        return self._info[wav_path]
+
+    def _read(self, wav_path, start, stop):
+        """Read frames ``[start, stop)`` of a file as mono float32."""
+        data, _ = soundfile.read(
+            wav_path,
+            start=start,
+            frames=stop - start,
+            dtype="float32",
+            always_2d=True,
+        )
+        return torch.from_numpy(data).mean(dim=1)
+
+    def _read_segment(self, wav_path, offset_draw, length):
+        """Read ``length`` samples at ``sample_rate`` from a drawn offset.
+
+        The offset (in samples at ``sample_rate``) is ``offset_draw``
+        modulo the number of possible offsets. A file shorter than
+        ``length`` is read whole, rotated by the offset and looped. An
+        empty file gives silence (which the RMS floor then rejects).
+        """
+        frames, rate = self._file_info(wav_path)
+        if frames == 0:
+            return torch.zeros(length)
+        target = self.sample_rate
+        gcd = math.gcd(rate, target)
+        block_in, block_out = rate // gcd, target // gcd
+        # Length of the whole file at the target rate (as resample gives).
+        n_samples = -(-frames * block_out // block_in)
+        if n_samples < length:
+            noise = self._read(wav_path, 0, frames)
+            if rate != target:
+                noise = torchaudio.functional.resample(noise, rate, target)
+            offset = offset_draw % noise.shape[0]
+            return _tile(torch.roll(noise, -offset), length)
+        offset = offset_draw % (n_samples - length + 1)
+        if rate == target:
+            return self._read(wav_path, offset, offset + length)
+        # The resampler maps each block of block_in input frames to
+        # block_out output samples, with a filter reaching `width` frames
+        # beyond the block. Reading whole blocks plus that margin gives the
+        # same samples as resampling the whole file.
+        width = math.ceil(6 * block_in / (0.99 * min(block_in, block_out)))
+        first_block = offset // block_out
+        last_block = (offset + length - 1) // block_out
+        # The chunk starts on a block boundary, whole blocks early enough.
+        first_block -= -(-(width + 1) // block_in)
+        start = max(0, first_block * block_in)
+        stop = min(frames, (last_block + 1) * block_in + width + 1)
+        chunk = self._read(wav_path, start, stop)
+        resampled = torchaudio.functional.resample(chunk, rate, target)
+        skip = offset - (start // block_in) * block_out
+        return resampled[skip : skip + length].contiguous()

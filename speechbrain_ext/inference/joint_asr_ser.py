@@ -86,10 +86,12 @@ class JointASRSER(Pretrained):
         with torch.no_grad():
             out = joint_asr_ser_forward(
                 self.mods,
-                self.hparams,
                 wavs.float(),
                 wav_lens.float(),
+                log_softmax=self.hparams.log_softmax,
+                pooling=getattr(self.hparams, "pooling", None),
                 tokenizer=self.hparams.tokenizer,
+                blank_index=getattr(self.hparams, "blank_index", 0),
             )
         labels = self.hparams.emo_encoder.ind2lab
         results = []

@@ -6,6 +6,10 @@ record per utterance (``id``, ``ref``, ``hyp``, ``emo``, ``pred``,
 ``probs``). The records of every condition are written as predictions,
 metrics, confusion matrices and plots by :mod:`speechbrain_ext.utils.report`.
 
+Under DDP every process evaluates the whole test set (SpeechBrain does not
+shard evaluation) and only the main process writes the reports, so that the
+checkpointer's barriers are reached by every process.
+
 A brain takes part by honouring two attributes:
 
 * ``test_condition`` -- the condition of the current pass (``None`` outside
@@ -17,7 +21,8 @@ Authors
 """
 
 import logging
-import os
+
+from speechbrain.utils.distributed import ddp_barrier, if_main_process
 
 from speechbrain_ext.utils.report import (
     markdown_table,
@@ -27,48 +32,54 @@ from speechbrain_ext.utils.report import (
 
 logger = logging.getLogger(__name__)
 
-CONDITION_SETS_DIR = os.path.join(
-    os.path.dirname(
-        os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    ),
-    "hparams",
-    "conditions",
-)
 
-
-def find_condition_set(name_or_path):
-    """Path of a condition-set yaml file, given its path or its name.
-
-    A name (``paper7``, ``clean``, ``snr_sweep``...) refers to a file of the
-    collection's top-level ``hparams/conditions`` folder.
+def utterance_records(
+    ids, emotions, refs=None, hyps=None, probs=None, labels=None
+):
+    """The per-utterance records that the condition reports read.
 
     Arguments
     ---------
-    name_or_path : str
-        A yaml path, or the name of a file in ``hparams/conditions``.
+    ids : list of str
+        Utterance ids.
+    emotions : list of str
+        True emotion labels, in the order of the classifier's outputs.
+    refs : list of str, optional
+        Reference transcripts (ASR head).
+    hyps : list of list of str, optional
+        Hypotheses as lists of words (ASR head).
+    probs : torch.Tensor, optional
+        Class probabilities [batch, classes] (emotion head), in the order
+        of ``labels``.
+    labels : list of str, optional
+        The classes (needed with ``probs``).
 
     Returns
     -------
-    str
-        The yaml path.
+    list of dict
+        ``id``, ``emo`` and, where given, ``ref``, ``hyp``, ``pred`` (the
+        most probable label) and ``probs``.
 
     Example
     -------
-    >>> os.path.basename(find_condition_set("paper7"))
-    'paper7.yaml'
+    >>> import torch
+    >>> utterance_records(["u1"], ["sad"], refs=["OH NO"],
+    ...                   hyps=[["OH", "NO"]])
+    [{'id': 'u1', 'emo': 'sad', 'ref': 'OH NO', 'hyp': 'OH NO'}]
+    >>> utterance_records(["u1"], ["sad"], probs=torch.tensor([[0.2, 0.8]]),
+    ...                   labels=["neu", "sad"])[0]["pred"]
+    'sad'
     """
-    if os.path.isfile(name_or_path):
-        return name_or_path
-    candidate = os.path.join(CONDITION_SETS_DIR, f"{name_or_path}.yaml")
-    if os.path.isfile(candidate):
-        return candidate
-    available = sorted(
-        f[:-5] for f in os.listdir(CONDITION_SETS_DIR) if f.endswith(".yaml")
-    )
-    raise FileNotFoundError(
-        f"No condition set {name_or_path!r}: not a file, and not one of "
-        f"{available} in {CONDITION_SETS_DIR}"
-    )
+    records = []
+    for i, uid in enumerate(ids):
+        record = {"id": uid, "emo": emotions[i]}
+        if hyps is not None:
+            record["ref"], record["hyp"] = refs[i], " ".join(hyps[i])
+        if probs is not None:
+            record["pred"] = labels[int(probs[i].argmax())]
+            record["probs"] = probs[i].tolist()
+        records.append(record)
+    return records
 
 
 def evaluate_conditions(
@@ -106,7 +117,8 @@ def evaluate_conditions(
     Returns
     -------
     dict
-        ``{condition name: metrics}`` as computed by the report module.
+        ``{condition name: metrics}`` as computed by the report module (on
+        the main process; empty on the others).
 
     Example
     -------
@@ -138,10 +150,13 @@ def evaluate_conditions(
         finally:
             brain.test_condition = None
         records = sorted(brain.test_records, key=lambda r: r["id"])
-        results[condition.name] = write_condition_report(
-            output_folder, condition.name, records, labels
-        )
-    write_run_report(output_folder, results, title=title)
-    table = markdown_table(results)
-    logger.info("Results per condition (%s):\n%s", output_folder, table)
+        if if_main_process():
+            results[condition.name] = write_condition_report(
+                output_folder, condition.name, records, labels
+            )
+    if if_main_process():
+        write_run_report(output_folder, results, title=title)
+        table = markdown_table(results)
+        logger.info("Results per condition (%s):\n%s", output_folder, table)
+    ddp_barrier()
     return results

@@ -15,8 +15,8 @@ import sys
 import pytest
 import soundfile as sf
 
-from speechbrain_ext.dataio.espeak import EspeakSynthesizer, Prosody
-from speechbrain_ext.utils.offline_models import build_bert, build_wav2vec2
+from speechbrain_ext.synthetic.espeak import EspeakSynthesizer, Prosody
+from speechbrain_ext.synthetic.offline_models import build_bert, build_wav2vec2
 
 ROOT = os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

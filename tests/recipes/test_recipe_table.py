@@ -85,8 +85,8 @@ def samples(tmp_path_factory):
     """The tiny data and models that the debug flags point to."""
     from speechbrain_ext.dataio.iemocap_prepare import prepare_iemocap
     from speechbrain_ext.dataio.musan_prepare import prepare_musan
-    from speechbrain_ext.dataio.synthemo import ensure_synthemo
-    from speechbrain_ext.utils.offline_models import build_bert, build_wav2vec2
+    from speechbrain_ext.synthetic.synthemo import ensure_synthemo
+    from speechbrain_ext.synthetic.offline_models import build_bert, build_wav2vec2
 
     root = tmp_path_factory.mktemp("samples")
     synth = os.path.join(root, "synthemo")

@@ -65,29 +65,41 @@ def ctc_greedy_transcripts(p_ctc, wav_lens, tokenizer, blank_index=0):
 
 def joint_asr_ser_forward(
     modules,
-    hparams,
     wavs,
     wav_lens,
+    log_softmax,
+    pooling=None,
     tokenizer=None,
+    blank_index=0,
     texts=None,
     decode=True,
 ):
     """Runs the heads that ``modules`` holds.
+
+    The emotion head pools the encoder frames (``pooling``) and fuses the
+    pooled vector with the text embedding, unless the fusion module works on
+    frames: a fusion with ``frame_level = True`` receives the frames, their
+    relative lengths and the text embedding, and pools itself
+    (``fusion(feats, feat_lens, text_emb)``).
 
     Arguments
     ---------
     modules : dict-like
         ``encoder`` and any of ``ctc_lin``, ``text_encoder``, ``fusion``,
         ``emo_classifier``.
-    hparams : object
-        Gives ``log_softmax``, ``pooling`` (for the emotion head) and
-        ``blank_index`` (for decoding) as attributes.
     wavs : torch.Tensor
         Waveforms [batch, time].
     wav_lens : torch.Tensor
         Relative lengths.
+    log_softmax : callable
+        Turns logits into log-probabilities.
+    pooling : callable, optional
+        ``pooling(feats, lens)`` -> [batch, 1, dim]; needed by the emotion
+        head unless its fusion is frame-level.
     tokenizer : CTCTextEncoder, optional
         Needed to decode hypotheses.
+    blank_index : int
+        Index of the CTC blank.
     texts : list of str, optional
         What the text encoder reads instead of the hypotheses (e.g. the true
         transcripts during training).
@@ -105,7 +117,6 @@ def joint_asr_ser_forward(
     Example
     -------
     >>> import torch
-    >>> from types import SimpleNamespace
     >>> from speechbrain.nnet.pooling import StatisticsPooling
     >>> from speechbrain.nnet.activations import Softmax
     >>> class Frames(torch.nn.Module):
@@ -113,10 +124,10 @@ def joint_asr_ser_forward(
     ...         return wav.view(wav.shape[0], -1, 8)
     >>> modules = {"encoder": Frames(),
     ...            "emo_classifier": torch.nn.Linear(8, 4)}
-    >>> hp = SimpleNamespace(log_softmax=Softmax(apply_log=True),
-    ...                      pooling=StatisticsPooling(return_std=False))
-    >>> out = joint_asr_ser_forward(modules, hp, torch.rand(2, 80),
-    ...                             torch.ones(2))
+    >>> out = joint_asr_ser_forward(
+    ...     modules, torch.rand(2, 80), torch.ones(2),
+    ...     log_softmax=Softmax(apply_log=True),
+    ...     pooling=StatisticsPooling(return_std=False))
     >>> sorted(out), out["p_emo"].shape
     (['feat_lens', 'p_emo'], torch.Size([2, 4]))
     """
@@ -132,18 +143,30 @@ def joint_asr_ser_forward(
     out = {"feat_lens": wav_lens}
     has_text = "text_encoder" in modules
     if "ctc_lin" in modules:
-        out["p_ctc"] = hparams.log_softmax(modules["ctc_lin"](feats))
+        out["p_ctc"] = log_softmax(modules["ctc_lin"](feats))
         if decode or (has_text and texts is None):
             out["hyps"] = ctc_greedy_transcripts(
-                out["p_ctc"], wav_lens, tokenizer, hparams.blank_index
+                out["p_ctc"], wav_lens, tokenizer, blank_index
             )
     if "emo_classifier" in modules:
-        pooled = hparams.pooling(feats, wav_lens).squeeze(1)
+        fusion = modules["fusion"] if "fusion" in modules else None
+        frame_level = getattr(
+            getattr(fusion, "module", fusion), "frame_level", False
+        )
+        text_emb = None
         if has_text:
             if texts is None:
                 texts = [" ".join(words) for words in out["hyps"]]
             text_emb = modules["text_encoder"](texts)
-            pooled = modules["fusion"](pooled, text_emb)
-        logits = modules["emo_classifier"](pooled)
-        out["p_emo"] = hparams.log_softmax(logits)
+        if frame_level:
+            embedding = fusion(feats, wav_lens, text_emb)
+        else:
+            if pooling is None:
+                raise ValueError(
+                    "The emotion head pools the encoder frames: pass pooling"
+                )
+            embedding = pooling(feats, wav_lens).squeeze(1)
+            if fusion is not None:
+                embedding = fusion(embedding, text_emb)
+        out["p_emo"] = log_softmax(modules["emo_classifier"](embedding))
     return out

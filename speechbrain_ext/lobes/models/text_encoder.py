@@ -31,7 +31,7 @@ class PooledTextEncoder(torch.nn.Module):
 
     Example
     -------
-    >>> from speechbrain_ext.utils.offline_models import minilm_path
+    >>> from speechbrain_ext.synthetic.offline_models import minilm_path
     >>> from speechbrain.integrations.huggingface.textencoder import (
     ...     TextEncoder)
     >>> import tempfile

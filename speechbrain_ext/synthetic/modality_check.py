@@ -15,7 +15,7 @@ the ``both`` figure while reading ASR hypotheses instead of true words.
 
 Example command line::
 
-    python -m speechbrain_ext.utils.modality_check results/prep/all.json
+    python -m speechbrain_ext.synthetic.modality_check results/prep/all.json
 
 Authors
  * SpeechBrain joint ASR/SER recipe contributors
@@ -181,6 +181,7 @@ def modality_check(manifest, group_key="session"):
     )
 
     def make_model():
+        """A standardised logistic regression."""
         return make_pipeline(
             StandardScaler(), LogisticRegression(C=0.5, max_iter=2000)
         )

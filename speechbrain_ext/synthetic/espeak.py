@@ -100,6 +100,7 @@ class EspeakSynthesizer:
             )
 
         def collect(wav, n_samples, events):
+            """Keeps one chunk of synthesised samples (eSpeak callback)."""
             if n_samples > 0:
                 cls._chunks.append(
                     np.ctypeslib.as_array(wav, shape=(n_samples,)).copy()

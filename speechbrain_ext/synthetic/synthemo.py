@@ -22,7 +22,7 @@ Both generators are deterministic: the same seed gives byte-identical files.
 
 Example command line::
 
-    python -m speechbrain_ext.dataio.synthemo --output_folder data/synth
+    python -m speechbrain_ext.synthetic.synthemo --output_folder data/synth
 
 Authors
  * SpeechBrain joint ASR/SER recipe contributors
@@ -268,7 +268,7 @@ def _script_pool(n_per_class=25):
 
 
 def _prosody_for(rng, emotion, speaker_offset):
-    from speechbrain_ext.dataio.espeak import Prosody
+    from speechbrain_ext.synthetic.espeak import Prosody
 
     base_emotion = {"exc": "hap", "fru": "ang", "xxx": "neu"}.get(
         emotion, emotion
@@ -294,7 +294,7 @@ def _stable_seed(*parts):
 
 
 def _synthesize(job):
-    from speechbrain_ext.dataio.espeak import EspeakSynthesizer
+    from speechbrain_ext.synthetic.espeak import EspeakSynthesizer
 
     return EspeakSynthesizer(SAMPLE_RATE).synthesize(
         job["text"], job["voice"], job["prosody"], seed=job["seed"] % 2**31
@@ -321,7 +321,7 @@ def _synth_worker(job):
 
 def _fork_per_job(jobs, num_workers, result_path):
     """Runs every job in a child process of its own, forked from this one."""
-    from speechbrain_ext.dataio.espeak import EspeakSynthesizer
+    from speechbrain_ext.synthetic.espeak import EspeakSynthesizer
 
     # Initialised once here (with the English dictionary loaded), before any
     # synthesis: every child inherits the same pristine library state
@@ -335,6 +335,7 @@ def _fork_per_job(jobs, num_workers, result_path):
         running = {}
 
         def reap():
+            """Waits for one child and collects its utterance."""
             pid, status = os.wait()
             index = running.pop(pid)
             path = os.path.join(tmp, f"{index}.pkl")
@@ -387,7 +388,7 @@ def _run_jobs(jobs, num_workers):
             pickle.dump((jobs, max(1, num_workers)), f)
         code = (
             "import pickle, sys; "
-            "from speechbrain_ext.dataio.synthemo import _fork_per_job; "
+            "from speechbrain_ext.synthetic.synthemo import _fork_per_job; "
             "jobs, workers = pickle.load(open(sys.argv[1], 'rb')); "
             "_fork_per_job(jobs, workers, sys.argv[2])"
         )
@@ -701,7 +702,7 @@ def generate_synthnoise(output_folder, n_per_category=30, seed=1234):
     >>> info["files"]
     {'noise': 2, 'music': 2, 'speech': 2}
     """
-    from speechbrain_ext.dataio.espeak import Prosody
+    from speechbrain_ext.synthetic.espeak import Prosody
 
     rng = np.random.default_rng(seed)
     sources = {"noise": "free-sound", "music": "fma", "speech": "librivox"}

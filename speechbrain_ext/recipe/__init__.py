@@ -1,0 +1,1 @@
+"""Shared recipe machinery: the base ``Brain``, data and run helpers."""

@@ -1,0 +1,318 @@
+"""A ``Brain`` with the machinery that every recipe of the collection shares.
+
+A recipe's ``train.py`` subclasses :class:`RecipeBrain` and writes only what
+is its own: ``compute_forward``, ``compute_objectives``, its metrics
+(``on_stage_start`` / :meth:`RecipeBrain.summarize_metrics`) and the
+checkpoint-selection error (:meth:`RecipeBrain.selection_error`). The base
+class provides:
+
+* **parameter groups**: one optimizer and one learning-rate annealing per
+  group of modules (e.g. layers trained from scratch and fine-tuned
+  pretrained models), declared in the yaml as ``param_groups``; frozen
+  groups get no optimizer, and the trainable parameters of each group are
+  logged;
+* **training-time augmentation** with targets that follow a batch grown by
+  an ``Augmenter`` (:meth:`RecipeBrain.augment`), applied only in training;
+* **noise conditions** at test time: while :attr:`test_condition` is set,
+  :meth:`RecipeBrain.augment` mixes the condition's noise into the test
+  audio through :attr:`condition_mixer`;
+* **validation bookkeeping**: per-loss averages, annealing of every group on
+  the checkpoint-selection error, logging and checkpointing;
+* **resume**: the log names the checkpoint an interrupted run resumes from;
+  evaluation fails when there is no checkpoint to load.
+
+Authors
+ * SpeechBrain joint ASR/SER recipe contributors
+"""
+
+import collections
+import logging
+
+import speechbrain as sb
+
+from speechbrain_ext.augment.replicate import replicate_batch_items
+
+logger = logging.getLogger(__name__)
+
+
+class RecipeBrain(sb.Brain):
+    """The shared base of the collection's recipes.
+
+    Arguments
+    ---------
+    modules : dict of torch.nn.Module
+        As for ``speechbrain.Brain``.
+    hparams : dict
+        As for ``speechbrain.Brain``.
+    run_opts : dict
+        As for ``speechbrain.Brain``.
+    checkpointer : speechbrain.utils.checkpoints.Checkpointer
+        As for ``speechbrain.Brain``.
+    param_groups : dict
+        ``{name: {"modules": module or list of modules, "optimizer":
+        callable(params) -> Optimizer, "annealing": scheduler or None}}``.
+        Each group with trainable parameters gets its own optimizer; its
+        annealing is called with the validation selection error after
+        every epoch. Optimizers and schedulers are saved as ``<name>_opt``
+        and ``lr_annealing_<name>``.
+    train_augment : list of callable, optional
+        Augmenters ``(wavs, lens) -> (wavs, lens)`` applied in training, in
+        order. SpeechBrain ``Augmenter`` objects that grow the batch have
+        their targets replicated.
+    condition_mixer : ConditionMixer, optional
+        Mixes the noise of :attr:`test_condition` into test audio.
+    train_logger : speechbrain.utils.train_logger.TrainLogger, optional
+        Receives the statistics of every validation and test stage.
+
+    Example
+    -------
+    >>> import torch
+    >>> class Regressor(RecipeBrain):
+    ...     def compute_forward(self, batch, stage):
+    ...         return self.modules.net(batch[0])
+    ...     def compute_objectives(self, predictions, batch, stage):
+    ...         loss = torch.nn.functional.mse_loss(predictions, batch[1])
+    ...         self.track_loss("mse", loss)
+    ...         return loss
+    >>> net = torch.nn.Linear(4, 1)
+    >>> groups = {"model": {
+    ...     "modules": net,
+    ...     "optimizer": lambda p: torch.optim.SGD(p, lr=0.1)}}
+    >>> brain = Regressor({"net": net}, param_groups=groups,
+    ...                   run_opts={"device": "cpu"})
+    >>> data = [(torch.rand(8, 4), torch.rand(8, 1)) for _ in range(4)]
+    >>> brain.fit(range(3), data, data)
+    >>> sorted(brain.optimizers_dict)
+    ['model']
+    """
+
+    test_condition = None
+    """The noise condition of the current test pass (``None``: clean)."""
+
+    test_records = None
+    """Per-utterance records that a test pass under conditions fills."""
+
+    def __init__(
+        self,
+        modules=None,
+        hparams=None,
+        run_opts=None,
+        checkpointer=None,
+        param_groups=None,
+        train_augment=None,
+        condition_mixer=None,
+        train_logger=None,
+    ):
+        super().__init__(
+            modules=modules,
+            hparams=hparams,
+            run_opts=run_opts,
+            checkpointer=checkpointer,
+        )
+        if not param_groups:
+            raise ValueError(
+                "param_groups is empty: declare at least one group with "
+                "'modules' and 'optimizer' in the yaml."
+            )
+        for name, group in param_groups.items():
+            missing = {"modules", "optimizer"} - set(group)
+            if missing:
+                raise ValueError(
+                    f"param_groups.{name} lacks {sorted(missing)}: each "
+                    "group needs 'modules' and 'optimizer' (and optionally "
+                    "'annealing')."
+                )
+        self.param_groups = param_groups
+        self.train_augment = list(train_augment or [])
+        self.condition_mixer = condition_mixer
+        self.train_logger = train_logger
+        self.loss_parts = collections.defaultdict(list)
+
+    # ------------------------------------------------------------------
+    # Optimizers
+    # ------------------------------------------------------------------
+    def init_optimizers(self):
+        """One optimizer (and annealing) per group with trainable params."""
+        self.optimizers_dict, self.annealing = {}, {}
+        for name, group in self.param_groups.items():
+            modules = group["modules"]
+            if isinstance(modules, (list, tuple)):
+                params = [p for m in modules for p in m.parameters()]
+            else:
+                params = list(modules.parameters())
+            params = [p for p in params if p.requires_grad]
+            logger.info(
+                "%s: %.2fM trainable parameters",
+                name,
+                sum(p.numel() for p in params) / 1e6,
+            )
+            if not params:
+                continue
+            optimizer = group["optimizer"](params)
+            self.optimizers_dict[name] = optimizer
+            scheduler = group.get("annealing")
+            if scheduler is not None:
+                self.annealing[name] = (scheduler, optimizer)
+            if self.checkpointer is not None:
+                self.checkpointer.add_recoverable(f"{name}_opt", optimizer)
+                if scheduler is not None:
+                    self.checkpointer.add_recoverable(
+                        f"lr_annealing_{name}", scheduler
+                    )
+
+    # ------------------------------------------------------------------
+    # Audio: training augmentation, test conditions
+    # ------------------------------------------------------------------
+    def augment(self, wavs, wav_lens, ids, stage, targets):
+        """Augments training audio, or mixes in the test condition's noise.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Waveforms [batch, time].
+        wav_lens : torch.Tensor
+            Relative lengths.
+        ids : list of str
+            Utterance ids (they key the noise of a test condition).
+        stage : speechbrain.Stage
+            Augmentation only in training; conditions only in test.
+        targets : dict
+            Targets of the batch (tensors or lists); replicated when an
+            augmenter grows the batch, so they stay aligned with ``wavs``.
+
+        Returns
+        -------
+        wavs, wav_lens, targets
+            The audio to encode and its aligned targets.
+        """
+        if stage == sb.Stage.TRAIN:
+            for augmenter in self.train_augment:
+                wavs, wav_lens = augmenter(wavs, wav_lens)
+                targets = dict(
+                    zip(
+                        targets,
+                        replicate_batch_items(augmenter, *targets.values()),
+                    )
+                )
+        elif stage == sb.Stage.TEST and self.test_condition is not None:
+            if self.condition_mixer is None:
+                raise RuntimeError(
+                    "A test condition is set but the brain has no "
+                    "condition_mixer."
+                )
+            wavs = self.condition_mixer(
+                wavs, wav_lens, ids, self.test_condition
+            )
+        return wavs, wav_lens, targets
+
+    # ------------------------------------------------------------------
+    # Stage bookkeeping
+    # ------------------------------------------------------------------
+    def track_loss(self, name, value):
+        """Records one batch value of a named loss term for the stage log."""
+        self.loss_parts[name].append(float(value.detach()))
+
+    def on_stage_start(self, stage, epoch=None):
+        """Resets the loss terms; subclasses add their metric trackers."""
+        self.loss_parts = collections.defaultdict(list)
+
+    def summarize_metrics(self, stage):
+        """Metrics of a finished VALID or TEST stage (override).
+
+        Arguments
+        ---------
+        stage : speechbrain.Stage
+            The stage that ended.
+
+        Returns
+        -------
+        dict
+            ``{name: value}``, logged with the losses.
+        """
+        return {}
+
+    def selection_error(self, stats):
+        """The checkpoint-selection error, lower is better (override).
+
+        The best checkpoint is the one with the lowest error, and the
+        learning rates are annealed when it stops improving.
+
+        Arguments
+        ---------
+        stats : dict
+            Losses and metrics of the validation stage.
+
+        Returns
+        -------
+        float
+            The validation loss by default.
+        """
+        return stats["loss"]
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        """Logs losses and metrics, anneals on the error, checkpoints."""
+        stats = {"loss": stage_loss}
+        for name, values in self.loss_parts.items():
+            if values:
+                stats[f"loss_{name}"] = sum(values) / len(values)
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = stats
+            return
+        stats.update(self.summarize_metrics(stage))
+        stats["error"] = self.selection_error(stats)
+        if stage == sb.Stage.VALID:
+            lr_stats = {}
+            for name, (scheduler, optimizer) in self.annealing.items():
+                old_lr, new_lr = scheduler(stats["error"])
+                sb.nnet.schedulers.update_learning_rate(optimizer, new_lr)
+                lr_stats[f"lr_{name}"] = old_lr
+            self._log_stats(
+                {"epoch": epoch, **lr_stats},
+                train_stats=self.train_stats,
+                valid_stats=stats,
+            )
+            if self.checkpointer is not None:
+                self.checkpointer.save_and_keep_only(
+                    meta={"error": stats["error"]}, min_keys=["error"]
+                )
+        elif stage == sb.Stage.TEST:
+            counter = getattr(self.hparams, "epoch_counter", None)
+            self._log_stats(
+                {
+                    "Epoch loaded": getattr(counter, "current", None),
+                    "condition": getattr(self.test_condition, "name", "test"),
+                },
+                test_stats=stats,
+            )
+
+    def _log_stats(self, meta, **stats):
+        if self.train_logger is not None:
+            self.train_logger.log_stats(stats_meta=meta, **stats)
+
+    # ------------------------------------------------------------------
+    # Resume and evaluation
+    # ------------------------------------------------------------------
+    def on_fit_start(self):
+        """Says which checkpoint an interrupted run resumes from."""
+        if self.checkpointer is not None and not self.test_only:
+            latest = self.checkpointer.find_checkpoint()
+            if latest is not None:
+                if latest.meta.get(sb.core.INTRA_EPOCH_CKPT_FLAG):
+                    where = "in the middle of an epoch"
+                else:
+                    where = "at the end of an epoch"
+                logger.info("Resuming from %s (saved %s)", latest.path, where)
+        super().on_fit_start()
+
+    def on_evaluate_start(self, max_key=None, min_key=None):
+        """Loads the best checkpoint, and fails if there is none."""
+        checkpoint = self.checkpointer.recover_if_possible(
+            max_key=max_key, min_key=min_key
+        )
+        if checkpoint is None:
+            raise FileNotFoundError(
+                f"No checkpoint found in {self.checkpointer.checkpoints_dir}: "
+                "train the model first (or point --output_folder to a "
+                "finished run) before evaluating."
+            )
+        self.loaded_checkpoint = checkpoint.path

@@ -1,0 +1,411 @@
+"""Data helpers shared by the recipes: preparation, datasets, loaders.
+
+* :func:`run_preparation` runs the preparation steps that a yaml lists
+  (``!name:`` functions with their arguments), on the main process only;
+* :func:`load_datasets` reads JSON manifests into ``DynamicItemDataset``
+  objects, with durations as numbers, sorted and filtered;
+* :func:`add_audio`, :func:`add_label_encoder` and
+  :func:`add_char_tokens` add the dynamic items that a recipe's heads need;
+* :func:`train_loader_options` sets up the training loader (shuffled,
+  sorted or duration-bucketed dynamic batches), reproducibly on resume.
+
+Authors
+ * SpeechBrain joint ASR/SER recipe contributors
+"""
+
+import functools
+import logging
+import operator
+import os
+
+import speechbrain as sb
+import torch
+from speechbrain.dataio.sampler import DynamicBatchSampler
+from speechbrain.utils.distributed import if_main_process, run_on_main
+
+logger = logging.getLogger(__name__)
+
+SORTINGS = ("random", "ascending", "descending")
+
+
+def run_preparation(steps, skip_prep=False):
+    """Runs each preparation step of a yaml on the main process.
+
+    Arguments
+    ---------
+    steps : list of callable
+        Preparation functions with their arguments bound (``!name:`` in a
+        yaml), run in order: e.g. corpus generation, corpus preparation,
+        noise-pool preparation.
+    skip_prep : bool
+        Run nothing (the manifests exist already).
+
+    Example
+    -------
+    >>> calls = []
+    >>> run_preparation([lambda: calls.append("corpus"),
+    ...                  lambda: calls.append("noise")])
+    >>> calls
+    ['corpus', 'noise']
+    >>> run_preparation([lambda: calls.append("again")], skip_prep=True)
+    >>> calls
+    ['corpus', 'noise']
+    """
+    if skip_prep:
+        return
+    for step in steps or []:
+        run_on_main(step)
+
+
+def _duration(entry, uid, path):
+    """The duration of a manifest entry as a float (``length`` accepted)."""
+    value = entry.get("duration", entry.get("length"))
+    if value is None:
+        raise KeyError(
+            f"{path}: entry {uid!r} needs 'duration' or 'length' (seconds); "
+            f"it has keys {sorted(entry)}"
+        )
+    try:
+        return float(value)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"{path}: entry {uid!r} has a duration that is not a number: "
+            f"{value!r}"
+        ) from error
+
+
+def load_datasets(
+    annotations,
+    data_folder,
+    sorting="random",
+    max_duration=None,
+    labels=None,
+    label_key="emo",
+):
+    """Reads the manifests of each split.
+
+    Durations are cast to float (SpeechBrain's sample manifests store them
+    as strings). The training set is sorted as ``sorting`` says and cut at
+    ``max_duration`` seconds; the others are sorted by duration (less
+    padding), which does not change any metric.
+
+    Arguments
+    ---------
+    annotations : dict
+        ``{split: path of a JSON manifest}`` with a ``train`` split.
+    data_folder : str
+        Replaces ``{data_root}`` in the manifests.
+    sorting : str
+        ``random``, ``ascending`` or ``descending`` (training set).
+    max_duration : float, optional
+        Longest training utterance kept, in seconds.
+    labels : list of str, optional
+        The labels a recipe knows; a manifest entry whose ``label_key`` is
+        not among them is an error that names the file.
+    label_key : str
+        Manifest key of the label.
+
+    Returns
+    -------
+    dict
+        ``{split: DynamicItemDataset}``.
+
+    Example
+    -------
+    >>> import json, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "train.json")
+    >>> with open(path, "w") as f:
+    ...     json.dump({"a": {"wav": "{data_root}/a.wav", "duration": "2.5",
+    ...                      "emo": "sad"},
+    ...                "b": {"wav": "{data_root}/b.wav", "duration": 1.0,
+    ...                      "emo": "joy"}}, f)
+    >>> sets = load_datasets({"train": path}, "/data", sorting="ascending")
+    >>> [sets["train"].data[k]["duration"] for k in sets["train"].data_ids]
+    [1.0, 2.5]
+    >>> load_datasets({"train": path}, "/data", labels=["sad"])
+    Traceback (most recent call last):
+    ...
+    ValueError: ...train.json: label(s) ['joy'] (e.g. utterance 'b') ...
+    """
+    if sorting not in SORTINGS:
+        raise ValueError(
+            f"sorting must be one of {', '.join(SORTINGS)}, not {sorting!r}"
+        )
+    datasets = {}
+    for split, path in annotations.items():
+        if not os.path.isfile(path):
+            raise FileNotFoundError(
+                f"The {split} manifest {path} does not exist: run the "
+                "preparation (skip_prep: False) or fix the path."
+            )
+        dataset = sb.dataio.dataset.DynamicItemDataset.from_json(
+            json_path=path, replacements={"data_root": data_folder}
+        )
+        for uid, entry in dataset.data.items():
+            entry["duration"] = _duration(entry, uid, path)
+        if labels is not None:
+            _check_labels(dataset, labels, label_key, path)
+        if split == "train":
+            dataset = dataset.filtered_sorted(
+                sort_key=None if sorting == "random" else "duration",
+                reverse=sorting == "descending",
+                key_max_value=(
+                    {"duration": max_duration} if max_duration else {}
+                ),
+            )
+        else:
+            dataset = dataset.filtered_sorted(sort_key="duration")
+        datasets[split] = dataset
+    return datasets
+
+
+def _check_labels(dataset, labels, key, path):
+    """Fails on labels outside ``labels``, naming the manifest."""
+    unknown = {}
+    for uid, entry in dataset.data.items():
+        if key not in entry:
+            raise KeyError(f"{path}: entry {uid!r} has no {key!r} label")
+        if entry[key] not in labels:
+            unknown.setdefault(entry[key], uid)
+    if unknown:
+        first = unknown[sorted(unknown)[0]]
+        raise ValueError(
+            f"{path}: label(s) {sorted(unknown)} (e.g. utterance {first!r}) "
+            f"are not in the yaml list {list(labels)}; add them to the list "
+            "or map them in the preparation."
+        )
+
+
+def add_audio(datasets, key="wav", output_key="sig"):
+    """Adds the waveform of each utterance as a dynamic item.
+
+    Arguments
+    ---------
+    datasets : dict or list of DynamicItemDataset
+        The datasets.
+    key : str
+        Manifest key of the audio path.
+    output_key : str
+        Name of the waveform item.
+    """
+    sb.dataio.dataset.add_dynamic_item(
+        _as_list(datasets),
+        sb.dataio.dataio.read_audio,
+        takes=[key],
+        provides=[output_key],
+    )
+
+
+def label_pipeline(label, encoder):
+    """Yields the index of a label as a one-element tensor.
+
+    Arguments
+    ---------
+    label : str
+        The label.
+    encoder : CategoricalEncoder
+        The label encoder.
+
+    Yields
+    ------
+    torch.LongTensor
+        ``[index]``.
+    """
+    yield encoder.encode_sequence_torch([label])
+
+
+def add_label_encoder(
+    datasets, labels, save_folder, key="emo", output_key="emo_encoded"
+):
+    """Encodes the labels in the order of the yaml list.
+
+    Arguments
+    ---------
+    datasets : dict or list of DynamicItemDataset
+        The datasets.
+    labels : list of str
+        The classes, in the order of the classifier's outputs.
+    save_folder : str
+        The encoder is saved in ``<save_folder>/<key>_encoder.txt`` (and
+        loaded from there on resume).
+    key : str
+        Manifest key of the label.
+    output_key : str
+        Name of the encoded item.
+
+    Returns
+    -------
+    speechbrain.dataio.encoder.CategoricalEncoder
+        The encoder.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> encoder = add_label_encoder([], ["neu", "hap"], tempfile.mkdtemp())
+    >>> encoder.encode_label("hap")
+    1
+    """
+    save_path = os.path.join(save_folder, f"{key}_encoder.txt")
+    encoder = sb.dataio.encoder.CategoricalEncoder()
+    if not encoder.load_if_possible(save_path):
+        encoder.update_from_iterable(labels)
+        if if_main_process():
+            os.makedirs(save_folder, exist_ok=True)
+            encoder.save(save_path)
+    encoder.expect_len(len(labels))
+    if list(encoder.ind2lab.values()) != list(labels):
+        raise ValueError(
+            f"{save_path} holds the labels "
+            f"{list(encoder.ind2lab.values())} but the yaml lists "
+            f"{list(labels)}: use another output folder."
+        )
+    sb.dataio.dataset.add_dynamic_item(
+        _as_list(datasets),
+        functools.partial(label_pipeline, encoder=encoder),
+        takes=[key],
+        provides=[output_key],
+    )
+    return encoder
+
+
+def char_pipeline(wrd, tokenizer):
+    """Yields a transcript and its character token ids.
+
+    Arguments
+    ---------
+    wrd : str
+        The transcript.
+    tokenizer : CTCTextEncoder
+        The character encoder.
+
+    Yields
+    ------
+    str
+        The transcript.
+    torch.LongTensor
+        Its token ids.
+    """
+    yield wrd
+    yield torch.LongTensor(tokenizer.encode_sequence(list(wrd)))
+
+
+def add_char_tokens(
+    datasets, save_folder, blank_index=0, output_neurons=None, key="wrd"
+):
+    """Adds character CTC targets; the alphabet comes from the train set.
+
+    Arguments
+    ---------
+    datasets : dict
+        The datasets, with a ``train`` split.
+    save_folder : str
+        The tokenizer is saved in ``<save_folder>/tokenizer.txt`` (and
+        loaded from there on resume).
+    blank_index : int
+        Index of the CTC blank.
+    output_neurons : int, optional
+        Size of the CTC layer; an error when the alphabet is larger.
+    key : str
+        Manifest key of the transcript; provides ``key`` and ``tokens``.
+
+    Returns
+    -------
+    speechbrain.dataio.encoder.CTCTextEncoder
+        The tokenizer (with blank and unknown).
+    """
+    tokenizer = sb.dataio.encoder.CTCTextEncoder()
+    tokenizer.add_unk()
+    sb.dataio.dataset.add_dynamic_item(
+        _as_list(datasets),
+        functools.partial(char_pipeline, tokenizer=tokenizer),
+        takes=[key],
+        provides=[key, "tokens"],
+    )
+    os.makedirs(save_folder, exist_ok=True)
+    tokenizer.load_or_create(
+        os.path.join(save_folder, "tokenizer.txt"),
+        from_didatasets=[datasets["train"]],
+        output_key=key,
+        special_labels={"blank_label": blank_index},
+        sequence_input=True,
+    )
+    tokenizer.ignore_len()
+    if output_neurons is not None and len(tokenizer) > output_neurons:
+        raise ValueError(
+            f"The training transcripts have {len(tokenizer)} tokens "
+            "(characters, blank and unknown) but the CTC layer has "
+            f"output_neurons={output_neurons}: raise it."
+        )
+    return tokenizer
+
+
+def train_loader_options(
+    dataset,
+    loader_opts,
+    seed,
+    sorting="random",
+    dynamic_batching=False,
+    sampler_opts=None,
+):
+    """Keyword arguments of the training loader, and its batch sampler.
+
+    The loader draws its worker seed from a generator of its own, not from
+    the global one, so a run resumed in the middle of an epoch draws the
+    same random numbers (augmentation, dropout) as an uninterrupted run.
+
+    Arguments
+    ---------
+    dataset : DynamicItemDataset
+        The training set (with numeric ``duration``).
+    loader_opts : dict
+        ``batch_size``, ``shuffle``, ``num_workers``... of the yaml.
+    seed : int
+        Seed of the loader's generator.
+    sorting : str
+        A sorted training set (``ascending``/``descending``) is not
+        shuffled.
+    dynamic_batching : bool
+        Batches of similar durations from a ``DynamicBatchSampler``,
+        shuffled every epoch; replaces ``batch_size`` and ``shuffle``.
+    sampler_opts : dict, optional
+        Arguments of the ``DynamicBatchSampler``.
+
+    Returns
+    -------
+    kwargs : dict
+        For ``Brain.fit(train_loader_kwargs=...)``.
+    sampler : DynamicBatchSampler or None
+        Set it as the brain's ``train_sampler`` so that it is reshuffled
+        every epoch.
+
+    Example
+    -------
+    >>> kwargs, sampler = train_loader_options(
+    ...     [], {"batch_size": 4, "shuffle": True}, seed=1,
+    ...     sorting="ascending")
+    >>> kwargs["shuffle"], sampler
+    (False, None)
+    """
+    kwargs = dict(loader_opts)
+    if sorting != "random":
+        kwargs["shuffle"] = False
+    kwargs["generator"] = torch.Generator().manual_seed(seed)
+    if not dynamic_batching:
+        return kwargs, None
+    sampler = DynamicBatchSampler(
+        dataset,
+        length_func=operator.itemgetter("duration"),
+        **(sampler_opts or {}),
+    )
+    kwargs = {
+        "batch_sampler": sampler,
+        "num_workers": kwargs.get("num_workers", 0),
+        "generator": kwargs["generator"],
+    }
+    return kwargs, sampler
+
+
+def _as_list(datasets):
+    if isinstance(datasets, dict):
+        return list(datasets.values())
+    return list(datasets)
