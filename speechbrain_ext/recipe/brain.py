@@ -3,8 +3,8 @@
 A recipe's ``train.py`` subclasses :class:`RecipeBrain` and writes only what
 is its own: ``compute_forward``, ``compute_objectives``, its metrics
 (``on_stage_start`` / :meth:`RecipeBrain.summarize_metrics`) and the
-checkpoint-selection error (:meth:`RecipeBrain.selection_error`). The base
-class provides:
+checkpoint-selection error (:meth:`RecipeBrain.selection_error`).
+The base class provides:
 
 * **parameter groups**: one optimizer and one learning-rate annealing per
   group of modules (e.g. layers trained from scratch and fine-tuned
@@ -31,6 +31,7 @@ import logging
 import speechbrain as sb
 
 from speechbrain_ext.augment.replicate import replicate_batch_items
+from speechbrain_ext.utils.ddp import freeze_unused_parameters, uses_layerdrop
 
 logger = logging.getLogger(__name__)
 
@@ -293,7 +294,14 @@ class RecipeBrain(sb.Brain):
     # Resume and evaluation
     # ------------------------------------------------------------------
     def on_fit_start(self):
-        """Says which checkpoint an interrupted run resumes from."""
+        """Freezes never-used parameters (DDP), announces a resume."""
+        for module in self.modules.values():
+            freeze_unused_parameters(module)
+            # LayerDrop skips different layers on different processes
+            if self.distributed_launch and uses_layerdrop(module):
+                if not self.find_unused_parameters:
+                    logger.info("LayerDrop: DDP finds unused parameters")
+                self.find_unused_parameters = True
         if self.checkpointer is not None and not self.test_only:
             latest = self.checkpointer.find_checkpoint()
             if latest is not None:

@@ -15,10 +15,16 @@ reads:
   dimensions of ``bert-base-uncased``) with the uncased WordPiece tokenizer
   of the MiniLM package.
 
+From a shell (used by the setup scripts of the recipe tests)::
+
+    python -m speechbrain_ext.synthetic.offline_models \
+        --wav2vec2 tests/tmp/wav2vec2_tiny --bert tests/tmp/bert_tiny
+
 Authors
  * SpeechBrain joint ASR/SER recipe contributors
 """
 
+import argparse
 import json
 import os
 import shutil
@@ -216,3 +222,85 @@ def build_bert(folder, preset="base", seed=0, **overrides):
         shutil.copy(os.path.join(source, name), os.path.join(folder, name))
     _mark(folder, spec)
     return folder
+
+
+def parse_args(argv=None):
+    """Reads the command line of :func:`main`.
+
+    Arguments
+    ---------
+    argv : list of str, optional
+        Arguments without the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    argparse.Namespace
+        ``wav2vec2`` and ``bert`` (folders, or None), ``preset``, ``seed``.
+
+    Example
+    -------
+    >>> args = parse_args(["--bert", "models/bert_tiny"])
+    >>> args.bert, args.wav2vec2, args.preset
+    ('models/bert_tiny', None, 'tiny')
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m speechbrain_ext.synthetic.offline_models",
+        description="Saves randomly initialised wav2vec2 and BERT folders "
+        "that SpeechBrain's HuggingFace integration loads offline.",
+    )
+    parser.add_argument(
+        "--wav2vec2", metavar="FOLDER", help="where to save a wav2vec2"
+    )
+    parser.add_argument("--bert", metavar="FOLDER", help="where to save a BERT")
+    parser.add_argument(
+        "--preset",
+        default="tiny",
+        choices=["tiny", "full"],
+        help="tiny (tests) or full (wav2vec2 large, BERT base dimensions)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="random initialisation seed"
+    )
+    args = parser.parse_args(argv)
+    if args.wav2vec2 is None and args.bert is None:
+        parser.error("give --wav2vec2 FOLDER, --bert FOLDER or both")
+    return args
+
+
+def main(argv=None):
+    """Builds the folders asked for on the command line (idempotent).
+
+    Arguments
+    ---------
+    argv : list of str, optional
+        Arguments without the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    list of str
+        The folders written (or found up to date).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = os.path.join(tempfile.mkdtemp(), "bert_tiny")
+    >>> main(["--bert", folder]) == [folder]
+    True
+    >>> main(["--bert", folder]) == [folder]  # already there: reused
+    True
+    """
+    args = parse_args(argv)
+    full = args.preset == "full"
+    folders = []
+    if args.wav2vec2 is not None:
+        preset = "large" if full else "tiny"
+        folders.append(build_wav2vec2(args.wav2vec2, preset, args.seed))
+    if args.bert is not None:
+        preset = "base" if full else "tiny"
+        folders.append(build_bert(args.bert, preset, args.seed))
+    return folders
+
+
+if __name__ == "__main__":
+    for built in main():
+        print(built)

@@ -59,6 +59,14 @@ class PooledTextEncoder(torch.nn.Module):
             for param in embeddings.parameters():
                 param.requires_grad = False
 
+    unused_submodules = ("pooler",)
+    """The wrapped model's pooler: its output is never used here."""
+
+    @property
+    def pooler(self):
+        """The pooler of the wrapped BERT-like model (``None`` if none)."""
+        return getattr(self.text_encoder.model, "pooler", None)
+
     @property
     def output_size(self):
         """Size of the returned embeddings."""

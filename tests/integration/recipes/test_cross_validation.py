@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.recipes.helpers import RECIPE, TRAIN
+from tests.integration.recipes.helpers import RECIPE, TRAIN
 
 
 def _cv(output, synth, *extra):

@@ -6,7 +6,7 @@ inference and reproducibility tests.
 
 import pytest
 
-from tests.recipes.helpers import CONDITIONS, run_recipe
+from tests.integration.recipes.helpers import CONDITIONS, run_recipe
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,8 @@ import re
 import subprocess
 import sys
 
-ROOT = os.path.dirname(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.abspath(
+    os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, os.pardir)
 )
 RECIPE = os.path.join(
     ROOT, "recipes", "IEMOCAP", "ASR_SER", "wav2vec2_CTC_BERT"

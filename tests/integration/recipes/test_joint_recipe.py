@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.recipes.helpers import read_log_stats, run_recipe
+from tests.integration.recipes.helpers import read_log_stats, run_recipe
 
 
 @pytest.mark.slow

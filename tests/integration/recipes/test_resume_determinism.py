@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.recipes.helpers import RECIPE, TRAIN
+from tests.integration.recipes.helpers import RECIPE, TRAIN
 
 FLAGS = [
     "--synthemo_utterances=150",

@@ -18,8 +18,8 @@ import soundfile as sf
 from speechbrain_ext.synthetic.espeak import EspeakSynthesizer, Prosody
 from speechbrain_ext.synthetic.offline_models import build_bert, build_wav2vec2
 
-ROOT = os.path.dirname(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.abspath(
+    os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, os.pardir)
 )
 RECIPE = os.path.join(
     ROOT, "recipes", "IEMOCAP", "ASR_SER", "wav2vec2_CTC_BERT"
