@@ -1,0 +1,148 @@
+"""The shared recipe core: parameter groups, annealing, metrics, labels."""
+
+import importlib.util
+import json
+import os
+from types import SimpleNamespace
+
+import pytest
+import speechbrain as sb
+import torch
+
+from speechbrain_ext.recipe.brain import RecipeBrain
+from speechbrain_ext.recipe.data import load_datasets, run_preparation
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+TRAIN = os.path.join(
+    ROOT, "recipes", "IEMOCAP", "ASR_SER", "wav2vec2_CTC_BERT", "train.py"
+)
+
+
+class RecordingScheduler:
+    """Stands in for NewBob: records the metric it is annealed on."""
+
+    def __init__(self):
+        self.seen = []
+
+    def __call__(self, metric):
+        self.seen.append(metric)
+        return 0.1, 0.1
+
+
+class Regressor(RecipeBrain):
+    def compute_forward(self, batch, stage):
+        return self.modules.net(batch[0])
+
+    def compute_objectives(self, predictions, batch, stage):
+        loss = torch.nn.functional.mse_loss(predictions, batch[1])
+        self.track_loss("mse", loss)
+        return loss
+
+    def summarize_metrics(self, stage):
+        self.epochs = getattr(self, "epochs", 0) + 1
+        return {"score": 10.0 * self.epochs}
+
+    def selection_error(self, stats):
+        return 1000.0 - stats["score"]
+
+
+def _brain(groups, **kwargs):
+    return Regressor(
+        {"net": groups["model"]["modules"]},
+        param_groups=groups,
+        run_opts={"device": "cpu"},
+        **kwargs,
+    )
+
+
+def test_annealing_follows_the_selection_error_not_the_loss():
+    torch.manual_seed(0)
+    scheduler = RecordingScheduler()
+    net = torch.nn.Linear(3, 1)
+    groups = {
+        "model": {
+            "modules": net,
+            "optimizer": lambda p: torch.optim.SGD(p, lr=0.1),
+            "annealing": scheduler,
+        }
+    }
+    data = [(torch.rand(4, 3), torch.rand(4, 1)) for _ in range(3)]
+    _brain(groups).fit(range(2), data, data)
+    assert scheduler.seen == [990.0, 980.0]
+
+
+def test_frozen_groups_get_no_optimizer_and_bad_groups_fail():
+    net, frozen = torch.nn.Linear(3, 1), torch.nn.Linear(3, 1)
+    frozen.requires_grad_(False)
+    groups = {
+        "model": {"modules": net, "optimizer": torch.optim.Adam},
+        "pretrained": {"modules": [frozen], "optimizer": torch.optim.Adam},
+    }
+    brain = _brain(groups)
+    brain.init_optimizers()
+    assert sorted(brain.optimizers_dict) == ["model"]
+    with pytest.raises(ValueError, match="param_groups.model lacks"):
+        _brain({"model": {"modules": net}})
+
+
+def test_condition_without_mixer_is_an_error():
+    net = torch.nn.Linear(3, 1)
+    brain = _brain({"model": {"modules": net, "optimizer": torch.optim.Adam}})
+    brain.test_condition = object()
+    with pytest.raises(RuntimeError, match="condition_mixer"):
+        brain.augment(torch.rand(1, 8), torch.ones(1), ["u"], sb.Stage.TEST, {})
+    wavs = torch.rand(1, 8)
+    out, _, _ = brain.augment(wavs, torch.ones(1), ["u"], sb.Stage.VALID, {})
+    assert out is wavs
+
+
+def _recipe_module():
+    spec = importlib.util.spec_from_file_location("joint_train", TRAIN)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_classification_stats_receive_python_ints():
+    recipe = _recipe_module()
+    stats = sb.utils.metric_stats.ClassificationStats()
+    fake = SimpleNamespace(emo_metric=stats, test_records=None)
+    predictions = {"p_emo": torch.log_softmax(torch.rand(3, 4), -1)}
+    targets = {
+        "id": ["a", "b", "c"],
+        "wrd": ["", "", ""],
+        "emo": torch.tensor([0, 3, 1]),
+    }
+    recipe.JointCTCBertBrain.update_metrics(fake, predictions, targets)
+    assert stats.targets == [0, 3, 1]
+    assert all(type(t) is int for t in stats.targets)
+    assert all(type(p) is int for p in stats.predictions)
+    # the confusion matrix is keyed by class, not by tensor object
+    confusion = stats.summarize()["confusion_matrix"]
+    assert confusion.sum() == 3
+
+
+def test_labels_outside_the_yaml_list_name_the_manifest(tmp_path):
+    path = tmp_path / "train.json"
+    path.write_text(
+        json.dumps(
+            {
+                "u1": {"wav": "x.wav", "duration": "1.5", "emo": "anger"},
+                "u2": {"wav": "y.wav", "duration": "2.0", "emo": "fear"},
+            }
+        )
+    )
+    with pytest.raises(ValueError, match=r"train\.json.*\['fear'\].*'u2'"):
+        load_datasets({"train": str(path)}, ".", labels=["anger", "sad"])
+    sets = load_datasets({"train": str(path)}, ".", labels=["anger", "fear"])
+    durations = [e["duration"] for e in sets["train"].data.values()]
+    assert durations == [1.5, 2.0]
+
+
+def test_preparation_steps_run_in_order_unless_skipped():
+    calls = []
+    steps = [lambda: calls.append(1), lambda: calls.append(2)]
+    run_preparation(steps, skip_prep=True)
+    assert calls == []
+    run_preparation(steps)
+    assert calls == [1, 2]
