@@ -42,6 +42,8 @@ def measure(yaml_name, synthemo_folder, steps, warmup, work):
     import torch
     from hyperpyyaml import load_hyperpyyaml
 
+    from speechbrain_ext.recipe.data import run_preparation
+
     recipe = load_recipe()
     overrides = {
         "output_folder": os.path.join(work, yaml_name),
@@ -51,13 +53,14 @@ def measure(yaml_name, synthemo_folder, steps, warmup, work):
     }
     with open(os.path.join(RECIPE, "hparams", yaml_name)) as f:
         hparams = load_hyperpyyaml(f, overrides)
-    recipe.prepare_data(hparams)
+    run_preparation(hparams["data_preparation"])
     datasets, tokenizer, emo_encoder = recipe.dataio_prepare(hparams)
     brain = recipe.JointCTCBertBrain(
         modules=hparams["modules"],
         hparams=hparams,
         run_opts={"device": "cpu"},
         checkpointer=None,
+        param_groups=hparams["param_groups"],
     )
     brain.tokenizer, brain.emo_encoder = tokenizer, emo_encoder
     sampler = sb.dataio.sampler.DynamicBatchSampler(

@@ -50,6 +50,8 @@ from speechbrain_ext.utils.evaluation import (
 class JointCTCBertBrain(RecipeBrain):
     """Trains whichever of the CTC and emotion heads the yaml declares."""
 
+    bert_reads_words = False  # in training; the hypothesis otherwise
+
     def compute_forward(self, batch, stage):
         """Encoder -> CTC posteriors and emotion posteriors."""
         batch = batch.to(self.device)
