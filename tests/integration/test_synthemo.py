@@ -9,6 +9,7 @@ import pytest
 
 from speechbrain_ext.dataio.iemocap_prepare import prepare_iemocap
 from speechbrain_ext.dataio.musan_prepare import prepare_musan
+from speechbrain_ext.synthetic.modality_check import modality_check
 from speechbrain_ext.synthetic.synthemo import (
     BABBLE_VOICES,
     SPEAKER_VOICES,
@@ -16,7 +17,6 @@ from speechbrain_ext.synthetic.synthemo import (
     generate_synthemo,
     generate_synthnoise,
 )
-from speechbrain_ext.synthetic.modality_check import modality_check
 
 
 def tree_hashes(folder):
