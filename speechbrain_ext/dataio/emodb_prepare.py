@@ -18,17 +18,24 @@ validation speaker is by default the next one in sorted order (the first
 after the last); the other speakers train. Each manifest maps an utterance
 id (the file name without extension) to ``wav`` (absolute path),
 ``duration`` (seconds), ``spk_id``, ``emo`` and ``text_id``.
+
+Bad input: folders, file names and ``fold`` are checked before any audio is
+read; a wav with fewer than 400 samples (25 ms) is refused by name. The save
+folder is locked while a preparation runs; use one save folder per fold.
 """
 
 import argparse
 import collections
 import logging
+import numbers
 import os
 import re
 
-from speechbrain_ext.dataio.preparation import OPTIONS_FILE, audio_duration
 from speechbrain_ext.dataio.preparation import (
-    check_save_folder as _check_save_folder,
+    OPTIONS_FILE,
+    audio_durations,
+    check_folders,
+    prepare_lock,
 )
 from speechbrain_ext.dataio.preparation import is_prepared as _is_prepared
 from speechbrain_ext.dataio.preparation import remove_options as _remove_options
@@ -158,7 +165,10 @@ def prepare_emodb(
 
     Writes ``train.json``, ``valid.json``, ``test.json``, ``all.json`` and
     ``prepare_options.json``. A second call with the same options and
-    existing outputs does nothing; different options regenerate them.
+    intact outputs does nothing; different options (or a manifest that does
+    not parse) regenerate them. The save folder is locked during the
+    preparation; folds sharing one save folder overwrite each other (the
+    last one wins), so give each fold its own.
 
     Arguments
     ---------
@@ -181,10 +191,14 @@ def prepare_emodb(
     Raises
     ------
     FileNotFoundError
-        If ``data_folder/wav`` is missing or holds no wav file.
+        If ``data_folder`` or ``data_folder/wav`` is missing or holds no
+        wav file.
+    NotADirectoryError
+        If ``data_folder`` or ``save_folder`` is a file.
     ValueError
-        On a file name that is not an Emo-DB name, an unknown emotion
-        letter, an unreadable or non-16 kHz file, or an empty split.
+        On a bad ``fold`` or ``valid_speaker``, a file name that is not an
+        Emo-DB name, an unknown emotion letter, an unreadable, non-16 kHz
+        or too short file (fewer than 400 samples), or an empty split.
 
     Example
     -------
@@ -212,27 +226,18 @@ def prepare_emodb(
     if skip_prep:
         return outputs
 
+    if isinstance(fold, bool) or not isinstance(fold, numbers.Integral):
+        raise ValueError(f"fold must be an integer, got {fold!r}")
+    fold = int(fold)
+    check_folders(data_folder, save_folder)
     wav_folder = os.path.join(data_folder, "wav")
     if not os.path.isdir(wav_folder):
         raise FileNotFoundError(
             f"{wav_folder} does not exist; expected the Emo-DB layout "
             "<data_folder>/wav/<spk><text><emotion><version>.wav"
         )
-    _check_save_folder(save_folder, data_folder)
-    options = {
-        "prepare": "prepare_emodb",
-        "data_folder": os.path.abspath(data_folder),
-        "fold": fold,
-        "valid_speaker": valid_speaker,
-    }
-    if _is_prepared(save_folder, options, outputs.values()):
-        logger.info(
-            "Emo-DB manifests in %s were prepared with the same options, "
-            "skipping preparation",
-            save_folder,
-        )
-        return outputs
-
+    # File names give speakers and labels: check them and the fold before
+    # reading any audio.
     names = sorted(
         name
         for name in os.listdir(wav_folder)
@@ -246,14 +251,44 @@ def prepare_emodb(
         parsed = parse_emodb_name(path)
         manifest[name[: -len(".wav")]] = {
             "wav": path,
-            "duration": _audio_duration(path),
+            "duration": None,
             "spk_id": parsed["spk_id"],
             "emo": parsed["emo"],
             "text_id": parsed["text_id"],
         }
-
     speakers = sorted({entry["spk_id"] for entry in manifest.values()})
     test_spk, valid_spk = fold_speakers(speakers, fold, valid_speaker)
+
+    options = {
+        "prepare": "prepare_emodb",
+        "data_folder": os.path.abspath(data_folder),
+        "fold": fold,
+        "valid_speaker": valid_speaker,
+    }
+    with prepare_lock(save_folder):
+        if _is_prepared(save_folder, options, outputs.values()):
+            logger.info(
+                "Emo-DB manifests in %s were prepared with the same options, "
+                "skipping preparation",
+                save_folder,
+            )
+            return outputs
+        durations = audio_durations(
+            [entry["wav"] for entry in manifest.values()], "Emo-DB", SAMPLE_RATE
+        )
+        for entry in manifest.values():
+            entry["duration"] = durations[entry["wav"]]
+        _write_fold(
+            save_folder, options, outputs, manifest, test_spk, valid_spk
+        )
+    return outputs
+
+
+def _write_fold(save_folder, options, outputs, manifest, test_spk, valid_spk):
+    """Split the manifest by speaker and write the outputs."""
+    fold = options["fold"]
+    speakers = sorted({e["spk_id"] for e in manifest.values()})
+    wav_folder = os.path.join(options["data_folder"], "wav")
     splits = {name: {} for name in SPLITS}
     for utt_id, entry in manifest.items():
         if entry["spk_id"] == test_spk:
@@ -269,7 +304,6 @@ def prepare_emodb(
         )
 
     _remove_options(save_folder)
-    os.makedirs(save_folder, exist_ok=True)
     for name in SPLITS:
         _write_json(outputs[name], splits[name])
         logger.info(
@@ -280,12 +314,6 @@ def prepare_emodb(
         )
     _write_json(outputs["all"], manifest)
     _write_json(os.path.join(save_folder, OPTIONS_FILE), options)
-    return outputs
-
-
-def _audio_duration(path):
-    """Return the duration of a Emo-DB audio file, or raise."""
-    return audio_duration(path, "Emo-DB", SAMPLE_RATE)
 
 
 def main(argv=None):
@@ -319,6 +347,11 @@ def main(argv=None):
     parser.add_argument("--valid_speaker", default=None)
     parser.add_argument("--skip_prep", action="store_true")
     args = parser.parse_args(argv)
+    if not args.skip_prep:
+        try:
+            check_folders(args.data_folder, args.save_folder)
+        except (OSError, ValueError) as error:
+            parser.error(str(error))
     logging.basicConfig(level=logging.INFO)
     return prepare_emodb(
         data_folder=args.data_folder,

@@ -32,18 +32,32 @@ Each manifest maps an utterance id to ``wav`` (absolute path), ``duration``
 (seconds), ``spk_id`` (e.g. ``Ses01M``), ``session`` (int), ``gender``
 (``F``/``M``), ``emo`` (label after ``label_map``), ``wrd`` (transcript after
 ``normalize_transcript``) and ``improvised`` (bool).
+
+Bad input: arguments (``split_ratio``, folds, folders) are checked before
+anything is read; a wav with fewer than 400 samples (25 ms) is refused by
+name; a wav shorter than its ``[start - end]`` segment in EmoEvaluation is
+kept with a warning naming it; a session or speaker without any labelled
+utterance is named in a warning. The save folder is locked while a
+preparation runs (see ``speechbrain_ext.dataio.preparation``); use one save
+folder per fold: two folds prepared into one folder overwrite each other's
+manifests (the last one wins).
 """
 
 import argparse
 import collections
 import logging
+import math
 import os
 import random
 import re
+import unicodedata
 
-from speechbrain_ext.dataio.preparation import OPTIONS_FILE, audio_duration
 from speechbrain_ext.dataio.preparation import (
-    check_save_folder as _check_save_folder,
+    OPTIONS_FILE,
+    audio_durations,
+    check_folders,
+    normalize_unicode,
+    prepare_lock,
 )
 from speechbrain_ext.dataio.preparation import is_prepared as _is_prepared
 from speechbrain_ext.dataio.preparation import remove_options as _remove_options
@@ -74,23 +88,29 @@ FULL_RELEASE_COUNTS = {"neu": 1708, "hap": 1636, "sad": 1084, "ang": 1103}
 PROTOCOLS = ("speaker", "session", "random")
 SPLITS = ("train", "valid", "test")
 SAMPLE_RATE = 16000
+# A wav may be this much shorter (seconds) than its EmoEvaluation segment
+# before a warning says it looks truncated.
+TRUNCATION_TOLERANCE = 0.1
 
 _NUMBER = r"\d+(?:\.\d+)?"
 _EMO_LINE = re.compile(
-    rf"^\[\s*{_NUMBER}\s*-\s*{_NUMBER}\s*\]\s+(\S+)\s+(\S+)(?:\s|$)"
+    rf"^\[\s*({_NUMBER})\s*-\s*({_NUMBER})\s*\]\s+(\S+)\s+(\S+)(?:\s|$)"
 )
 _TRN_LINE = re.compile(rf"^(\S+)\s+\[\s*{_NUMBER}\s*-\s*{_NUMBER}\s*\]:(.*)$")
 _SESSION_DIR = re.compile(r"^Session([1-5])$")
 _MAX_LISTED = 20
+_TAGS = re.compile(r"\[[^\]]*\]|<[^>]*>")
 
 
 def normalize_transcript(text):
     """Normalise an IEMOCAP transcript for word-level scoring.
 
-    Removes bracketed tags (``[LAUGHTER]``, ``[BREATHING]``, ``<...>``),
-    upper-cases, removes punctuation while keeping apostrophes inside words
-    and collapses whitespace. Apply the same function to references and
-    hypotheses before computing a WER.
+    Folds Unicode variants (NFKC, then accents stripped: full-width
+    letters and combining accents give the same words as plain ASCII),
+    removes bracketed tags (``[LAUGHTER]``, ``[BREATHING]``, ``<...>``),
+    upper-cases, removes punctuation and symbols (emoji) while keeping
+    apostrophes inside words and collapses whitespace. Apply the same
+    function to references and hypotheses before computing a WER.
 
     Arguments
     ---------
@@ -100,7 +120,8 @@ def normalize_transcript(text):
     Returns
     -------
     str
-        Normalised transcript; empty when the text holds only tags.
+        Normalised transcript; empty when the text holds only tags,
+        punctuation or symbols.
 
     Example
     -------
@@ -110,8 +131,10 @@ def normalize_transcript(text):
     "CAUSE IT'S TWENTY FIVE"
     >>> normalize_transcript("[BREATHING]")
     ''
+    >>> normalize_transcript("\uff28\uff25\uff2c\uff2c\uff2f cafe\u0301")
+    'HELLO CAFE'
     """
-    text = re.sub(r"\[[^\]]*\]|<[^>]*>", " ", text)
+    text = _TAGS.sub(" ", normalize_unicode(text))
     text = text.replace("\u2019", "'").upper()
     text = re.sub(r"[^\w\s']|_", " ", text)
     text = re.sub(r"(?<!\w)'|'(?!\w)", " ", text)
@@ -160,7 +183,8 @@ def read_emo_evaluation(path):
     r"""Read the utterance labels of one ``EmoEvaluation/<dialog>.txt`` file.
 
     Only the first line of each block (``[start - end]<TAB>utt_id<TAB>emo
-    <TAB>[V, A, D]``) is read; header and annotator lines are skipped.
+    <TAB>[V, A, D]``) is read, also when indented; header and annotator
+    lines are skipped.
 
     Arguments
     ---------
@@ -193,9 +217,16 @@ def read_emo_evaluation(path):
     >>> read_emo_evaluation(path)
     {'Ses01F_impro01_F000': 'neu', 'Ses01F_impro01_M000': 'exc'}
     """
+    return {utt: seg[0] for utt, seg in _read_emo_segments(path).items()}
+
+
+def _read_emo_segments(path):
+    """Read an evaluation file: utt_id -> (label, start, end) in seconds."""
     labels = {}
     with open(path, encoding="utf-8", errors="replace") as f:
         for line_no, line in enumerate(f, start=1):
+            # Indented lines (and a byte-order mark) are still utterances.
+            line = line.lstrip().lstrip("\ufeff").lstrip()
             if not line.startswith("["):
                 continue
             match = _EMO_LINE.match(line)
@@ -205,7 +236,7 @@ def read_emo_evaluation(path):
                     f"{line.rstrip()!r}; expected "
                     "'[start - end]<TAB>utt_id<TAB>emo<TAB>[V, A, D]'"
                 )
-            utt_id, label = match.groups()
+            start, end, utt_id, label = match.groups()
             if label not in IEMOCAP_LABELS:
                 raise ValueError(
                     f"{path}, line {line_no}: unknown emotion label "
@@ -217,7 +248,7 @@ def read_emo_evaluation(path):
                     f"{path}, line {line_no}: utterance {utt_id} is "
                     "labelled twice"
                 )
-            labels[utt_id] = label
+            labels[utt_id] = (label, float(start), float(end))
     return labels
 
 
@@ -375,8 +406,12 @@ def prepare_iemocap(
 
     Writes ``train.json``, ``valid.json`` and ``test.json`` for the fold,
     ``all.json`` with every kept utterance and ``prepare_options.json`` with
-    the options. A second call with the same options and existing outputs
-    does nothing; different options regenerate the manifests.
+    the options. A second call with the same options and intact outputs
+    does nothing; different options (or a manifest that does not parse)
+    regenerate the manifests. The save folder is locked during the
+    preparation: a second preparation into it waits for the first. Each
+    fold needs its own save folder; folds sharing one overwrite each other
+    and the last one wins.
 
     Arguments
     ---------
@@ -405,7 +440,9 @@ def prepare_iemocap(
         against the full release (neu 1708, hap + exc 1636, ang 1103, sad
         1084). Set to False for a subset or a generated corpus.
     split_ratio : sequence of 3 numbers
-        Train, valid and test percentages of the ``"random"`` protocol.
+        Train, valid and test percentages of the ``"random"`` protocol:
+        finite, non-negative, summing to 100 (each positive for the
+        ``"random"`` protocol).
     seed : int
         Seed of the ``"random"`` protocol shuffle.
     skip_prep : bool
@@ -419,11 +456,15 @@ def prepare_iemocap(
     Raises
     ------
     FileNotFoundError
-        If the layout, a transcription file or wav files are missing.
+        If ``data_folder``, the layout, a transcription file or wav files
+        are missing.
+    NotADirectoryError
+        If ``data_folder`` or ``save_folder`` is a file.
     ValueError
-        On an unknown label, a missing or empty transcript, an unreadable or
-        non-16 kHz wav, counts that differ from the full release or an empty
-        split.
+        On a bad argument (named in the message), an unknown label, a
+        missing or empty transcript, an unreadable, non-16 kHz or too short
+        wav (fewer than 400 samples), counts that differ from the full
+        release or an empty split.
 
     Example
     -------
@@ -438,8 +479,8 @@ def prepare_iemocap(
     ...     emo, trn = ["% header\n\n"], []
     ...     for utt, label in [("F000", "neu"), ("M000", "exc")]:
     ...         utt = f"{dia}_{utt}"
-    ...         emo.append(f"[1.0 - 2.0]\t{utt}\t{label}\t[3, 3, 3]\n\n")
-    ...         trn.append(f"{utt} [001.0000-002.0000]: Hi [LAUGHTER]\n")
+    ...         emo.append(f"[1.0 - 1.1]\t{utt}\t{label}\t[3, 3, 3]\n\n")
+    ...         trn.append(f"{utt} [001.0000-001.1000]: Hi [LAUGHTER]\n")
     ...         wav = os.path.join(wav_dir, utt + ".wav")
     ...         sf.write(wav, np.zeros(1600), 16000)
     ...     for sub, lines in [("EmoEvaluation", emo), ("transcriptions", trn)]:
@@ -470,9 +511,9 @@ def prepare_iemocap(
     label_map = dict(DEFAULT_LABEL_MAP if label_map is None else label_map)
     emotions = list(emotions)
     _check_options(protocol, fold, valid_speaker, label_map, emotions)
-    split_ratio = _check_split_ratio(split_ratio)
+    split_ratio = _check_split_ratio(split_ratio, protocol)
+    check_folders(data_folder, save_folder)
     corpus = _find_corpus_root(data_folder)
-    _check_save_folder(save_folder, data_folder)
 
     options = {
         "prepare": "prepare_iemocap",
@@ -487,16 +528,26 @@ def prepare_iemocap(
         "split_ratio": split_ratio,
         "seed": seed,
     }
-    if _is_prepared(save_folder, options, outputs.values()):
-        logger.info(
-            "IEMOCAP manifests in %s were prepared with the same options, "
-            "skipping preparation",
-            save_folder,
-        )
-        return outputs
+    with prepare_lock(save_folder):
+        if _is_prepared(save_folder, options, outputs.values()):
+            logger.info(
+                "IEMOCAP manifests in %s were prepared with the same "
+                "options, skipping preparation",
+                save_folder,
+            )
+            return outputs
+        _prepare(corpus, save_folder, options, outputs)
+    return outputs
 
+
+def _prepare(corpus, save_folder, options, outputs):
+    """Read the corpus and write the manifests (under the folder lock)."""
+    protocol, fold = options["protocol"], options["fold"]
+    label_map, emotions = options["label_map"], options["emotions"]
+    improvised_only = options["improvised_only"]
     utterances = _read_all_labels(corpus)
-    if check_counts:
+    _warn_missing_speakers(utterances, corpus)
+    if options["check_counts"]:
         _check_full_release_counts(utterances, corpus)
 
     kept = []
@@ -529,9 +580,13 @@ def prepare_iemocap(
         for utt in sorted(kept, key=lambda utt: utt["utt_id"])
     }
     if protocol == "random":
-        splits = _split_random(manifest, split_ratio, seed)
+        splits = _split_random(
+            manifest, options["split_ratio"], options["seed"]
+        )
     else:
-        test_spk, valid_spk = fold_speakers(protocol, fold, valid_speaker)
+        test_spk, valid_spk = fold_speakers(
+            protocol, fold, options["valid_speaker"]
+        )
         splits = _split_by_speaker(manifest, test_spk, valid_spk)
     for name in SPLITS:
         if not splits[name]:
@@ -541,7 +596,6 @@ def prepare_iemocap(
             )
 
     _remove_options(save_folder)
-    os.makedirs(save_folder, exist_ok=True)
     for name in SPLITS:
         _write_json(outputs[name], splits[name])
         logger.info(
@@ -552,7 +606,6 @@ def prepare_iemocap(
         )
     _write_json(outputs["all"], manifest)
     _write_json(os.path.join(save_folder, OPTIONS_FILE), options)
-    return outputs
 
 
 def _check_options(protocol, fold, valid_speaker, label_map, emotions):
@@ -588,13 +641,27 @@ def _check_options(protocol, fold, valid_speaker, label_map, emotions):
         )
 
 
-def _check_split_ratio(split_ratio):
-    """Return the split ratio as a list of 3 floats, or raises."""
-    ratio = [float(r) for r in split_ratio]
-    if len(ratio) != 3 or min(ratio) < 0 or sum(ratio) <= 0:
+def _check_split_ratio(split_ratio, protocol="random"):
+    """Return the split ratio as a list of 3 floats, or raise."""
+    problem = (
+        "split_ratio must be 3 finite, non-negative percentages (train, "
+        "valid, test) summing to 100"
+    )
+    try:
+        ratio = [float(r) for r in split_ratio]
+    except (TypeError, ValueError):
+        raise ValueError(f"{problem}, got {split_ratio!r}") from None
+    if (
+        len(ratio) != 3
+        or not all(math.isfinite(r) and r >= 0 for r in ratio)
+        or abs(sum(ratio) - 100) > 1e-6
+    ):
+        raise ValueError(f"{problem}, got {ratio}")
+    if protocol == "random" and min(ratio) == 0:
         raise ValueError(
-            f"split_ratio {list(split_ratio)} must be 3 non-negative numbers "
-            "(train, valid, test) with a positive sum"
+            f"split_ratio {ratio} leaves the "
+            f"{SPLITS[ratio.index(0)]} split of the 'random' protocol empty; "
+            "give each split a positive share"
         )
     return ratio
 
@@ -646,7 +713,8 @@ def _read_all_labels(corpus):
         for file_name in _list_txt(emo_dir):
             path = os.path.join(emo_dir, file_name)
             dialog = file_name[: -len(".txt")]
-            for utt_id, label in read_emo_evaluation(path).items():
+            segments = _read_emo_segments(path)
+            for utt_id, (label, start, end) in segments.items():
                 try:
                     spk_id = utterance_speaker(utt_id)
                 except ValueError as error:
@@ -666,9 +734,41 @@ def _read_all_labels(corpus):
                         "spk_id": spk_id,
                         "gender": spk_id[-1],
                         "improvised": "impro" in dialog,
+                        "segment": (start, end),
                     }
                 )
     return utterances
+
+
+def _warn_missing_speakers(utterances, corpus):
+    """Warn about sessions and speakers without any labelled utterance."""
+    sessions = {utt["session"] for utt in utterances}
+    speakers = {utt["spk_id"] for utt in utterances}
+    for session in range(1, 6):
+        folder = os.path.join(corpus, f"Session{session}")
+        if session in sessions:
+            continue
+        if not os.path.isdir(folder):
+            logger.warning(
+                "%s does not exist: session %d has no utterance",
+                folder,
+                session,
+            )
+        else:
+            logger.warning(
+                "%s holds no labelled utterance (no utterance line in "
+                "dialog/EmoEvaluation/*.txt): session %d is empty",
+                folder,
+                session,
+            )
+    for spk_id in IEMOCAP_SPEAKERS:
+        session = int(spk_id[3:5])
+        if session in sessions and spk_id not in speakers:
+            logger.warning(
+                "speaker %s has no labelled utterance in %s",
+                spk_id,
+                os.path.join(corpus, f"Session{session}"),
+            )
 
 
 def _check_full_release_counts(utterances, corpus):
@@ -698,7 +798,7 @@ def _check_full_release_counts(utterances, corpus):
 def _add_transcripts(utterances, corpus):
     """Add the normalised transcript ``wrd`` to each utterance."""
     cache = {}
-    tag_only = []
+    tag_only, unspeakable = [], []
     for utt in utterances:
         path = os.path.join(
             corpus,
@@ -725,7 +825,10 @@ def _add_transcripts(utterances, corpus):
             )
         utt["wrd"] = normalize_transcript(text)
         if not utt["wrd"]:
-            tag_only.append(utt["utt_id"])
+            if _is_tags_only(text):
+                tag_only.append(utt["utt_id"])
+            else:
+                unspeakable.append(f"{utt['utt_id']} ({text!r})")
     if tag_only:
         logger.warning(
             "%d utterances have a transcript made only of tags and get an "
@@ -733,6 +836,23 @@ def _add_transcripts(utterances, corpus):
             len(tag_only),
             ", ".join(tag_only[:5]),
         )
+    if unspeakable:
+        logger.warning(
+            "%d utterances have no speakable words after normalisation "
+            "(only punctuation or symbols such as emoji) and get an empty "
+            "wrd: %s",
+            len(unspeakable),
+            ", ".join(unspeakable[:_MAX_LISTED]),
+        )
+
+
+def _is_tags_only(text):
+    """Tell whether a text holds tags and nothing else but punctuation."""
+    rest = _TAGS.sub(" ", text)
+    return rest != text and all(
+        char.isspace() or unicodedata.category(char).startswith("P")
+        for char in rest
+    )
 
 
 def _add_audio(utterances, corpus):
@@ -757,13 +877,29 @@ def _add_audio(utterances, corpus):
             f"in {corpus}:\n  {listed}"
             + (f"\n  ... and {more} more" if more > 0 else "")
         )
+    durations = audio_durations(
+        [utt["wav"] for utt in utterances], "IEMOCAP", SAMPLE_RATE
+    )
+    truncated = []
     for utt in utterances:
-        utt["duration"] = _audio_duration(utt["wav"])
-
-
-def _audio_duration(path):
-    """Return the duration of a IEMOCAP audio file, or raise."""
-    return audio_duration(path, "IEMOCAP", SAMPLE_RATE)
+        utt["duration"] = durations[utt["wav"]]
+        start, end = utt["segment"]
+        if utt["duration"] < end - start - TRUNCATION_TOLERANCE:
+            truncated.append(
+                f"{utt['wav']}: {utt['duration']:.2f} s of audio for the "
+                f"{start:.2f}-{end:.2f} s segment ({end - start:.2f} s)"
+            )
+    if truncated:
+        listed = "\n  ".join(truncated[:_MAX_LISTED])
+        more = len(truncated) - _MAX_LISTED
+        logger.warning(
+            "%d wav files are shorter than their [start - end] segment in "
+            "EmoEvaluation (truncated files?); they are kept with their own "
+            "duration:\n  %s%s",
+            len(truncated),
+            listed,
+            f"\n  ... and {more} more" if more > 0 else "",
+        )
 
 
 def _split_by_speaker(manifest, test_speakers, valid_speakers):
@@ -854,6 +990,12 @@ def main(argv=None):
         if any(len(pair) != 2 for pair in pairs):
             parser.error("--label_map items must look like FROM=TO")
         label_map = dict(pairs)
+    if not args.skip_prep:
+        try:
+            _check_split_ratio(args.split_ratio, args.protocol)
+            check_folders(args.data_folder, args.save_folder)
+        except (OSError, ValueError) as error:
+            parser.error(str(error))
     logging.basicConfig(level=logging.INFO)
     return prepare_iemocap(
         data_folder=args.data_folder,

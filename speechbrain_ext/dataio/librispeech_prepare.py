@@ -9,7 +9,13 @@ Writes one JSON manifest per split::
 Layout that is read: ``<split>/<spk>/<chapter>/<spk>-<chapter>-<utt>.flac``
 with one ``<spk>-<chapter>.trans.txt`` per chapter (lines ``<utt_id>
 TRANSCRIPT``). Each manifest maps an utterance id to ``wav`` (absolute
-path), ``duration`` (seconds), ``spk_id`` and ``wrd`` (the transcript).
+path), ``duration`` (seconds), ``spk_id`` and ``wrd`` (the transcript,
+upper-cased after Unicode folding: full-width letters and accents give the
+same words as plain ASCII).
+
+Bad input: folders and splits are checked before any audio is read; an
+audio file with fewer than 400 samples (25 ms) is refused by name. The save
+folder is locked while a preparation runs.
 
 ``build_word_vocabulary`` and ``words_to_ids`` give word-level targets: the
 vocabulary is ``<unk>`` (index 0) followed by the most frequent words.
@@ -21,9 +27,13 @@ import json
 import logging
 import os
 
-from speechbrain_ext.dataio.preparation import OPTIONS_FILE, audio_duration
 from speechbrain_ext.dataio.preparation import (
-    check_save_folder as _check_save_folder,
+    OPTIONS_FILE,
+    atomic_write,
+    audio_durations,
+    check_folders,
+    normalize_unicode,
+    prepare_lock,
 )
 from speechbrain_ext.dataio.preparation import is_prepared as _is_prepared
 from speechbrain_ext.dataio.preparation import remove_options as _remove_options
@@ -48,7 +58,8 @@ def read_split(split_folder):
     -------
     dict
         utt_id -> ``{"wav": absolute flac path, "spk_id": str, "wrd": str}``,
-        sorted by utterance id.
+        sorted by utterance id; ``wrd`` is the transcript after
+        ``normalize_words``.
 
     Raises
     ------
@@ -115,8 +126,10 @@ def prepare_librispeech(
 ):
     r"""Write one ``<split>.json`` manifest per LibriSpeech split.
 
-    A second call with the same options and existing outputs does nothing;
-    different options regenerate the manifests.
+    A second call with the same options and intact outputs does nothing;
+    different options (or a manifest that does not parse) regenerate the
+    manifests. The save folder is locked during the preparation: a second
+    preparation into it waits for the first.
 
     Arguments
     ---------
@@ -138,10 +151,13 @@ def prepare_librispeech(
     Raises
     ------
     FileNotFoundError
-        If a split folder is missing or holds no flac file.
-    ValueError
-        On unpaired audio and transcripts, or an unreadable or non-16 kHz
+        If ``data_folder`` or a split folder is missing or holds no flac
         file.
+    NotADirectoryError
+        If ``data_folder`` or ``save_folder`` is a file.
+    ValueError
+        On unpaired audio and transcripts, or an unreadable, non-16 kHz or
+        too short file (fewer than 400 samples).
 
     Example
     -------
@@ -171,6 +187,7 @@ def prepare_librispeech(
         return outputs
     if not splits:
         raise ValueError("splits must name at least one split folder")
+    check_folders(data_folder, save_folder)
     for split in splits:
         folder = os.path.join(data_folder, split)
         if not os.path.isdir(folder):
@@ -179,28 +196,39 @@ def prepare_librispeech(
                 "LibriSpeech layout <split>/<spk>/<chapter>/"
                 "<spk>-<chapter>-<utt>.flac"
             )
-    _check_save_folder(save_folder, data_folder)
     options = {
         "prepare": "prepare_librispeech",
         "data_folder": os.path.abspath(data_folder),
         "splits": splits,
     }
-    if _is_prepared(save_folder, options, outputs.values()):
-        logger.info(
-            "LibriSpeech manifests in %s were prepared with the same "
-            "options, skipping preparation",
-            save_folder,
-        )
-        return outputs
+    with prepare_lock(save_folder):
+        if _is_prepared(save_folder, options, outputs.values()):
+            logger.info(
+                "LibriSpeech manifests in %s were prepared with the same "
+                "options, skipping preparation",
+                save_folder,
+            )
+            return outputs
+        _prepare(data_folder, save_folder, options, outputs)
+    return outputs
 
+
+def _prepare(data_folder, save_folder, options, outputs):
+    """Read the splits and write the manifests (under the folder lock)."""
     manifests = {}
-    for split in splits:
+    for split in options["splits"]:
         folder = os.path.join(data_folder, split)
         manifest = read_split(folder)
         if not manifest:
             raise FileNotFoundError(f"split folder {folder} holds no flac file")
+        durations = audio_durations(
+            [entry["wav"] for entry in manifest.values()],
+            "LibriSpeech",
+            SAMPLE_RATE,
+            mono=False,
+        )
         for entry in manifest.values():
-            entry["duration"] = _audio_duration(entry["wav"])
+            entry["duration"] = durations[entry["wav"]]
         manifests[split] = {
             utt_id: {
                 "wav": entry["wav"],
@@ -212,7 +240,6 @@ def prepare_librispeech(
         }
 
     _remove_options(save_folder)
-    os.makedirs(save_folder, exist_ok=True)
     for split, manifest in manifests.items():
         _write_json(outputs[split], manifest)
         logger.info(
@@ -222,7 +249,34 @@ def prepare_librispeech(
             sum(e["duration"] for e in manifest.values()) / 3600,
         )
     _write_json(os.path.join(save_folder, OPTIONS_FILE), options)
-    return outputs
+
+
+def normalize_words(text):
+    """Normalise a LibriSpeech transcript: Unicode folding, upper case.
+
+    Applies ``normalize_unicode`` (NFKC, accents stripped), upper-cases and
+    collapses white space, so that full-width letters or combining accents
+    never become new word tokens. Plain LibriSpeech transcripts are left
+    as they are.
+
+    Arguments
+    ---------
+    text : str
+        A transcript.
+
+    Returns
+    -------
+    str
+        The normalised transcript.
+
+    Example
+    -------
+    >>> normalize_words("HELLO  WORLD")
+    'HELLO WORLD'
+    >>> normalize_words("\uff28\uff25\uff2c\uff2c\uff2f caf\u00e9")
+    'HELLO CAFE'
+    """
+    return " ".join(normalize_unicode(text).upper().split())
 
 
 def build_word_vocabulary(manifest_paths, top_n, save_path=None):
@@ -277,7 +331,7 @@ def build_word_vocabulary(manifest_paths, top_n, save_path=None):
         folder = os.path.dirname(save_path)
         if folder:
             os.makedirs(folder, exist_ok=True)
-        with open(save_path, "w", encoding="utf-8") as f:
+        with atomic_write(save_path) as f:
             f.write("\n".join(vocab) + "\n")
     return vocab
 
@@ -352,13 +406,8 @@ def _read_trans(path):
                     f"{path}, line {line_no}: expected '<utt_id> TRANSCRIPT', "
                     f"got {line.rstrip()!r}"
                 )
-            texts[parts[0]] = (parts[1], path)
+            texts[parts[0]] = (normalize_words(parts[1]), path)
     return texts
-
-
-def _audio_duration(path):
-    """Return the duration of a LibriSpeech audio file, or raise."""
-    return audio_duration(path, "LibriSpeech", SAMPLE_RATE, mono=False)
 
 
 def main(argv=None):
@@ -405,6 +454,13 @@ def main(argv=None):
     train_splits = [s for s in args.splits if s.startswith("train")]
     if args.vocab_top_n is not None and not train_splits:
         parser.error("--vocab_top_n needs a split whose name starts with train")
+    if args.vocab_top_n is not None and args.vocab_top_n < 1:
+        parser.error(f"--vocab_top_n must be positive, got {args.vocab_top_n}")
+    if not args.skip_prep:
+        try:
+            check_folders(args.data_folder, args.save_folder)
+        except (OSError, ValueError) as error:
+            parser.error(str(error))
     logging.basicConfig(level=logging.INFO)
     paths = prepare_librispeech(
         data_folder=args.data_folder,

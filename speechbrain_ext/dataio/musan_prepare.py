@@ -14,10 +14,18 @@ For each category, ``<category>_train.csv`` and ``<category>_test.csv`` are
 written in the format of ``speechbrain.augment.time_domain.AddNoise``
 (header ``ID,duration,wav,wav_format,wav_opts``, absolute paths).
 
+Silent files are left out of the pools, with a warning listing them: files
+whose RMS over the whole file is below ``min_rms`` (1e-4 on [-1, 1] float
+audio; all-zero files always), and files with fewer than 400 samples
+(25 ms). Each file is read block by block, never whole. Partly silent files
+stay: the test-time mixer redraws near-silent segments.
+
 The corpus folder is only read. Unlike
 ``speechbrain.augment.preparation.prepare_csv``, which cuts long files in
 place and deletes the originals, nothing in ``data_folder`` is cut, moved,
-modified or deleted.
+modified or deleted. The save folder is locked while a preparation runs
+and every csv file is written to a temporary file first, then moved into
+place.
 """
 
 import argparse
@@ -26,9 +34,15 @@ import logging
 import os
 import random
 
-from speechbrain_ext.dataio.preparation import OPTIONS_FILE, audio_duration
 from speechbrain_ext.dataio.preparation import (
-    check_save_folder as _check_save_folder,
+    MIN_SAMPLES,
+    OPTIONS_FILE,
+    SILENCE_RMS,
+    atomic_write,
+    audio_duration,
+    audio_level,
+    check_folders,
+    prepare_lock,
 )
 from speechbrain_ext.dataio.preparation import is_prepared as _is_prepared
 from speechbrain_ext.dataio.preparation import remove_options as _remove_options
@@ -39,6 +53,7 @@ logger = logging.getLogger(__name__)
 MUSAN_CATEGORIES = ("noise", "music", "speech")
 CSV_HEADER = ("ID", "duration", "wav", "wav_format", "wav_opts")
 SAMPLE_RATE = 16000
+_MAX_LISTED = 20
 
 
 def split_pool(files, test_share=0.2, seed=1234):
@@ -140,12 +155,17 @@ def prepare_musan(
     categories=MUSAN_CATEGORIES,
     test_share=0.2,
     seed=1234,
+    min_rms=SILENCE_RMS,
     skip_prep=False,
 ):
     """Write disjoint train and test ``AddNoise`` csv files per category.
 
-    A second call with the same options and existing outputs does nothing;
-    different options regenerate the files. ``data_folder`` is only read.
+    Silent files (RMS below ``min_rms``, or all zero) and files shorter than
+    400 samples are left out, with a warning listing them; the remaining
+    files of each category are split into the two pools. A second call with
+    the same options and intact outputs does nothing; different options (or
+    a csv file without header) regenerate the files. The save folder is
+    locked during the preparation. ``data_folder`` is only read.
 
     Arguments
     ---------
@@ -159,6 +179,9 @@ def prepare_musan(
         Share of each category's files in the test pool (0 < share < 1).
     seed : int
         Seed of the shuffle choosing the pools.
+    min_rms : float
+        Files whose RMS over the whole file (float audio in [-1, 1]) is
+        below this floor count as silent and are left out.
     skip_prep : bool
         If True, return the output paths without doing anything.
 
@@ -171,9 +194,12 @@ def prepare_musan(
     ------
     FileNotFoundError
         If a category folder is missing.
+    NotADirectoryError
+        If ``data_folder`` or ``save_folder`` is a file.
     ValueError
-        If a category has fewer than 2 files, or a file is unreadable, not
-        16 kHz or not mono.
+        On a bad argument (named in the message), if a category has fewer
+        than 2 usable files, or a file is unreadable, not 16 kHz or not
+        mono.
 
     Example
     -------
@@ -184,7 +210,8 @@ def prepare_musan(
     >>> os.makedirs(os.path.join(musan, "noise", "free-sound"))
     >>> for i in range(5):
     ...     path = os.path.join(musan, "noise", "free-sound", f"n{i}.wav")
-    ...     sf.write(path, np.zeros(8000), 16000)
+    ...     noise = np.random.default_rng(i).normal(0, 0.1, 8000)
+    ...     sf.write(path, noise, 16000)
     >>> save = tempfile.mkdtemp()
     >>> paths = prepare_musan(musan, save, categories=["noise"])
     >>> with open(paths["noise"]["test"], encoding="utf-8") as f:
@@ -205,18 +232,18 @@ def prepare_musan(
     if skip_prep:
         return outputs
 
-    unknown = [c for c in categories if c not in MUSAN_CATEGORIES]
-    if unknown or not categories:
-        raise ValueError(
-            f"categories {categories} must be a non-empty subset of "
-            f"{', '.join(MUSAN_CATEGORIES)}"
-        )
-    if not 0 < test_share < 1:
-        raise ValueError(
-            f"test_share must be strictly between 0 and 1, got {test_share}"
-        )
+    _check_arguments(categories, test_share, min_rms)
+    check_folders(data_folder, save_folder)
     musan = _find_musan_folder(data_folder, categories)
-    _check_save_folder(save_folder, data_folder)
+    files = {}
+    for category in categories:
+        files[category] = list_category_files(musan, category)
+        if len(files[category]) < 2:
+            raise ValueError(
+                f"{os.path.join(musan, category)} holds "
+                f"{len(files[category])} wav file(s); at least 2 are needed "
+                "for disjoint train and test pools"
+            )
 
     options = {
         "prepare": "prepare_musan",
@@ -224,37 +251,55 @@ def prepare_musan(
         "categories": categories,
         "test_share": test_share,
         "seed": seed,
+        "min_rms": min_rms,
     }
     paths = [p for pools in outputs.values() for p in pools.values()]
-    if _is_prepared(save_folder, options, paths):
-        logger.info(
-            "MUSAN lists in %s were prepared with the same options, "
-            "skipping preparation",
-            save_folder,
-        )
-        return outputs
-
-    pools = {}
-    for category in categories:
-        files = list_category_files(musan, category)
-        if len(files) < 2:
-            raise ValueError(
-                f"{os.path.join(musan, category)} holds {len(files)} wav "
-                "file(s); at least 2 are needed for disjoint train and test "
-                "pools"
+    with prepare_lock(save_folder):
+        if _is_prepared(save_folder, options, paths):
+            logger.info(
+                "MUSAN lists in %s were prepared with the same options, "
+                "skipping preparation",
+                save_folder,
             )
-        train, test = split_pool(files, test_share, seed)
-        pools[category] = {"train": train, "test": test}
+            return outputs
+        _prepare(musan, save_folder, options, outputs, files)
+    return outputs
 
-    durations = {
-        path: _audio_duration(path)
-        for category_pools in pools.values()
-        for files in category_pools.values()
-        for path in files
-    }
+
+def _prepare(musan, save_folder, options, outputs, files):
+    """Check the files, split them and write the csv files (locked)."""
+    pools, durations, left_out = {}, {}, []
+    for category, category_files in files.items():
+        usable, unusable = [], []
+        for path in category_files:
+            duration, problem = _check_noise_file(path, options["min_rms"])
+            if problem is None:
+                usable.append(path)
+                durations[path] = duration
+            else:
+                unusable.append(f"{path}: {problem}")
+        left_out += unusable
+        if len(usable) < 2:
+            raise ValueError(
+                f"{os.path.join(musan, category)} holds {len(usable)} usable "
+                "wav file(s) (not silent, at least "
+                f"{MIN_SAMPLES} samples); at least 2 are needed for disjoint "
+                "train and test pools. Left out:\n  "
+                + "\n  ".join(unusable[:_MAX_LISTED])
+            )
+        train, test = split_pool(usable, options["test_share"], options["seed"])
+        pools[category] = {"train": train, "test": test}
+    if left_out:
+        more = len(left_out) - _MAX_LISTED
+        logger.warning(
+            "%d MUSAN files are left out of the noise pools (silent or too "
+            "short):\n  %s%s",
+            len(left_out),
+            "\n  ".join(left_out[:_MAX_LISTED]),
+            f"\n  ... and {more} more" if more > 0 else "",
+        )
 
     _remove_options(save_folder)
-    os.makedirs(save_folder, exist_ok=True)
     for category, category_pools in pools.items():
         for pool, files in category_pools.items():
             path = outputs[category][pool]
@@ -266,7 +311,42 @@ def prepare_musan(
                 sum(durations[f] for f in files),
             )
     _write_json(os.path.join(save_folder, OPTIONS_FILE), options)
-    return outputs
+
+
+def _check_arguments(categories, test_share, min_rms):
+    """Check the arguments of ``prepare_musan`` before anything is read."""
+    unknown = [c for c in categories if c not in MUSAN_CATEGORIES]
+    if unknown or not categories:
+        raise ValueError(
+            f"categories {categories} must be a non-empty subset of "
+            f"{', '.join(MUSAN_CATEGORIES)}"
+        )
+    if not (isinstance(test_share, (int, float)) and 0 < test_share < 1):
+        raise ValueError(
+            f"test_share must be strictly between 0 and 1, got {test_share}"
+        )
+    if not (isinstance(min_rms, (int, float)) and 0 <= min_rms < 1):
+        raise ValueError(
+            "min_rms must be a number in [0, 1) (RMS of float audio in "
+            f"[-1, 1]), got {min_rms!r}"
+        )
+
+
+def _check_noise_file(path, min_rms):
+    """Return (duration, None) for a usable noise file, or (None, reason).
+
+    Raises on an unreadable, non-16 kHz or non-mono file.
+    """
+    duration = _audio_duration(path)
+    frames = round(duration * SAMPLE_RATE)
+    if frames < MIN_SAMPLES:
+        return None, f"too short ({frames} samples, fewer than {MIN_SAMPLES})"
+    rms, peak = audio_level(path)
+    if peak == 0:
+        return None, "silent (all samples are zero)"
+    if rms < min_rms:
+        return None, f"silent (RMS {rms:.1e} below min_rms {min_rms:g})"
+    return duration, None
 
 
 def _find_musan_folder(data_folder, categories):
@@ -289,7 +369,7 @@ def _find_musan_folder(data_folder, categories):
 
 def _audio_duration(path):
     """Return the duration of a MUSAN audio file, or raise."""
-    return audio_duration(path, "MUSAN", SAMPLE_RATE)
+    return audio_duration(path, "MUSAN", SAMPLE_RATE, min_samples=0)
 
 
 def _file_id(path, category_folder):
@@ -299,8 +379,8 @@ def _file_id(path, category_folder):
 
 
 def _write_csv(path, files, category_folder, durations):
-    """Write one ``AddNoise`` csv file."""
-    with open(path, "w", encoding="utf-8", newline="") as f:
+    """Write one ``AddNoise`` csv file (atomically)."""
+    with atomic_write(path, newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(CSV_HEADER)
         for wav in files:
@@ -350,8 +430,21 @@ def main(argv=None):
     )
     parser.add_argument("--test_share", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument(
+        "--min_rms",
+        type=float,
+        default=SILENCE_RMS,
+        help="files with a lower RMS (float audio in [-1, 1]) are left out "
+        "as silent",
+    )
     parser.add_argument("--skip_prep", action="store_true")
     args = parser.parse_args(argv)
+    if not args.skip_prep:
+        try:
+            _check_arguments(args.categories, args.test_share, args.min_rms)
+            check_folders(args.data_folder, args.save_folder)
+        except (OSError, ValueError) as error:
+            parser.error(str(error))
     logging.basicConfig(level=logging.INFO)
     return prepare_musan(
         data_folder=args.data_folder,
@@ -359,6 +452,7 @@ def main(argv=None):
         categories=args.categories,
         test_share=args.test_share,
         seed=args.seed,
+        min_rms=args.min_rms,
         skip_prep=args.skip_prep,
     )
 

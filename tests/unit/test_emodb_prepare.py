@@ -160,3 +160,31 @@ def test_cli(corpus, tmp_path):
     test = load(paths["test"])
     assert {e["spk_id"] for e in test.values()} == {"11"}
     assert {e["spk_id"] for e in load(paths["valid"]).values()} == {"03"}
+
+
+def test_empty_and_short_wavs_refused_by_name(corpus, tmp_path):
+    data_folder, _ = corpus
+    empty = write_wav(os.path.join(data_folder, "wav", "03a01Fa.wav"), 0)
+    short = write_wav(os.path.join(data_folder, "wav", "08a01Na.wav"), 1e-3)
+    with pytest.raises(ValueError) as error:
+        prepare_emodb(data_folder, str(tmp_path / "out"))
+    message = str(error.value)
+    assert "2 Emo-DB audio files are too short" in message
+    assert f"{os.path.abspath(empty)} is too short: 0 samples" in message
+    assert f"{os.path.abspath(short)} is too short: 16 samples" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_fold_checked_before_reading_audio(corpus, tmp_path, monkeypatch):
+    import soundfile as sf
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("audio was read before checking the fold")
+
+    monkeypatch.setattr(sf, "info", refuse)
+    data_folder, _ = corpus
+    with pytest.raises(ValueError, match="fold 6 does not exist"):
+        prepare_emodb(data_folder, str(tmp_path / "out"), fold=6)
+    with pytest.raises(ValueError, match="fold must be an integer"):
+        prepare_emodb(data_folder, str(tmp_path / "out"), fold="2")
+    assert not (tmp_path / "out").exists()

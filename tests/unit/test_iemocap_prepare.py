@@ -468,3 +468,260 @@ def test_subset_and_empty_split(tmp_path):
     with pytest.raises(ValueError, match="test split of fold 5"):
         prepare(data_folder, tmp_path / "bad", protocol="session", fold=5)
     assert not (tmp_path / "bad").exists()
+
+
+# Bad input (issue "Bad input and concurrency").
+
+
+def test_empty_and_short_wavs_refused_by_name(corpus, tmp_path):
+    data_folder, _ = corpus
+    empty = iemocap_paths(data_folder, "Ses02F_impro01_F000")["wav"]
+    short = iemocap_paths(data_folder, "Ses04M_script01_1_M000")["wav"]
+    write_wav(empty, seconds=0)
+    write_wav(short, seconds=10 / 16000)
+    with pytest.raises(ValueError) as error:
+        prepare(data_folder, tmp_path / "out")
+    message = str(error.value)
+    assert "2 IEMOCAP audio files are too short" in message
+    assert f"{os.path.abspath(empty)} is too short: 0 samples" in message
+    assert f"{os.path.abspath(short)} is too short: 10 samples" in message
+    assert "fewer than 400 samples" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_wav_shorter_than_its_segment_warns(tmp_path, caplog):
+    # Wavs as long as their segment (1.25 s), except one truncated file.
+    data_folder, _ = make_iemocap(tmp_path / "data", seconds=1.25)
+    utt_id = "Ses02F_impro01_M000"
+    paths = iemocap_paths(data_folder, utt_id)
+    replace_in_file(
+        paths["emo"], f"[3.5000 - 4.7500]\t{utt_id}", f"[1.50 - 3.94]\t{utt_id}"
+    )
+    write_wav(paths["wav"], seconds=0.94)
+    with caplog.at_level(logging.WARNING):
+        manifest = load(prepare(data_folder, tmp_path / "out")["all"])
+    assert manifest[utt_id]["duration"] == pytest.approx(0.94)
+    warnings = [r for r in caplog.records if "segment" in r.getMessage()]
+    assert len(warnings) == 1
+    message = warnings[0].getMessage()
+    assert message.startswith("1 wav files are shorter than their")
+    assert os.path.abspath(paths["wav"]) in message
+    assert "0.94 s of audio for the 1.50-3.94 s segment" in message
+
+
+_WORKER = """
+import json, logging, os, sys, time
+from speechbrain_ext.dataio.iemocap_prepare import prepare_iemocap
+data, save, fold, go = sys.argv[1:]
+messages = []
+handler = logging.Handler()
+handler.emit = lambda record: messages.append(record.getMessage())
+logger = logging.getLogger("speechbrain_ext")
+logger.addHandler(handler)
+logger.setLevel(logging.INFO)
+while not os.path.exists(go):
+    time.sleep(0.001)
+paths = prepare_iemocap(
+    data, save, protocol="session", fold=int(fold), check_counts=False
+)
+skipped = any("skipping preparation" in m for m in messages)
+print(json.dumps({"paths": paths, "skipped": skipped}))
+"""
+
+
+def _run_at_once(data_folder, save, folds, go):
+    import subprocess
+    import sys
+    import time
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER, data_folder, save, str(fold), go],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for fold in folds
+    ]
+    time.sleep(1.5)  # let both import and wait for the start signal
+    with open(go, "w"):
+        pass
+    # Read the manifests while the workers write them: a reader must never
+    # see a half-written file.
+    half_written = set()
+    while any(worker.poll() is None for worker in workers):
+        for name in os.listdir(save) if os.path.isdir(save) else []:
+            if name.endswith(".json"):
+                try:
+                    load(os.path.join(save, name))
+                except FileNotFoundError:
+                    pass
+                except ValueError:
+                    half_written.add(name)
+    assert not half_written
+    results = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, err
+        results.append(json.loads(out.splitlines()[-1]))
+    return results
+
+
+@pytest.mark.parametrize("repeat", range(3))
+def test_concurrent_preparations_into_one_folder(tmp_path, repeat):
+    data_folder, _ = make_iemocap(tmp_path / "data", seconds=0.5)
+    save = str(tmp_path / "shared")
+    expected = {n: os.path.join(save, f"{n}.json") for n in ("train", "valid")}
+    expected.update(
+        {n: os.path.join(save, f"{n}.json") for n in ("test", "all")}
+    )
+
+    # Fold 1 and fold 2 at once: both succeed, the last one wins, and the
+    # folder holds the complete manifests of one fold.
+    results = _run_at_once(data_folder, save, [1, 2], str(tmp_path / "go1"))
+    assert [r["paths"] for r in results] == [expected, expected]
+    assert not any(r["skipped"] for r in results)
+    manifests = {name: load(path) for name, path in expected.items()}
+    fold = load(os.path.join(save, "prepare_options.json"))["fold"]
+    assert fold in (1, 2)
+    test_spk = {e["spk_id"] for e in manifests["test"].values()}
+    valid_spk = {e["spk_id"] for e in manifests["valid"].values()}
+    assert test_spk == {f"Ses0{fold}F", f"Ses0{fold}M"}
+    assert valid_spk == {f"Ses0{fold + 1}F"}
+    assert len(manifests["all"]) == 50
+    assert sum(len(manifests[n]) for n in ("train", "valid", "test")) == 50
+    assert sorted(os.listdir(save)) == sorted(
+        ["all.json", "prepare_options.json", "test.json", "train.json"]
+        + ["valid.json"]
+    )
+
+    # The same options at once: one prepares, the other waits and skips.
+    other = str(tmp_path / "same")
+    results = _run_at_once(data_folder, other, [3, 3], str(tmp_path / "go2"))
+    assert sorted(r["skipped"] for r in results) == [False, True]
+    for name in ("train", "valid", "test", "all"):
+        assert load(os.path.join(other, f"{name}.json"))
+    assert load(os.path.join(other, "prepare_options.json"))["fold"] == 3
+
+
+def test_truncated_manifest_with_same_options_is_prepared_again(
+    corpus, tmp_path, caplog
+):
+    data_folder, _ = corpus
+    save = tmp_path / "out"
+    paths = prepare(data_folder, save, protocol="session", fold=1)
+    good = load(paths["valid"])
+    with open(paths["valid"], encoding="utf-8") as f:
+        text = f.read()
+    with open(paths["valid"], "w", encoding="utf-8") as f:
+        f.write(text[: len(text) // 3])
+    with caplog.at_level(logging.INFO):
+        prepare(data_folder, save, protocol="session", fold=1)
+    assert paths["valid"] in caplog.text
+    assert "skipping" not in caplog.text
+    assert load(paths["valid"]) == good
+
+
+def test_indented_utterance_line_is_read(corpus, tmp_path):
+    data_folder, _ = corpus
+    utt_id = "Ses03F_impro01_M000"
+    emo_file = iemocap_paths(data_folder, utt_id)["emo"]
+    replace_in_file(emo_file, "[3.5000 - 4.7500]", "  \t[3.5000 - 4.7500]")
+    manifest = load(prepare(data_folder, tmp_path / "out")["all"])
+    assert manifest[utt_id]["emo"] == "hap"
+    assert len(manifest) == 50
+
+
+def test_empty_session_and_speaker_without_utterances_warn(tmp_path, caplog):
+    data_folder, _ = make_iemocap(tmp_path / "data", sessions=(1, 2, 4, 5))
+    os.makedirs(os.path.join(data_folder, "Session3"))
+    for dialog in ("Ses04F_impro01", "Ses04M_script01_1"):
+        path = os.path.join(
+            data_folder, "Session4", "dialog", "EmoEvaluation", dialog + ".txt"
+        )
+        with open(path, encoding="utf-8") as f:
+            lines = f.readlines()
+        with open(path, "w", encoding="utf-8") as f:
+            f.writelines(
+                line
+                for line in lines
+                if not (line.startswith("[") and "_M00" in line)
+            )
+    with caplog.at_level(logging.WARNING):
+        manifest = load(prepare(data_folder, tmp_path / "out")["all"])
+    assert not any(e["spk_id"] == "Ses04M" for e in manifest.values())
+    assert os.path.join(data_folder, "Session3") in caplog.text
+    assert "session 3 is empty" in caplog.text
+    assert "speaker Ses04M has no labelled utterance" in caplog.text
+    assert "Ses04F has" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "ratio",
+    [
+        (float("nan"), 10, 10),
+        (90, -5, 15),
+        (80, 10, 5),
+        (float("inf"), 10, 10),
+        (100, 0, 0),
+    ],
+)
+def test_split_ratio_checked_before_reading(corpus, tmp_path, ratio):
+    data_folder, _ = corpus
+    os.remove(iemocap_paths(data_folder, "Ses01F_impro01_F000")["wav"])
+    with pytest.raises(ValueError, match="split_ratio"):
+        prepare(
+            data_folder, tmp_path / "out", protocol="random", split_ratio=ratio
+        )
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_names_bad_arguments(corpus, tmp_path, capsys):
+    data_folder, _ = corpus
+    base = ["--data_folder", data_folder, "--protocol", "random"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            base
+            + ["--save_folder", str(tmp_path / "out"), "--no_check_counts"]
+            + ["--split_ratio", "nan", "10", "10"]
+        )
+    assert exit_info.value.code == 2
+    assert "split_ratio must be 3 finite" in capsys.readouterr().err
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    with pytest.raises(SystemExit):
+        main(base + ["--save_folder", str(a_file), "--no_check_counts"])
+    assert f"save_folder {a_file} is a file" in capsys.readouterr().err
+
+
+def test_unicode_transcripts_give_plain_tokens():
+    plain = normalize_transcript("HELLO CAFE")
+    assert plain == "HELLO CAFE"
+    assert normalize_transcript("ＨＥＬＬＯ café") == plain
+    assert normalize_transcript("hello cafe\u0301") == plain
+    assert normalize_transcript("［LAUGHTER］ ｈｅｌｌｏ") == "HELLO"
+
+
+def test_emoji_only_transcript_warning(corpus, tmp_path, caplog):
+    data_folder, expected = corpus
+    utt_id = "Ses05F_impro01_F002"
+    trn_file = iemocap_paths(data_folder, utt_id)["trn"]
+    replace_in_file(
+        trn_file, expected[utt_id]["text"], "\U0001f600 \U0001f389!"
+    )
+    with caplog.at_level(logging.WARNING):
+        manifest = load(prepare(data_folder, tmp_path / "out")["all"])
+    assert manifest[utt_id]["wrd"] == ""
+    tags = [r.getMessage() for r in caplog.records if "tags" in r.getMessage()]
+    assert tags == [
+        "1 utterances have a transcript made only of tags and get an empty "
+        f"wrd (e.g. {IEMOCAP_TAG_ONLY})"
+    ]
+    words = [r.getMessage() for r in caplog.records if "speakable" in r.msg]
+    assert len(words) == 1
+    assert words[0].startswith(
+        "1 utterances have no speakable words after normalisation"
+    )
+    assert utt_id in words[0]

@@ -156,3 +156,42 @@ def test_cli_with_vocabulary(corpus, tmp_path):
     )
     assert load_word_vocabulary(paths["vocab"]) == ["<unk>", "CAT", "THE"]
     assert len(load(paths["dev-clean"])) == 2
+
+
+def test_short_flac_refused_by_name(corpus, tmp_path):
+    data_folder, _ = corpus
+    flac = os.path.join(
+        data_folder, "dev-clean", "84", "121123", "84-121123-0001.flac"
+    )
+    write_wav(flac, seconds=10 / 16000, file_format="FLAC")
+    with pytest.raises(ValueError) as error:
+        prepare_librispeech(data_folder, str(tmp_path / "out"), SPLITS)
+    assert f"{os.path.abspath(flac)} is too short: 10 samples" in str(
+        error.value
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_unicode_transcripts_give_plain_tokens(tmp_path):
+    texts = {
+        "dev-clean": {
+            ("84", "121"): ["ＨＥＬＬＯ café", "hello cafe\u0301", "HELLO CAFE"]
+        }
+    }
+    data_folder, _ = make_librispeech(tmp_path / "data", texts=texts)
+    paths = prepare_librispeech(
+        data_folder, str(tmp_path / "out"), ["dev-clean"]
+    )
+    words = {e["wrd"] for e in load(paths["dev-clean"]).values()}
+    assert words == {"HELLO CAFE"}
+
+
+def test_cli_refuses_bad_vocab_size_before_reading(corpus, tmp_path, capsys):
+    data_folder, _ = corpus
+    with pytest.raises(SystemExit):
+        main(
+            ["--data_folder", data_folder, "--save_folder", str(tmp_path / "o")]
+            + ["--splits", "train-clean-100", "--vocab_top_n", "0"]
+        )
+    assert "--vocab_top_n must be positive" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -180,3 +180,76 @@ def test_cli(tmp_path):
         + read_csv(paths["speech"]["train"])[1:]
     )
     assert len(rows) == 3
+
+
+def test_silent_and_empty_files_left_out(tmp_path, caplog, monkeypatch):
+    import numpy as np
+    import soundfile as sf
+
+    musan = make_musan(tmp_path / "data", counts={"noise": 5})
+    folder = os.path.join(musan, "noise", "free-sound")
+    rng = np.random.default_rng(0)
+    signals = {
+        "zeros.wav": np.zeros(16000),
+        "quiet.wav": 1e-5 * rng.standard_normal(16000),
+        "empty.wav": np.zeros(0),
+        "short.wav": 0.1 * rng.standard_normal(10),
+        # Silent for its first 70%, loud after: kept.
+        "late.wav": np.concatenate(
+            [np.zeros(11200), 0.05 * rng.standard_normal(4800)]
+        ),
+    }
+    for name, signal in signals.items():
+        sf.write(os.path.join(folder, name), signal, 16000, subtype="FLOAT")
+
+    def whole(*args, **kwargs):
+        raise AssertionError("a whole noise file was read")
+
+    monkeypatch.setattr(sf, "read", whole)
+    with caplog.at_level(logging.WARNING):
+        paths = prepare_musan(musan, str(tmp_path / "out"), ["noise"])
+    rows = read_csv(paths["noise"]["train"])[1:]
+    rows += read_csv(paths["noise"]["test"])[1:]
+    used = {os.path.basename(row[2]) for row in rows}
+    assert "late.wav" in used
+    assert len(used) == 6
+    assert not used & {"zeros.wav", "quiet.wav", "empty.wav", "short.wav"}
+    message = [r.getMessage() for r in caplog.records if "left out" in r.msg]
+    assert len(message) == 1
+    assert message[0].startswith("4 MUSAN files are left out")
+    for name, reason in [
+        ("zeros.wav", "silent (all samples are zero)"),
+        ("quiet.wav", "silent (RMS 1.0e-05 below min_rms 0.0001)"),
+        ("empty.wav", "too short (0 samples"),
+        ("short.wav", "too short (10 samples"),
+    ]:
+        assert f"{os.path.join(folder, name)}: {reason}" in message[0]
+    assert "late.wav" not in message[0]
+
+
+def test_too_few_usable_files(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    musan = make_musan(tmp_path / "data", counts={"noise": 1})
+    silent = os.path.join(musan, "noise", "free-sound", "zeros.wav")
+    sf.write(silent, np.zeros(8000), 16000)
+    with pytest.raises(ValueError) as error:
+        prepare_musan(musan, str(tmp_path / "out"), categories=["noise"])
+    assert "1 usable wav file(s)" in str(error.value)
+    assert silent in str(error.value)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "kwargs, argument",
+    [
+        ({"test_share": float("nan")}, "test_share"),
+        ({"min_rms": -1}, "min_rms"),
+    ],
+)
+def test_bad_arguments_named(tmp_path, kwargs, argument):
+    musan = make_musan(tmp_path / "data")
+    with pytest.raises(ValueError, match=argument):
+        prepare_musan(musan, str(tmp_path / "out"), **kwargs)
+    assert not (tmp_path / "out").exists()
