@@ -14,7 +14,7 @@ SAMPLE_RATE = 16000
 
 def write_wav(
     path,
-    seconds=0.05,
+    seconds=0.12,
     sample_rate=SAMPLE_RATE,
     kind="sine",
     seed=0,
@@ -83,7 +83,7 @@ def iemocap_paths(data_folder, utt_id):
     }
 
 
-def make_iemocap(root, sessions=(1, 2, 3, 4, 5), seconds=0.05):
+def make_iemocap(root, sessions=(1, 2, 3, 4, 5), seconds=0.12):
     """Write a tiny IEMOCAP_full_release under ``root``.
 
     Every session has an improvised and a scripted dialog of 6 utterances
@@ -168,7 +168,7 @@ def make_musan(root, counts=None, sample_rate=SAMPLE_RATE):
             )
             write_wav(
                 path,
-                seconds=0.05 + 0.01 * i,
+                seconds=0.12 + 0.01 * i,
                 sample_rate=sample_rate,
                 kind="noise",
                 seed=i,
@@ -213,7 +213,7 @@ def make_emodb(root, speakers=EMODB_SPEAKERS, texts=("a01", "b02")):
             utt_id = f"{spk}{text}{letter}{version}"
             write_wav(
                 os.path.join(data_folder, "wav", utt_id + ".wav"),
-                seconds=0.03,
+                seconds=0.12,
                 seed=i,
             )
             expected[utt_id] = {
@@ -261,7 +261,7 @@ def make_librispeech(root, texts=None):
                 utt_id = f"{spk}-{chapter}-{i:04d}"
                 write_wav(
                     os.path.join(folder, utt_id + ".flac"),
-                    seconds=0.04,
+                    seconds=0.12,
                     seed=i,
                     file_format="FLAC",
                 )

@@ -20,7 +20,7 @@ id (the file name without extension) to ``wav`` (absolute path),
 ``duration`` (seconds), ``spk_id``, ``emo`` and ``text_id``.
 
 Bad input: folders, file names and ``fold`` are checked before any audio is
-read; a wav with fewer than 400 samples (25 ms) is refused by name. The save
+read; a wav with fewer than 1600 samples (0.1 s) is refused by name. The save
 folder is locked while a preparation runs; use one save folder per fold.
 """
 
@@ -198,7 +198,7 @@ def prepare_emodb(
     ValueError
         On a bad ``fold`` or ``valid_speaker``, a file name that is not an
         Emo-DB name, an unknown emotion letter, an unreadable, non-16 kHz
-        or too short file (fewer than 400 samples), or an empty split.
+        or too short file (fewer than 1600 samples), or an empty split.
 
     Example
     -------

@@ -34,7 +34,7 @@ Each manifest maps an utterance id to ``wav`` (absolute path), ``duration``
 ``normalize_transcript``) and ``improvised`` (bool).
 
 Bad input: arguments (``split_ratio``, folds, folders) are checked before
-anything is read; a wav with fewer than 400 samples (25 ms) is refused by
+anything is read; a wav with fewer than 1600 samples (0.1 s) is refused by
 name; a wav shorter than its ``[start - end]`` segment in EmoEvaluation is
 kept with a warning naming it; a session or speaker without any labelled
 utterance is named in a warning. The save folder is locked while a
@@ -463,7 +463,7 @@ def prepare_iemocap(
     ValueError
         On a bad argument (named in the message), an unknown label, a
         missing or empty transcript, an unreadable, non-16 kHz or too short
-        wav (fewer than 400 samples), counts that differ from the full
+        wav (fewer than 1600 samples), counts that differ from the full
         release or an empty split.
 
     Example

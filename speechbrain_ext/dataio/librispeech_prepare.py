@@ -14,7 +14,7 @@ upper-cased after Unicode folding: full-width letters and accents give the
 same words as plain ASCII).
 
 Bad input: folders and splits are checked before any audio is read; an
-audio file with fewer than 400 samples (25 ms) is refused by name. The save
+audio file with fewer than 1600 samples (0.1 s) is refused by name. The save
 folder is locked while a preparation runs.
 
 ``build_word_vocabulary`` and ``words_to_ids`` give word-level targets: the
@@ -157,7 +157,7 @@ def prepare_librispeech(
         If ``data_folder`` or ``save_folder`` is a file.
     ValueError
         On unpaired audio and transcripts, or an unreadable, non-16 kHz or
-        too short file (fewer than 400 samples).
+        too short file (fewer than 1600 samples).
 
     Example
     -------

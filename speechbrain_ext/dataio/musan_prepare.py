@@ -16,8 +16,8 @@ written in the format of ``speechbrain.augment.time_domain.AddNoise``
 
 Silent files are left out of the pools, with a warning listing them: files
 whose RMS over the whole file is below ``min_rms`` (1e-4 on [-1, 1] float
-audio; all-zero files always), and files with fewer than 400 samples
-(25 ms). Each file is read block by block, never whole. Partly silent files
+audio; all-zero files always), and files with fewer than 1600 samples
+(0.1 s). Each file is read block by block, never whole. Partly silent files
 stay: the test-time mixer redraws near-silent segments.
 
 The corpus folder is only read. Unlike
@@ -161,7 +161,7 @@ def prepare_musan(
     """Write disjoint train and test ``AddNoise`` csv files per category.
 
     Silent files (RMS below ``min_rms``, or all zero) and files shorter than
-    400 samples are left out, with a warning listing them; the remaining
+    1600 samples are left out, with a warning listing them; the remaining
     files of each category are split into the two pools. A second call with
     the same options and intact outputs does nothing; different options (or
     a csv file without header) regenerate the files. The save folder is

@@ -7,9 +7,10 @@ What happens with bad input:
 
 - Arguments are checked before any audio is read (``check_folders`` and the
   checks of each preparation); the error names the argument.
-- An audio file with fewer than ``MIN_SAMPLES`` samples (400, i.e. 25 ms at
-  16 kHz: one analysis window of the usual filterbank features) is refused
-  by name: CTC and pooling would turn it into NaN losses.
+- An audio file with fewer than ``MIN_SAMPLES`` samples (1600, i.e. 0.1 s
+  at 16 kHz, the minimum of the inference interface too) is refused by
+  name: an encoder with 4x downsampling gives it fewer than two frames, and
+  CTC and mean/std pooling turn that into NaN losses.
 - A preparation holds an exclusive lock on its save folder
   (``prepare_lock``: ``fcntl.flock`` on ``.prepare.lock`` inside it) from
   the "already prepared?" check to the last write, and writes every output
@@ -48,9 +49,9 @@ logger = logging.getLogger(__name__)
 
 OPTIONS_FILE = "prepare_options.json"
 LOCK_FILE = ".prepare.lock"
-MIN_SAMPLES = 400
-"""Fewest samples an utterance may have: 25 ms at 16 kHz, one Fbank
-window; shorter files give empty features and NaN CTC or pooling losses."""
+MIN_SAMPLES = 1600
+"""Fewest samples an utterance may have: 0.1 s at 16 kHz; shorter files
+give fewer than two encoder frames and NaN CTC or pooling losses."""
 SILENCE_RMS = 1e-4
 """RMS (on [-1, 1] float audio) below which a noise file counts as silent."""
 _MAX_LISTED = 20
@@ -167,7 +168,7 @@ def audio_duration(
     mono : bool
         Whether the file must have one channel.
     min_samples : int
-        Fewest samples accepted (default ``MIN_SAMPLES``, 400 = 25 ms at
+        Fewest samples accepted (default ``MIN_SAMPLES``, 1600 = 0.1 s at
         16 kHz); 0 accepts empty files.
 
     Returns
@@ -265,7 +266,7 @@ def audio_durations(paths, corpus, sample_rate=16000, mono=True):
     ...     audio_durations(paths, "test")
     ... except AudioTooShortError as error:
     ...     print(str(error).splitlines()[0])
-    1 test audio files are too short (fewer than 400 samples, 25 ms):
+    1 test audio files are too short (fewer than 1600 samples, 100 ms):
     >>> audio_durations(paths[:1], "test")[paths[0]]
     0.1
     """

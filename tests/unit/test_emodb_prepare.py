@@ -51,7 +51,7 @@ def test_manifest_entries(corpus, tmp_path):
         assert entry["wav"] == os.path.abspath(
             os.path.join(data_folder, "wav", utt_id + ".wav")
         )
-        assert entry["duration"] == pytest.approx(0.03)
+        assert entry["duration"] == pytest.approx(0.12)
     counts = collections.Counter(e["emo"] for e in manifest.values())
     assert counts["ang"] == 15 and counts["neu"] == 10
     assert manifest["03a01Fa"]["emo"] == "hap"

@@ -94,7 +94,7 @@ def test_entries_and_speaker_from_utterance_id(corpus, tmp_path):
         assert entry["wav"] == os.path.abspath(
             iemocap_paths(data_folder, utt_id)["wav"]
         )
-        assert entry["duration"] == pytest.approx(0.05)
+        assert entry["duration"] == pytest.approx(0.12)
         assert set(entry) == {
             "wav",
             "duration",
@@ -485,7 +485,7 @@ def test_empty_and_short_wavs_refused_by_name(corpus, tmp_path):
     assert "2 IEMOCAP audio files are too short" in message
     assert f"{os.path.abspath(empty)} is too short: 0 samples" in message
     assert f"{os.path.abspath(short)} is too short: 10 samples" in message
-    assert "fewer than 400 samples" in message
+    assert "fewer than 1600 samples" in message
     assert not (tmp_path / "out").exists()
 
 

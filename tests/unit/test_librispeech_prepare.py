@@ -41,7 +41,7 @@ def test_manifests(corpus, tmp_path):
             assert entry["wav"] == os.path.abspath(
                 os.path.join(data_folder, split, spk, chapter, utt_id + ".flac")
             )
-            assert entry["duration"] == pytest.approx(0.04)
+            assert entry["duration"] == pytest.approx(0.12)
     assert load(paths["train-clean-100"])["26-495-0001"]["wrd"] == "DOG AND CAT"
 
 

@@ -66,10 +66,10 @@ def test_pools_disjoint_complete_and_format(tmp_path):
         assert len(test) == expected_test[category]
         ids = [row[0] for row in rows["train"] + rows["test"]]
         assert len(set(ids)) == len(ids)
-    # Durations are those of the files (0.05 s + 0.01 s per index).
+    # Durations are those of the files (0.12 s + 0.01 s per index).
     for row in read_csv(paths["noise"]["train"])[1:]:
         index = int(row[2][-8:-4])
-        assert float(row[1]) == pytest.approx(0.05 + 0.01 * index)
+        assert float(row[1]) == pytest.approx(0.12 + 0.01 * index)
 
 
 def test_folder_untouched(tmp_path):

@@ -27,7 +27,7 @@ def write(path, samples, sample_rate=16000):
     return path
 
 
-@pytest.mark.parametrize("n", [0, 10, 399])
+@pytest.mark.parametrize("n", [0, 10, 399, 1599])
 def test_audio_duration_refuses_short_files_by_name(tmp_path, n):
     path = write(str(tmp_path / "short.wav"), 0.1 * np.ones(n))
     with pytest.raises(ValueError) as error:
@@ -35,19 +35,19 @@ def test_audio_duration_refuses_short_files_by_name(tmp_path, n):
     message = str(error.value)
     assert path in message
     assert f"{n} samples" in message and "too short" in message
-    assert "400" in message
+    assert "1600" in message
 
 
 def test_audio_duration_accepts_minimum(tmp_path):
-    path = write(str(tmp_path / "ok.wav"), 0.1 * np.ones(400))
-    assert preparation.audio_duration(path, "IEMOCAP") == 400 / 16000
+    path = write(str(tmp_path / "ok.wav"), 0.1 * np.ones(1600))
+    assert preparation.audio_duration(path, "IEMOCAP") == 1600 / 16000
     assert preparation.audio_duration(path, "x", min_samples=0) > 0
 
 
 def test_audio_durations_lists_every_short_file(tmp_path):
     paths = [
         write(str(tmp_path / f"{i}.wav"), 0.1 * np.ones(n))
-        for i, n in enumerate([0, 800, 10])
+        for i, n in enumerate([0, 2000, 10])
     ]
     with pytest.raises(ValueError) as error:
         preparation.audio_durations(paths, "Emo-DB")
