@@ -153,6 +153,14 @@ def joint_asr_ser_forward(
         frame_level = getattr(
             getattr(fusion, "module", fusion), "frame_level", False
         )
+        if not frame_level:
+            if pooling is None:
+                raise ValueError(
+                    "The emotion head pools the encoder frames: pass pooling"
+                )
+            # pooled before the text is encoded: both draw random numbers
+            # in training (pooling noise, dropout), in this order
+            embedding = pooling(feats, wav_lens).squeeze(1)
         text_emb = None
         if has_text:
             if texts is None:
@@ -160,13 +168,7 @@ def joint_asr_ser_forward(
             text_emb = modules["text_encoder"](texts)
         if frame_level:
             embedding = fusion(feats, wav_lens, text_emb)
-        else:
-            if pooling is None:
-                raise ValueError(
-                    "The emotion head pools the encoder frames: pass pooling"
-                )
-            embedding = pooling(feats, wav_lens).squeeze(1)
-            if fusion is not None:
-                embedding = fusion(embedding, text_emb)
+        elif fusion is not None:
+            embedding = fusion(embedding, text_emb)
         out["p_emo"] = log_softmax(modules["emo_classifier"](embedding))
     return out
