@@ -29,6 +29,7 @@ import collections
 import logging
 
 import speechbrain as sb
+import torch
 
 from speechbrain_ext.augment.replicate import replicate_batch_items
 from speechbrain_ext.utils.ddp import freeze_unused_parameters, uses_layerdrop
@@ -210,8 +211,12 @@ class RecipeBrain(sb.Brain):
     # Stage bookkeeping
     # ------------------------------------------------------------------
     def track_loss(self, name, value):
-        """Records one batch value of a named loss term for the stage log."""
-        self.loss_parts[name].append(float(value.detach()))
+        """Records one batch value of a named loss term for the stage log.
+
+        The value stays on its device until the stage ends: reading it here
+        would make the host wait for the forward pass in every step.
+        """
+        self.loss_parts[name].append(value.detach())
 
     def on_stage_start(self, stage, epoch=None):
         """Resets the loss terms; subclasses add their metric trackers."""
@@ -255,7 +260,8 @@ class RecipeBrain(sb.Brain):
         stats = {"loss": stage_loss}
         for name, values in self.loss_parts.items():
             if values:
-                stats[f"loss_{name}"] = sum(values) / len(values)
+                mean = torch.stack([v.float() for v in values]).mean()
+                stats[f"loss_{name}"] = float(mean)
         if stage == sb.Stage.TRAIN:
             self.train_stats = stats
             return

@@ -397,11 +397,10 @@ def train_loader_options(
         length_func=operator.itemgetter("duration"),
         **(sampler_opts or {}),
     )
-    kwargs = {
-        "batch_sampler": sampler,
-        "num_workers": kwargs.get("num_workers", 0),
-        "generator": kwargs["generator"],
-    }
+    # the loader's own batching options give way to the sampler's
+    for key in ("batch_size", "shuffle", "sampler", "drop_last"):
+        kwargs.pop(key, None)
+    kwargs["batch_sampler"] = sampler
     return kwargs, sampler
 
 

@@ -146,3 +146,29 @@ def test_preparation_steps_run_in_order_unless_skipped():
     assert calls == []
     run_preparation(steps)
     assert calls == [1, 2]
+
+
+def test_loss_terms_are_averaged_at_the_end_of_the_stage():
+    torch.manual_seed(0)
+    net = torch.nn.Linear(3, 1)
+    groups = {
+        "model": {
+            "modules": net,
+            "optimizer": lambda p: torch.optim.SGD(p, lr=0.0),
+        }
+    }
+    brain = _brain(groups)
+    data = [(torch.rand(4, 3), torch.rand(4, 1)) for _ in range(3)]
+    brain.on_stage_start(sb.Stage.TRAIN)
+    for batch in data:
+        brain.compute_objectives(
+            brain.compute_forward(batch, sb.Stage.TRAIN), batch, None
+        )
+    # kept as tensors during the stage (no host synchronisation per step)
+    assert all(torch.is_tensor(v) for v in brain.loss_parts["mse"])
+    with torch.no_grad():
+        expected = sum(
+            float(torch.nn.functional.mse_loss(net(x), y)) for x, y in data
+        ) / len(data)
+    brain.on_stage_end(sb.Stage.TRAIN, stage_loss=0.0)
+    assert brain.train_stats["loss_mse"] == pytest.approx(expected, rel=1e-6)

@@ -19,7 +19,7 @@ Authors
  * SpeechBrain joint ASR/SER recipe contributors
 """
 
-import speechbrain as sb
+import torch
 
 
 def ctc_greedy_transcripts(p_ctc, wav_lens, tokenizer, blank_index=0):
@@ -54,11 +54,19 @@ def ctc_greedy_transcripts(p_ctc, wav_lens, tokenizer, blank_index=0):
     >>> ctc_greedy_transcripts(p.log(), torch.ones(1), tok)
     [['AB', 'BA']]
     """
-    sequences = sb.decoders.ctc_greedy_decode(
-        p_ctc.detach(), wav_lens, blank_id=blank_index
-    )
+    # Batched on the device; one transfer of the kept frames to the host
+    best = p_ctc.detach().argmax(-1)
+    n_frames = best.shape[1]
+    lengths = torch.round(wav_lens.to(best.device) * n_frames).long()
+    frames = torch.arange(n_frames, device=best.device)
+    keep = (frames.unsqueeze(0) < lengths.unsqueeze(1)) & (best != blank_index)
+    keep[:, 1:] &= best[:, 1:] != best[:, :-1]
+    best, keep = torch.stack([best, keep.long()]).cpu()
     n_tokens = len(tokenizer)
-    sequences = [[i for i in seq if i < n_tokens] for seq in sequences]
+    sequences = [
+        [i for i in row[mask.bool()].tolist() if i < n_tokens]
+        for row, mask in zip(best, keep)
+    ]
     texts = ["".join(seq) for seq in tokenizer.decode_ndim(sequences)]
     return [t.split() for t in texts]
 

@@ -28,6 +28,12 @@ class PooledTextEncoder(torch.nn.Module):
         Keep the token embedding table fixed while the transformer layers
         are fine-tuned. The table is most of a small BERT's parameters and
         its dense gradient most of the update cost.
+    max_tokens : int, optional
+        Texts are cut to this many tokens (special tokens included), so
+        that a runaway hypothesis (an untrained or noise-struck CTC head
+        emits a character almost every frame) neither costs more than a
+        transcript nor overflows the model's position embeddings. ``None``:
+        the model's own limit.
 
     Example
     -------
@@ -39,6 +45,11 @@ class PooledTextEncoder(torch.nn.Module):
     >>> enc = PooledTextEncoder(bert)
     >>> enc(["I LOVE THIS GARDEN", ""]).shape
     torch.Size([2, 384])
+    >>> short = PooledTextEncoder(bert, max_tokens=4)
+    >>> short.tokenize(["I LOVE THIS GARDEN", ""])["input_ids"].shape
+    torch.Size([2, 4])
+    >>> short(["I LOVE THIS GARDEN"]).shape
+    torch.Size([1, 384])
     """
 
     def __init__(
@@ -47,6 +58,7 @@ class PooledTextEncoder(torch.nn.Module):
         pooling="mean",
         lowercase=True,
         freeze_embeddings=False,
+        max_tokens=128,
     ):
         super().__init__()
         if pooling not in ("mean", "cls"):
@@ -54,6 +66,9 @@ class PooledTextEncoder(torch.nn.Module):
         self.text_encoder = text_encoder
         self.pooling = pooling
         self.lowercase = lowercase
+        if max_tokens is None:
+            max_tokens = text_encoder.model.config.max_position_embeddings
+        self.max_tokens = max_tokens
         if freeze_embeddings:
             embeddings = text_encoder.model.get_input_embeddings()
             for param in embeddings.parameters():
@@ -72,11 +87,39 @@ class PooledTextEncoder(torch.nn.Module):
         """Size of the returned embeddings."""
         return self.text_encoder.model.config.hidden_size
 
-    def forward(self, texts):
-        """Returns [batch, hidden] embeddings of a list of strings."""
+    def tokenize(self, texts):
+        """Padded, truncated token batch of a list of strings (on the host).
+
+        Arguments
+        ---------
+        texts : list of str
+            The texts to encode.
+
+        Returns
+        -------
+        transformers.BatchEncoding
+            ``input_ids``, ``attention_mask`` (and the model's other inputs).
+        """
         if self.lowercase:
             texts = [t.lower() for t in texts]
-        tokens, hidden = self.text_encoder(list(texts), return_tokens=True)
+        return self.text_encoder.tokenizer(
+            list(texts),
+            return_tensors="pt",
+            padding=True,
+            truncation=True,
+            max_length=self.max_tokens,
+        )
+
+    def forward(self, texts):
+        """Returns [batch, hidden] embeddings of a list of strings."""
+        model = self.text_encoder.model
+        tokens = self.tokenize(texts)
+        device = next(model.parameters()).device
+        tokens = tokens.to(device, non_blocking=True)
+        with torch.set_grad_enabled(
+            torch.is_grad_enabled() and not self.text_encoder.freeze
+        ):
+            hidden = model(**tokens).last_hidden_state
         if self.pooling == "cls":
             return hidden[:, 0]
         mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)

@@ -54,7 +54,7 @@ class JointCTCBertBrain(RecipeBrain):
 
     def compute_forward(self, batch, stage):
         """Encoder -> CTC posteriors and emotion posteriors."""
-        batch = batch.to(self.device)
+        batch = batch.to(self.device, non_blocking=True)
         wavs, wav_lens = batch.sig
         targets = {"id": batch.id, "wrd": batch.wrd}
         if "ctc_lin" in self.modules:
