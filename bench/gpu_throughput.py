@@ -29,7 +29,6 @@ CPU) matrix-product rate of the device.
 
 import argparse
 import gc
-import importlib.util
 import json
 import math
 import os
@@ -40,12 +39,8 @@ import tempfile
 import time
 
 import torch
+from common import RECIPE, build_brain, load_recipe
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-RECIPE = os.path.join(
-    ROOT, "recipes", "IEMOCAP", "ASR_SER", "wav2vec2_CTC_BERT"
-)
 SYSTEMS = {
     "joint": "joint.yaml",
     "asr": "asr_baseline.yaml",
@@ -62,16 +57,6 @@ WORDS = (
     "THAT LEAVE ME ALONE I AM SO HAPPY FOR YOU YEAH OKAY WELL"
 ).split()
 SAMPLE_RATE = 16000
-
-
-def load_recipe():
-    """The joint recipe's ``train.py`` as a module."""
-    spec = importlib.util.spec_from_file_location(
-        "joint_recipe", os.path.join(RECIPE, "train.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def iemocap_durations(n, rng):
@@ -497,15 +482,12 @@ def main():
         reset_memory(device)
         hparams = build_hparams(system, args, folders, work)
         for precision in args.precision:
-            brain = recipe.JointCTCBertBrain(
-                modules=hparams["modules"],
-                hparams=hparams,
-                run_opts={"device": device, "precision": precision},
-                checkpointer=None,
-                param_groups=hparams["param_groups"],
-                train_augment=hparams["train_augment"],
+            brain = build_brain(
+                recipe,
+                hparams,
+                {"device": device, "precision": precision},
+                tokenizer,
             )
-            brain.tokenizer = tokenizer
             brain.bert_reads_words = args.bert_reads == "reference"
             if "ctc_lin" in brain.modules and "calibrated_cps" not in report:
                 report["calibrated_cps"] = calibrate_blank(

@@ -16,29 +16,17 @@ import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RECIPE = os.path.join(
-    ROOT, "recipes", "IEMOCAP", "ASR_SER", "wav2vec2_CTC_BERT"
-)
+from common import RECIPE, build_brain, load_recipe, train_loader
 
 
 def losses(yaml_name, precision, steps, device, work, synthemo_folder):
     """Per-step training losses of one run (in a process of its own)."""
-    import importlib.util
-
     import speechbrain as sb
     from hyperpyyaml import load_hyperpyyaml
 
-    from speechbrain_ext.recipe.data import (
-        run_preparation,
-        train_loader_options,
-    )
+    from speechbrain_ext.recipe.data import run_preparation
 
-    spec = importlib.util.spec_from_file_location(
-        "joint_recipe", os.path.join(RECIPE, "train.py")
-    )
-    recipe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(recipe)
+    recipe = load_recipe()
     overrides = {"output_folder": os.path.join(work, precision)}
     if synthemo_folder:
         overrides["synthemo_folder"] = synthemo_folder
@@ -46,24 +34,14 @@ def losses(yaml_name, precision, steps, device, work, synthemo_folder):
         hparams = load_hyperpyyaml(f, overrides)
     run_preparation(hparams["data_preparation"])
     datasets, tokenizer, emo_encoder = recipe.dataio_prepare(hparams)
-    brain = recipe.JointCTCBertBrain(
-        modules=hparams["modules"],
-        hparams=hparams,
-        run_opts={"device": device, "precision": precision},
-        checkpointer=None,
-        param_groups=hparams["param_groups"],
-        train_augment=hparams["train_augment"],
+    brain = build_brain(
+        recipe,
+        hparams,
+        {"device": device, "precision": precision},
+        tokenizer,
+        emo_encoder,
     )
-    brain.tokenizer, brain.emo_encoder = tokenizer, emo_encoder
-    kwargs, sampler = train_loader_options(
-        datasets["train"],
-        hparams["train_dataloader_opts"],
-        seed=hparams["seed"],
-        sorting=hparams["sorting"],
-        dynamic_batching=hparams["dynamic_batching"],
-        sampler_opts=hparams["dynamic_batch_sampler"],
-    )
-    loader = sb.dataio.dataloader.make_dataloader(datasets["train"], **kwargs)
+    loader = train_loader(datasets, hparams)
     brain.on_fit_start()
     brain.on_stage_start(sb.Stage.TRAIN, 1)
     brain.modules.train()

@@ -9,7 +9,6 @@ a joint training step costs at most 1.2x a SER-only step.
 """
 
 import argparse
-import importlib.util
 import json
 import os
 import resource
@@ -18,22 +17,11 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RECIPE = os.path.join(
-    ROOT, "recipes", "IEMOCAP", "ASR_SER", "wav2vec2_CTC_BERT"
-)
+from common import RECIPE, build_brain, load_recipe
+
 PAIRS = {
     "demo": ("joint_demo.yaml", "ser_demo.yaml"),
 }
-
-
-def load_recipe():
-    spec = importlib.util.spec_from_file_location(
-        "joint_recipe", os.path.join(RECIPE, "train.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def measure(yaml_name, synthemo_folder, steps, warmup, work):
@@ -55,14 +43,10 @@ def measure(yaml_name, synthemo_folder, steps, warmup, work):
         hparams = load_hyperpyyaml(f, overrides)
     run_preparation(hparams["data_preparation"])
     datasets, tokenizer, emo_encoder = recipe.dataio_prepare(hparams)
-    brain = recipe.JointCTCBertBrain(
-        modules=hparams["modules"],
-        hparams=hparams,
-        run_opts={"device": "cpu"},
-        checkpointer=None,
-        param_groups=hparams["param_groups"],
+    # augmentation off: speed_prob and noise_prob are 0
+    brain = build_brain(
+        recipe, hparams, {"device": "cpu"}, tokenizer, emo_encoder
     )
-    brain.tokenizer, brain.emo_encoder = tokenizer, emo_encoder
     sampler = sb.dataio.sampler.DynamicBatchSampler(
         datasets["train"],
         length_func=lambda x: x["duration"],

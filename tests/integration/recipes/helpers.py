@@ -1,5 +1,6 @@
 """Helpers of the recipe tests: run a recipe, read its logs."""
 
+import json
 import os
 import re
 import subprocess
@@ -46,3 +47,43 @@ def read_log_stats(path):
             )
             epochs.append(stats)
     return epochs
+
+
+def run_joint_yaml(tmp_path, manifest, w2v, bert, *flags):
+    """Runs ``joint.yaml`` (one epoch, clean test) on a small manifest.
+
+    Arguments
+    ---------
+    tmp_path : pathlib.Path
+        Working folder; the run goes to ``tmp_path / "out"``.
+    manifest : dict
+        Utterances (``wav``, ``duration``, ``wrd``, ``emo``): used for
+        training, validation and test.
+    w2v, bert : str
+        Local wav2vec2 and BERT folders.
+    *flags : str
+        More command-line flags.
+
+    Returns
+    -------
+    subprocess.CompletedProcess
+    """
+    ann = tmp_path / "ann.json"
+    ann.write_text(json.dumps(manifest))
+    return run_recipe(
+        "joint.yaml",
+        f"--output_folder={tmp_path / 'out'}",
+        f"--data_folder={tmp_path}",
+        f"--musan_folder={tmp_path}",
+        f"--train_annotation={ann}",
+        f"--valid_annotation={ann}",
+        f"--test_annotation={ann}",
+        f"--noise_folder={tmp_path}",
+        "--skip_prep=True",
+        f"--wav2vec2_hub={w2v}",
+        f"--bert_source={bert}",
+        "--test_conditions=clean",
+        "--number_of_epochs=1",
+        *flags,
+        cwd=tmp_path,
+    )

@@ -5,24 +5,13 @@ wav2vec2 and BERT models trains one step on the GPU in bf16, then the
 inference interface loads the run on the GPU and classifies files.
 """
 
-import json
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
 
 from speechbrain_ext.synthetic.offline_models import build_bert, build_wav2vec2
-
-ROOT = os.path.abspath(
-    os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, os.pardir)
-)
-RECIPE = os.path.join(
-    ROOT, "recipes", "IEMOCAP", "ASR_SER", "wav2vec2_CTC_BERT"
-)
+from tests.integration.recipes.helpers import run_joint_yaml
 
 
 def train_and_classify(tmp_path, device, precision):
@@ -45,38 +34,21 @@ def train_and_classify(tmp_path, device, precision):
             "wrd": text,
             "emo": emo,
         }
-    ann = tmp_path / "ann.json"
-    ann.write_text(json.dumps(manifest))
     w2v = build_wav2vec2(str(tmp_path / "w2v"), preset="tiny")
     bert = build_bert(str(tmp_path / "bert"), preset="tiny")
-    out = tmp_path / "out"
-    cmd = [
-        sys.executable,
-        os.path.join(RECIPE, "train.py"),
-        os.path.join(RECIPE, "hparams", "joint.yaml"),
+    proc = run_joint_yaml(
+        tmp_path,
+        manifest,
+        w2v,
+        bert,
         f"--device={device}",
         f"--precision={precision}",
-        f"--output_folder={out}",
-        f"--data_folder={tmp_path}",
-        f"--musan_folder={tmp_path}",
-        f"--train_annotation={ann}",
-        f"--valid_annotation={ann}",
-        f"--test_annotation={ann}",
-        f"--noise_folder={tmp_path}",
-        "--skip_prep=True",
-        f"--wav2vec2_hub={w2v}",
-        f"--bert_source={bert}",
         "--encoder_dim=96",
         "--bert_dim=64",
-        "--test_conditions=clean",
-        "--number_of_epochs=1",
-    ]
-    env = dict(os.environ, HF_HUB_OFFLINE="1")
-    proc = subprocess.run(
-        cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
     )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-5000:]
+    out = tmp_path / "out"
     model = load_model(str(out), device=device)
     assert next(model.mods.parameters()).device.type == device.split(":")[0]
     return model.classify_files(

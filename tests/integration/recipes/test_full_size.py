@@ -6,24 +6,14 @@ weights, no download), then the recipe does one training step on two short
 utterances.
 """
 
-import json
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 import soundfile as sf
 
 from speechbrain_ext.synthetic.espeak import EspeakSynthesizer, Prosody
 from speechbrain_ext.synthetic.offline_models import build_bert, build_wav2vec2
-
-ROOT = os.path.abspath(
-    os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, os.pardir)
-)
-RECIPE = os.path.join(
-    ROOT, "recipes", "IEMOCAP", "ASR_SER", "wav2vec2_CTC_BERT"
-)
+from tests.integration.recipes.helpers import run_joint_yaml
 
 
 @pytest.mark.slow
@@ -41,34 +31,16 @@ def test_joint_yaml_full_size_training_step(tmp_path):
             "wrd": text.upper(),
             "emo": emo,
         }
-    ann = tmp_path / "ann.json"
-    ann.write_text(json.dumps(manifest))
     w2v = build_wav2vec2(str(tmp_path / "w2v_large"), preset="large")
     bert = build_bert(str(tmp_path / "bert_base"), preset="base")
-    out = tmp_path / "out"
-    cmd = [
-        sys.executable,
-        os.path.join(RECIPE, "train.py"),
-        os.path.join(RECIPE, "hparams", "joint.yaml"),
-        f"--output_folder={out}",
-        f"--data_folder={tmp_path}",
-        f"--musan_folder={tmp_path}",
-        f"--train_annotation={ann}",
-        f"--valid_annotation={ann}",
-        f"--test_annotation={ann}",
-        f"--noise_folder={tmp_path}",
-        "--skip_prep=True",
-        f"--wav2vec2_hub={w2v}",
-        f"--bert_source={bert}",
-        "--test_conditions=clean",
-        "--number_of_epochs=1",
+    proc = run_joint_yaml(
+        tmp_path,
+        manifest,
+        w2v,
+        bert,
         "--debug",
         "--debug_epochs=1",
         "--debug_batches=1",
-    ]
-    env = dict(os.environ, HF_HUB_OFFLINE="1")
-    proc = subprocess.run(
-        cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1200
     )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-5000:]
