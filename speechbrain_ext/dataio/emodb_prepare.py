@@ -1,7 +1,7 @@
 r"""Prepare the Berlin Database of Emotional Speech (Emo-DB).
 
 Writes JSON manifests of one fold of a 10-fold leave-one-speaker-out
-cross-validation::
+cross-validation, or of one fixed speaker-disjoint split (below)::
 
     python -m speechbrain_ext.dataio.emodb_prepare \
         --data_folder /path/to/emodb --save_folder results/emodb_prepared \
@@ -13,11 +13,27 @@ Layout that is read: ``wav/<spk><text><emotion><version>.wav``, e.g.
 A fear, F happiness, T sadness, N neutral, mapped to ``ang``, ``bor``,
 ``dis``, ``fea``, ``hap``, ``sad``, ``neu``.
 
-Fold ``k`` tests the ``k``-th speaker of the sorted speaker ids; the
-validation speaker is by default the next one in sorted order (the first
-after the last); the other speakers train. Each manifest maps an utterance
-id (the file name without extension) to ``wav`` (absolute path),
-``duration`` (seconds), ``spk_id``, ``emo`` and ``text_id``.
+Two protocols, both speaker-independent:
+
+* ``protocol="loso"`` (default): fold ``k`` tests the ``k``-th speaker of the
+  sorted speaker ids; the validation speaker is by default the next one in
+  sorted order (the first after the last); the other speakers train.
+* ``protocol="speakers"``: one fixed split with speakers disjoint across
+  train, valid and test. By default the split of Cournut & Buldu (408 / 56 /
+  71 utterances): validation speaker ``15`` (56 utterances), test speaker
+  ``16`` (71), the eight others train (408). The paper gives only the
+  counts; speakers 15 and 16 are the only speakers of Emo-DB with 56 and 71
+  utterances, and no two speakers add up to either count.
+
+Command line of the fixed split::
+
+    python -m speechbrain_ext.dataio.emodb_prepare \
+        --data_folder /path/to/emodb --save_folder results/emodb_split \
+        --protocol speakers --valid_speakers 15 --test_speakers 16
+
+Each manifest maps an utterance id (the file name without extension) to
+``wav`` (absolute path), ``duration`` (seconds), ``spk_id``, ``emo`` and
+``text_id``.
 
 Bad input: folders, file names and ``fold`` are checked before any audio is
 read; a wav with fewer than 1600 samples (0.1 s) is refused by name. The save
@@ -53,6 +69,9 @@ EMODB_EMOTIONS = {
     "N": "neu",
 }
 SPLITS = ("train", "valid", "test")
+PROTOCOLS = ("loso", "speakers")
+PAPER_SPLIT = {"valid": ("15",), "test": ("16",)}
+"""Validation and test speakers of Cournut & Buldu's split (see above)."""
 SAMPLE_RATE = 16000
 
 _FILE_NAME = re.compile(r"^(\d\d)([a-z]\d\d)([A-Za-z])([a-z])\.wav$")
@@ -158,10 +177,82 @@ def fold_speakers(speakers, fold, valid_speaker=None):
     return test, valid_speaker
 
 
+def speaker_split(speakers, valid_speakers=None, test_speakers=None):
+    """Return the speakers of a fixed speaker-disjoint split.
+
+    Arguments
+    ---------
+    speakers : list of str
+        Speaker ids of the corpus.
+    valid_speakers : list of str, optional
+        Validation speakers; default ``PAPER_SPLIT["valid"]`` (``15``).
+    test_speakers : list of str, optional
+        Test speakers; default ``PAPER_SPLIT["test"]`` (``16``).
+
+    Returns
+    -------
+    dict
+        ``{"train": [...], "valid": [...], "test": [...]}``, sorted; every
+        speaker not in valid or test trains.
+
+    Example
+    -------
+    >>> spk = ["03", "08", "09", "10", "11", "12", "13", "14", "15", "16"]
+    >>> split = speaker_split(spk)
+    >>> split["valid"], split["test"], len(split["train"])
+    (['15'], ['16'], 8)
+    >>> speaker_split(["03", "08", "09"], ["08"], [3])["train"]
+    ['09']
+    """
+    speakers = sorted(set(speakers))
+    chosen = {
+        "valid": PAPER_SPLIT["valid"]
+        if valid_speakers is None
+        else valid_speakers,
+        "test": PAPER_SPLIT["test"] if test_speakers is None else test_speakers,
+    }
+    for name in ("valid", "test"):
+        if isinstance(chosen[name], str):
+            chosen[name] = [chosen[name]]
+        # Speaker ids are two digits ("03"); a yaml number 3 means "03"
+        chosen[name] = sorted(
+            {
+                f"{s:02d}" if isinstance(s, numbers.Integral) else str(s)
+                for s in chosen[name]
+            }
+        )
+        if not chosen[name]:
+            raise ValueError(f"{name}_speakers is empty")
+        unknown = [s for s in chosen[name] if s not in speakers]
+        if unknown:
+            raise ValueError(
+                f"{name}_speakers {unknown} are not speakers of the corpus "
+                f"({', '.join(speakers)})"
+            )
+    both = sorted(set(chosen["valid"]) & set(chosen["test"]))
+    if both:
+        raise ValueError(f"speakers {both} are both validation and test")
+    held_out = set(chosen["valid"]) | set(chosen["test"])
+    chosen["train"] = [s for s in speakers if s not in held_out]
+    if not chosen["train"]:
+        raise ValueError(
+            "the speaker split leaves no training speaker (speakers: "
+            f"{', '.join(speakers)})"
+        )
+    return chosen
+
+
 def prepare_emodb(
-    data_folder, save_folder, fold=1, valid_speaker=None, skip_prep=False
+    data_folder,
+    save_folder,
+    fold=1,
+    valid_speaker=None,
+    skip_prep=False,
+    protocol="loso",
+    valid_speakers=None,
+    test_speakers=None,
 ):
-    """Write the Emo-DB manifests of one leave-one-speaker-out fold.
+    """Write the Emo-DB manifests of one fold or of a fixed speaker split.
 
     Writes ``train.json``, ``valid.json``, ``test.json``, ``all.json`` and
     ``prepare_options.json``. A second call with the same options and
@@ -177,11 +268,20 @@ def prepare_emodb(
     save_folder : str
         Folder receiving the manifests; must not be inside ``data_folder``.
     fold : int
-        Fold number, 1 to the number of speakers (10 for Emo-DB).
+        Fold number, 1 to the number of speakers (10 for Emo-DB);
+        ``protocol="loso"`` only.
     valid_speaker : str, optional
-        Validation speaker; default: the next speaker in sorted order.
+        Validation speaker; default: the next speaker in sorted order;
+        ``protocol="loso"`` only.
     skip_prep : bool
         If True, return the output paths without doing anything.
+    protocol : str
+        ``loso`` (leave-one-speaker-out fold ``fold``) or ``speakers`` (the
+        fixed split given by ``valid_speakers`` and ``test_speakers``).
+    valid_speakers : list of str, optional
+        Validation speakers of ``protocol="speakers"``; default ``["15"]``.
+    test_speakers : list of str, optional
+        Test speakers of ``protocol="speakers"``; default ``["16"]``.
 
     Returns
     -------
@@ -196,7 +296,8 @@ def prepare_emodb(
     NotADirectoryError
         If ``data_folder`` or ``save_folder`` is a file.
     ValueError
-        On a bad ``fold`` or ``valid_speaker``, a file name that is not an
+        On a bad ``protocol``, ``fold``, ``valid_speaker``,
+        ``valid_speakers`` or ``test_speakers``, a file name that is not an
         Emo-DB name, an unknown emotion letter, an unreadable, non-16 kHz
         or too short file (fewer than 1600 samples), or an empty split.
 
@@ -218,6 +319,11 @@ def prepare_emodb(
     ['03a01Fa', '03a02Wb']
     >>> test["03a02Wb"]["emo"], test["03a02Wb"]["duration"]
     ('ang', 0.25)
+    >>> paths = prepare_emodb(data, tempfile.mkdtemp(), protocol="speakers",
+    ...                       valid_speakers=["08"], test_speakers=["09"])
+    >>> with open(paths["train"], encoding="utf-8") as f:
+    ...     sorted(json.load(f))
+    ['03a01Fa', '03a02Wb']
     """
     outputs = {
         name: os.path.join(save_folder, f"{name}.json")
@@ -226,6 +332,10 @@ def prepare_emodb(
     if skip_prep:
         return outputs
 
+    if protocol not in PROTOCOLS:
+        raise ValueError(
+            f"protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}"
+        )
     if isinstance(fold, bool) or not isinstance(fold, numbers.Integral):
         raise ValueError(f"fold must be an integer, got {fold!r}")
     fold = int(fold)
@@ -257,14 +367,25 @@ def prepare_emodb(
             "text_id": parsed["text_id"],
         }
     speakers = sorted({entry["spk_id"] for entry in manifest.values()})
-    test_spk, valid_spk = fold_speakers(speakers, fold, valid_speaker)
-
-    options = {
-        "prepare": "prepare_emodb",
-        "data_folder": os.path.abspath(data_folder),
-        "fold": fold,
-        "valid_speaker": valid_speaker,
-    }
+    if protocol == "loso":
+        test_spk, valid_spk = fold_speakers(speakers, fold, valid_speaker)
+        options = {
+            "prepare": "prepare_emodb",
+            "data_folder": os.path.abspath(data_folder),
+            "fold": fold,
+            "valid_speaker": valid_speaker,
+        }
+        held_out = {"test": {test_spk}, "valid": {valid_spk}}
+    else:
+        split = speaker_split(speakers, valid_speakers, test_speakers)
+        options = {
+            "prepare": "prepare_emodb",
+            "data_folder": os.path.abspath(data_folder),
+            "protocol": protocol,
+            "valid_speakers": split["valid"],
+            "test_speakers": split["test"],
+        }
+        held_out = {"test": set(split["test"]), "valid": set(split["valid"])}
     with prepare_lock(save_folder):
         if _is_prepared(save_folder, options, outputs.values()):
             logger.info(
@@ -279,27 +400,32 @@ def prepare_emodb(
         for entry in manifest.values():
             entry["duration"] = durations[entry["wav"]]
         _write_fold(
-            save_folder, options, outputs, manifest, test_spk, valid_spk
+            save_folder,
+            options,
+            outputs,
+            manifest,
+            held_out["test"],
+            held_out["valid"],
         )
     return outputs
 
 
 def _write_fold(save_folder, options, outputs, manifest, test_spk, valid_spk):
-    """Split the manifest by speaker and write the outputs."""
-    fold = options["fold"]
+    """Split the manifest by speaker (sets of ids) and write the outputs."""
     speakers = sorted({e["spk_id"] for e in manifest.values()})
     wav_folder = os.path.join(options["data_folder"], "wav")
     splits = {name: {} for name in SPLITS}
     for utt_id, entry in manifest.items():
-        if entry["spk_id"] == test_spk:
+        if entry["spk_id"] in test_spk:
             splits["test"][utt_id] = entry
-        elif entry["spk_id"] == valid_spk:
+        elif entry["spk_id"] in valid_spk:
             splits["valid"][utt_id] = entry
         else:
             splits["train"][utt_id] = entry
     if not splits["train"]:
+        what = f"fold {options['fold']}" if "fold" in options else "the split"
         raise ValueError(
-            f"fold {fold} leaves no training speaker in {wav_folder} "
+            f"{what} leaves no training speaker in {wav_folder} "
             f"(speakers: {', '.join(speakers)})"
         )
 
@@ -339,13 +465,18 @@ def main(argv=None):
     'out/valid.json'
     """
     parser = argparse.ArgumentParser(
-        description="Writes Emo-DB manifests of one leave-one-speaker-out fold."
+        description="Writes Emo-DB manifests of one leave-one-speaker-out "
+        "fold (--protocol loso) or of a fixed speaker split (--protocol "
+        "speakers)."
     )
     parser.add_argument("--data_folder", required=True)
     parser.add_argument("--save_folder", required=True)
     parser.add_argument("--fold", type=int, default=1)
     parser.add_argument("--valid_speaker", default=None)
     parser.add_argument("--skip_prep", action="store_true")
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="loso")
+    parser.add_argument("--valid_speakers", nargs="+", default=None)
+    parser.add_argument("--test_speakers", nargs="+", default=None)
     args = parser.parse_args(argv)
     if not args.skip_prep:
         try:
@@ -359,6 +490,9 @@ def main(argv=None):
         fold=args.fold,
         valid_speaker=args.valid_speaker,
         skip_prep=args.skip_prep,
+        protocol=args.protocol,
+        valid_speakers=args.valid_speakers,
+        test_speakers=args.test_speakers,
     )
 
 

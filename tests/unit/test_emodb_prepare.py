@@ -10,6 +10,7 @@ from speechbrain_ext.dataio.emodb_prepare import (
     main,
     parse_emodb_name,
     prepare_emodb,
+    speaker_split,
 )
 from tests.fixtures_corpora import EMODB_SPEAKERS, make_emodb, write_wav
 
@@ -188,3 +189,139 @@ def test_fold_checked_before_reading_audio(corpus, tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="fold must be an integer"):
         prepare_emodb(data_folder, str(tmp_path / "out"), fold="2")
     assert not (tmp_path / "out").exists()
+
+
+# Fixed speaker-disjoint split (protocol="speakers")
+
+ALL_SPEAKERS = ("03", "08", "09", "10", "11", "12", "13", "14", "15", "16")
+
+
+def split_speakers(paths):
+    return {
+        name: {e["spk_id"] for e in load(paths[name]).values()}
+        for name in ("train", "valid", "test")
+    }
+
+
+def test_paper_split_by_default(tmp_path):
+    data_folder, expected = make_emodb(
+        tmp_path / "data", speakers=ALL_SPEAKERS, texts=("a01",)
+    )
+    paths = prepare_emodb(
+        data_folder, str(tmp_path / "out"), protocol="speakers"
+    )
+    spk = split_speakers(paths)
+    assert spk["valid"] == {"15"} and spk["test"] == {"16"}
+    assert spk["train"] == set(ALL_SPEAKERS) - {"15", "16"}
+    ids = [set(load(paths[n])) for n in ("train", "valid", "test")]
+    assert sum(len(i) for i in ids) == len(expected)
+    assert set().union(*ids) == set(expected) == set(load(paths["all"]))
+    with open(tmp_path / "out" / "prepare_options.json") as f:
+        options = json.load(f)
+    assert options["protocol"] == "speakers"
+    assert options["valid_speakers"] == ["15"]
+    assert options["test_speakers"] == ["16"]
+
+
+def test_custom_speaker_split(corpus, tmp_path, caplog):
+    data_folder, _ = corpus
+    save = str(tmp_path / "out")
+    paths = prepare_emodb(
+        data_folder,
+        save,
+        protocol="speakers",
+        valid_speakers=["08", "09"],
+        test_speakers=[3],  # a yaml number: speaker "03"
+    )
+    assert split_speakers(paths) == {
+        "train": {"10", "11"},
+        "valid": {"08", "09"},
+        "test": {"03"},
+    }
+    with caplog.at_level(logging.INFO):
+        prepare_emodb(
+            data_folder,
+            save,
+            protocol="speakers",
+            valid_speakers=["09", "08"],
+            test_speakers=["03"],
+        )
+    assert "skipping" in caplog.text
+    # Another split, then a LOSO fold, in the same folder: prepared again
+    prepare_emodb(
+        data_folder, save, protocol="speakers", valid_speakers=["10"],
+        test_speakers=["11"],
+    )  # fmt: skip
+    assert split_speakers(paths)["test"] == {"11"}
+    prepare_emodb(data_folder, save, fold=2)
+    assert split_speakers(paths)["test"] == {"08"}
+
+
+def test_loso_is_the_default_protocol(corpus, tmp_path):
+    data_folder, _ = corpus
+    a = prepare_emodb(data_folder, str(tmp_path / "a"), fold=3)
+    b = prepare_emodb(data_folder, str(tmp_path / "b"), fold=3, protocol="loso")
+    for name in ("train", "valid", "test"):
+        assert load(a[name]) == load(b[name])
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({}, r"\['15'\] are not speakers of the corpus"),
+        ({"valid_speakers": ["08"], "test_speakers": ["42"]}, r"\['42'\]"),
+        (
+            {"valid_speakers": ["08", "09"], "test_speakers": ["09"]},
+            r"speakers \['09'\] are both validation and test",
+        ),
+        (
+            {
+                "valid_speakers": ["03", "08"],
+                "test_speakers": ["09", "10", "11"],
+            },
+            "leaves no training speaker",
+        ),
+        ({"valid_speakers": [], "test_speakers": ["03"]}, "empty"),
+        ({"protocol": "random"}, "protocol must be one of loso, speakers"),
+    ],
+)
+def test_bad_speaker_splits(corpus, tmp_path, kwargs, message):
+    data_folder, _ = corpus
+    kwargs = {"protocol": "speakers", **kwargs}
+    with pytest.raises(ValueError, match=message):
+        prepare_emodb(data_folder, str(tmp_path / "out"), **kwargs)
+    assert not (tmp_path / "out").exists()
+
+
+def test_speaker_split_function():
+    split = speaker_split(ALL_SPEAKERS)
+    assert split == {
+        "valid": ["15"],
+        "test": ["16"],
+        "train": ["03", "08", "09", "10", "11", "12", "13", "14"],
+    }
+    assert speaker_split(ALL_SPEAKERS, "03", ["08", "09"])["test"] == [
+        "08",
+        "09",
+    ]
+
+
+def test_cli_speakers(corpus, tmp_path):
+    data_folder, _ = corpus
+    paths = main(
+        [
+            "--data_folder",
+            data_folder,
+            "--save_folder",
+            str(tmp_path / "cli"),
+            "--protocol",
+            "speakers",
+            "--valid_speakers",
+            "10",
+            "--test_speakers",
+            "11",
+            "03",
+        ]
+    )
+    spk = split_speakers(paths)
+    assert spk["test"] == {"03", "11"} and spk["valid"] == {"10"}

@@ -1,0 +1,204 @@
+"""The Emo-DB LSTM recipe: windowing and aggregation, features, encoder,
+and a short training on a generated corpus (slow)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from speechbrain.dataio.batch import PaddedBatch
+
+from speechbrain_ext.lobes.models.window_rnn import (
+    RecurrentWindowEncoder,
+    SpectralFeatures,
+    feature_size,
+)
+from speechbrain_ext.nnet.windows import (
+    FeatureWindows,
+    aggregate_windows,
+    sliding_windows,
+    window_starts,
+)
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+RECIPE = os.path.join(ROOT, "recipes", "EmoDB", "emotion_recognition", "LSTM")
+
+
+# ----------------------------------------------------------------------
+# Windows and aggregation
+# ----------------------------------------------------------------------
+@pytest.mark.parametrize("n_frames", [24, 25, 26, 27, 28, 100, 301])
+def test_window_count_and_coverage(n_frames):
+    starts = window_starts(n_frames, size=25, shift=3)
+    expected = 1 if n_frames <= 25 else (n_frames - 25) // 3 + 1
+    assert len(starts) == expected
+    assert starts[0] == 0 and all(
+        b - a == 3 for a, b in zip(starts, starts[1:])
+    )
+    if n_frames >= 25:
+        # every window inside the sequence; fewer than 3 frames left over
+        assert starts[-1] + 25 <= n_frames < starts[-1] + 25 + 3
+
+
+def test_training_and_test_windows_are_the_same():
+    """FeatureWindows (training) and sliding_windows (test) cut alike."""
+    torch.manual_seed(0)
+    lengths = [40, 10, 77]
+    utts = [
+        {"id": f"u{i}", "feats": torch.randn(n, 3), "emo": torch.tensor([i])}
+        for i, n in enumerate(lengths)
+    ]
+    windows = FeatureWindows(utts, size=25, shift=3, label_key="emo")
+    batch = PaddedBatch(utts)
+    feats, lens = batch.feats
+    cut, owners = sliding_windows(feats, lens, size=25, shift=3)
+    assert len(windows) == len(cut) == 6 + 1 + 18
+    for i in range(len(windows)):
+        item = windows[i]
+        assert torch.equal(item["feats"], cut[i])
+        assert int(item["emo"]) == int(owners[i])
+        assert item["id"] == f"u{int(owners[i])}"
+    # A short utterance: one window, its last frame repeated, no padding
+    short = cut[owners == 1][0]
+    assert torch.equal(short[:10], utts[1]["feats"])
+    assert torch.equal(short[10:], utts[1]["feats"][-1:].expand(15, 3))
+    # Cut alone or in a padded batch: the same windows
+    alone, _ = sliding_windows(utts[0]["feats"][None], size=25, shift=3)
+    assert torch.equal(alone, cut[owners == 0])
+
+
+def test_aggregation():
+    torch.manual_seed(0)
+    log_probs = torch.log_softmax(torch.randn(7, 4), dim=-1)
+    owners = torch.tensor([0, 0, 0, 1, 2, 2, 2])
+    out = aggregate_windows(log_probs, owners, 3)
+    assert out.shape == (3, 4)
+    assert torch.allclose(out.exp().sum(-1), torch.ones(3))
+    for seq in range(3):
+        mean = log_probs[owners == seq].mean(0)
+        assert torch.allclose(out[seq], torch.log_softmax(mean, -1))
+    # one window: its own posterior
+    assert torch.allclose(out[1], log_probs[3])
+    # the arithmetic mean of the posteriors
+    out = aggregate_windows(log_probs, owners, 3, method="mean_prob")
+    assert torch.allclose(out[2].exp(), log_probs[4:].exp().mean(0))
+    # a confident window against two hesitant ones
+    p = torch.tensor([[0.98, 0.02], [0.4, 0.6], [0.4, 0.6]])
+    owners = torch.zeros(3, dtype=torch.long)
+    assert aggregate_windows(p.log(), owners, 1).argmax() == 0
+    assert aggregate_windows(p.log(), owners, 1, "mean_prob").argmax() == 0
+    with pytest.raises(ValueError, match="at least one window"):
+        aggregate_windows(p.log(), owners, 2)
+    with pytest.raises(ValueError, match="aggregation must be one of"):
+        aggregate_windows(p.log(), owners, 1, "vote")
+
+
+# ----------------------------------------------------------------------
+# Features and encoder
+# ----------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["mfcc", "mspec"])
+def test_features_and_their_derivatives(kind):
+    torch.manual_seed(0)
+    wav = torch.randn(1, 8000)
+    raw = SpectralFeatures(kind, delta_order=0)(wav)
+    full = SpectralFeatures(kind, delta_order=2)(wav)
+    base = raw.shape[-1]
+    assert base == {"mfcc": 13, "mspec": 40}[kind]
+    assert full.shape[-1] == feature_size(kind, 2) == 3 * base
+    assert torch.allclose(full[..., :base], raw)
+    # equation (1): N = 1 for the first derivative, N = 2 for the second
+    c = raw[0]
+    delta = (c[2:] - c[:-2]) / 2
+    assert torch.allclose(full[0, 1:-1, base : 2 * base], delta, atol=1e-4)
+    d = full[0, :, base : 2 * base]
+    dd = (d[3:-1] - d[1:-3] + 2 * (d[4:] - d[:-4])) / 10
+    assert torch.allclose(full[0, 2:-2, 2 * base :], dd, atol=1e-4)
+
+
+def test_encoder_returns_the_final_states():
+    torch.manual_seed(0)
+    x = torch.randn(5, 25, 6)
+    for cell in ("rnn", "lstm", "gru"):
+        enc = RecurrentWindowEncoder(6, cell, 8, bidirectional=True).eval()
+        outputs, _ = enc.rnn(x)
+        state = enc(x)
+        assert state.shape == (5, 16)
+        # forward direction after the last frame, backward after the first
+        assert torch.allclose(state[:, :8], outputs[:, -1, :8], atol=1e-6)
+        assert torch.allclose(state[:, 8:], outputs[:, 0, 8:], atol=1e-6)
+    enc = RecurrentWindowEncoder(6, "lstm", 8).eval()
+    outputs, _ = enc.rnn(x)
+    assert torch.allclose(enc(x), outputs[:, -1], atol=1e-6)
+    with pytest.raises(ValueError, match="cell must be one of"):
+        RecurrentWindowEncoder(6, "transformer")
+
+
+# ----------------------------------------------------------------------
+# Training on held-out speakers (slow)
+# ----------------------------------------------------------------------
+@pytest.mark.slow
+def test_demo_recipe_learns_on_held_out_speakers(tmp_path):
+    """4 epochs on 210 generated utterances; test on speakers 15 and 16."""
+    out = tmp_path / "run"
+    cmd = [
+        sys.executable,
+        os.path.join(RECIPE, "train.py"),
+        os.path.join(RECIPE, "hparams", "lstm_demo.yaml"),
+        f"--output_folder={out}",
+        f"--synthemodb_folder={tmp_path / 'synthemodb'}",
+        "--synthemodb_utterances=210",
+        "--number_of_epochs=4",
+        "--valid_speakers=[14]",
+        "--test_speakers=[15,16]",
+    ]
+    proc = subprocess.run(
+        cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    with open(out / "prepared" / "test.json", encoding="utf-8") as f:
+        test = json.load(f)
+    assert {e["spk_id"] for e in test.values()} == {"15", "16"}
+    with open(out / "test_results" / "clean" / "metrics.json") as f:
+        metrics = json.load(f)
+    assert metrics["n"] == len(test) > 40
+    # chance is 1/7 (14%); the most frequent class, anger, is 24%
+    assert metrics["WA"] > 45, metrics
+    assert metrics["UA"] > 35, metrics
+    log = (out / "train_log.txt").read_text()
+    assert "Epoch loaded: 4" in log
+    assert (out / "test_results" / "clean" / "predictions.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "yaml_name, cell, hidden, directions",
+    [
+        ("lstm.yaml", "lstm", 128, 1),
+        ("rnn.yaml", "rnn", 128, 1),
+        ("bilstm.yaml", "lstm", 64, 2),
+    ],
+)
+def test_full_size_configurations_have_the_papers_dimensions(
+    yaml_name, cell, hidden, directions
+):
+    """Table 4's networks on MSPEC + delta + delta-delta (120 inputs)."""
+    from hyperpyyaml import load_hyperpyyaml
+
+    with open(os.path.join(RECIPE, "hparams", yaml_name)) as f:
+        hparams = load_hyperpyyaml(f, {"data_folder": "emodb"})
+    encoder, classifier = hparams["encoder"], hparams["classifier"]
+    assert hparams["n_features"] == 3 * 40
+    assert (hparams["window_size"], hparams["window_shift"]) == (25, 3)
+    assert encoder.cell == cell and encoder.directions == directions
+    assert encoder.output_size == hidden * directions == 128
+    assert classifier.w.out_features == 7
+    # weights and biases of two stacked layers (input 120, then 128)
+    gates = {"lstm": 4, "rnn": 1}[cell]
+    expected = 0
+    for layer_input in (120, hidden * directions):
+        per_direction = gates * hidden * (layer_input + hidden + 2)
+        expected += directions * per_direction
+    n_params = sum(p.numel() for p in encoder.parameters())
+    assert n_params == expected
+    assert hparams["l2_weight"] == 1e-4 and hparams["number_of_epochs"] == 10
