@@ -1,0 +1,250 @@
+"""Residual-BLSTM + E-transformer encoder: shapes, ablations, paper sizes,
+residual paths, fixed-length input."""
+
+import os
+
+import pytest
+import torch
+from hyperpyyaml import load_hyperpyyaml
+
+from speechbrain_ext.lobes.models.residual_blstm_etransformer import (
+    ConvLayers,
+    ETransformer,
+    ResidualBLSTM,
+    ResidualBLSTMETransformer,
+    TimePooling,
+    fixed_length,
+)
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+HPARAMS = os.path.join(
+    ROOT,
+    "recipes",
+    "IEMOCAP",
+    "emotion_recognition",
+    "residual_BLSTM_Etransformer",
+    "hparams",
+)
+
+# The overrides of the README, per model of the paper's Table 2
+VARIANTS = {
+    "full": {},
+    "base1": {"residual_blstm": False},
+    "base2": {"transformer": "plain"},
+    "base3": {"residual_blstm": False, "transformer": "plain"},
+    "base4": {"time_pooling": False},
+    "base5": {"transformer": "none"},
+    "base6": {"residual_blstm": False, "transformer": "none"},
+    "base7": {
+        "use_conv": False,
+        "residual_blstm": False,
+        "transformer": "none",
+    },
+}
+SMALL = dict(
+    conv_channels=16,
+    hidden_size=8,
+    ffn_size=32,
+    d_model=16,
+    nhead=2,
+    d_ffn=32,
+)
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_every_ablation_builds_and_runs(name):
+    torch.manual_seed(0)
+    model = ResidualBLSTMETransformer(10, **SMALL, **VARIANTS[name])
+    out = model(torch.randn(3, 21, 10))
+    assert out.shape == (3, 32) and model.output_size == 32
+    out = model(torch.randn(3, 21, 10), torch.tensor([1.0, 0.5, 0.2]))
+    assert torch.isfinite(out).all()
+    out.sum().backward()
+    switches = {**VARIANTS["full"], **VARIANTS[name]}
+    assert (model.conv is not None) == switches.get("use_conv", True)
+    assert (model.time_pooling is not None) == switches.get(
+        "time_pooling", True
+    )
+    assert all(
+        b.residual == switches.get("residual_blstm", True) for b in model.blstms
+    )
+    kind = switches.get("transformer", "etransformer")
+    assert len(model.transformers) == (0 if kind == "none" else 3)
+    assert all(
+        t.convolutions == (kind == "etransformer") for t in model.transformers
+    )
+
+
+def test_wrong_switches_fail():
+    with pytest.raises(ValueError, match="transformer must be one of"):
+        ResidualBLSTMETransformer(10, transformer="conformer")
+    # a residual BLSTM straight on 40 log-mel cannot add its input
+    with pytest.raises(ValueError, match="input_size == output_size"):
+        ResidualBLSTMETransformer(40, use_conv=False)
+
+
+def test_time_pooling_halves_the_frames():
+    x = torch.arange(12.0).reshape(1, 6, 2)
+    pool = TimePooling(dropout=0.2).eval()
+    assert torch.equal(pool(x), x.reshape(1, 3, 2, 2).amax(2))
+    seen = []
+    model = ResidualBLSTMETransformer(10, **SMALL).eval()
+    model.transformers[0].register_forward_hook(
+        lambda m, i, o: seen.append(i[0].shape[1])
+    )
+    model(torch.randn(2, 40, 10))
+    no_pool = ResidualBLSTMETransformer(10, **SMALL, time_pooling=False)
+    no_pool.transformers[0].register_forward_hook(
+        lambda m, i, o: seen.append(i[0].shape[1])
+    )
+    no_pool.eval()(torch.randn(2, 40, 10))
+    assert seen == [20, 40]
+
+
+def _zero_(*modules):
+    with torch.no_grad():
+        for module in modules:
+            for p in module.parameters():
+                p.zero_()
+
+
+def test_residual_blstm_adds_its_input():
+    torch.manual_seed(0)
+    x = torch.randn(2, 9, 16)
+    block = ResidualBLSTM(16, hidden_size=8, ffn_size=32, output_size=16)
+    block.eval()
+    hidden, _ = block.blstm(x)
+    expected = block.ffn(hidden) + x
+    assert torch.allclose(block(x), expected, atol=1e-6)
+    # Eq. (1): with the FFN's last layer at zero, H = X
+    _zero_(block.ffn[2])
+    assert torch.allclose(block(x), x)
+    plain = ResidualBLSTM(16, 8, 32, 16, residual=False).eval()
+    _zero_(plain.ffn[2])
+    assert torch.equal(plain(x), torch.zeros_like(x))
+    # the same parameters with and without the residual connection
+    n = sum(p.numel() for p in block.parameters())
+    assert n == sum(p.numel() for p in plain.parameters())
+
+
+def test_etransformer_adds_its_input():
+    torch.manual_seed(0)
+    x = torch.randn(2, 9, 16)
+    block = ETransformer(d_model=16, nhead=2, d_ffn=32).eval()
+    inner = block.transformer(block.conv_in(x))[0]
+    assert torch.allclose(block(x), block.conv_out(inner) + x, atol=1e-6)
+    # Eq. (8): with the output convolution's LayerNorm at zero, Y = T
+    _zero_(block.conv_out[2])
+    assert torch.allclose(block(x), x)
+    # Conv1d layers: convolution -> ReLU -> LayerNorm
+    kinds = [type(m).__name__ for m in block.conv_in]
+    assert kinds == ["Conv1d", "ReLU", "LayerNorm"]
+    plain = ETransformer(16, 2, 32, convolutions=False).eval()
+    assert not hasattr(plain, "conv_in")
+    assert torch.allclose(plain(x), plain.transformer(x)[0])
+
+
+def test_conv_layers_residual_around_the_last_block():
+    torch.manual_seed(0)
+    x = torch.randn(2, 9, 10)
+    conv = ConvLayers(10, channels=16).eval()
+    kinds = [type(m).__name__ for m in conv.blocks[0]]
+    assert kinds == ["Conv1d", "BatchNorm1d", "ReLU"]
+    before_last = conv.blocks[1](conv.blocks[0](x))
+    # the last block outputs zero: the module outputs its input
+    _zero_(conv.blocks[2][1])
+    assert torch.allclose(conv(x), before_last)
+
+
+def test_attention_and_statistics_ignore_the_padding():
+    """With lengths, frames beyond them do not change the embeddings."""
+    torch.manual_seed(0)
+    model = ResidualBLSTMETransformer(
+        10, **SMALL, use_conv=False, residual_blstm=False, transformer="plain"
+    ).eval()
+    x = torch.randn(2, 20, 10)
+    lengths = torch.tensor([1.0, 0.5])
+    noisy = x.clone()
+    noisy[1, 10:] = 100.0
+    assert torch.allclose(model(x, lengths), model(noisy, lengths), atol=1e-3)
+
+
+def test_fixed_length_cuts_and_pads():
+    feats = torch.randn(2, 8, 3)
+    out, lens = fixed_length(feats, torch.tensor([1.0, 0.5]), 5)
+    assert out.shape == (2, 5, 3)
+    assert torch.equal(out[0], feats[0, :5])
+    assert torch.equal(out[1, :4], feats[1, :4])
+    assert torch.equal(out[1, 4:], torch.zeros(1, 3))
+    assert lens.tolist() == pytest.approx([1.0, 0.8])
+    out, lens = fixed_length(feats, torch.tensor([1.0, 0.5]), 16)
+    assert out.shape == (2, 16, 3)
+    assert torch.equal(out[0, :8], feats[0])
+    assert out[0, 8:].abs().sum() == 0 and out[1, 4:].abs().sum() == 0
+    assert lens.tolist() == [0.5, 0.25]
+
+
+def _load(name, overrides=None):
+    with open(os.path.join(HPARAMS, name), encoding="utf-8") as f:
+        return load_hyperpyyaml(
+            f, {"data_folder": "IEMOCAP", **(overrides or {})}
+        )
+
+
+def test_paper_size_configuration():
+    """train.yaml: the sizes of Section 2 and the parameter count."""
+    hparams = _load("train.yaml")
+    model = hparams["encoder"]
+    assert hparams["protocol"] == "session" and hparams["n_mels"] == 40
+    assert (hparams["max_duration"], hparams["max_frames"]) == (4.0, 400)
+    assert hparams["batch_size"] == 32 and hparams["lr"] == 1e-4
+    fbank = hparams["compute_features"]
+    assert fbank(torch.zeros(1, 64000)).shape == (1, 401, 40)
+    # 3-Conv-Layers: kernels 5, 3, 3, 128 channels, stride 1
+    convs = [block[0].conv for block in model.conv.blocks]
+    assert [c.kernel_size[0] for c in convs] == [5, 3, 3]
+    assert [c.out_channels for c in convs] == [128] * 3
+    assert all(c.stride == (1,) for c in convs)
+    # two residual-BLSTMs: 128 units per direction, FFN 256 -> 512 -> 128
+    assert len(model.blstms) == 2
+    for block in model.blstms:
+        assert block.residual and block.dropout.p == 0.2
+        assert block.blstm.rnn.hidden_size == 128
+        assert block.blstm.rnn.bidirectional
+        assert [block.ffn[0].in_features, block.ffn[0].out_features] == [
+            256,
+            512,
+        ]
+        assert block.ffn[2].out_features == 128
+    assert model.time_pooling.pool.pool_layer.kernel_size == 2
+    assert model.time_pooling.pool.pool_layer.stride == 2
+    assert model.time_pooling.dropout.p == 0.2
+    # three E-transformers: conv k3 128, 8 heads, d_model 128
+    assert len(model.transformers) == 3
+    for block in model.transformers:
+        assert block.conv_in[0].conv.kernel_size == (3,)
+        attention = block.transformer.self_att.att
+        assert attention.num_heads == 8 and attention.embed_dim == 128
+    # Parameters, from the layer sizes
+    conv = (40 * 5 + 1) * 128 + 2 * (128 * 3 + 1) * 128 + 3 * 2 * 128
+    lstm = 2 * 4 * 128 * (128 + 128 + 2)
+    ffn = (256 + 1) * 512 + (512 + 1) * 128
+    conv1d_ln = (128 * 3 + 1) * 128 + 2 * 128
+    attention = 4 * (128 + 1) * 128
+    transformer_ffn = (128 + 1) * 512 + (512 + 1) * 128
+    etransformer = 2 * conv1d_ln + attention + transformer_ffn + 2 * 2 * 128
+    expected = conv + 2 * (lstm + ffn) + 3 * etransformer
+    assert sum(p.numel() for p in model.parameters()) == expected == 1939968
+    classifier = hparams["classifier"]
+    assert classifier.w.in_features == 256 == model.output_size
+    assert classifier.w.out_features == 4
+
+
+@pytest.mark.parametrize("name", ["base4", "base7"])
+def test_yaml_switches_give_the_ablations(name):
+    hparams = _load("train_demo.yaml", VARIANTS[name])
+    model = hparams["encoder"]
+    assert (model.conv is None) == (name == "base7")
+    assert (model.time_pooling is None) == (name == "base4")
+    # the variant names the output folder
+    assert hparams["variant"] in hparams["output_folder"]
