@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One GPU session: the CUDA test, inference of the three full-size systems
+# One run on a GPU machine: the CUDA test, inference of the three full-size systems
 # and the throughput of an IEMOCAP-like noise-trained epoch with dynamic
 # batches. Logs and JSON go to $OUT (default: gpu_check_out).
 #   bash bench/gpu_check.sh [notest]
