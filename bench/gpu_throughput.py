@@ -489,22 +489,15 @@ def main():
                 tokenizer,
             )
             brain.bert_reads_words = args.bert_reads == "reference"
-            if "ctc_lin" in brain.modules and "calibrated_cps" not in report:
-                report["calibrated_cps"] = calibrate_blank(
+            if "ctc_lin" in brain.modules:
+                cps = calibrate_blank(
                     brain.modules,
                     train_batches,
                     device,
                     tokenizer,
                     args.hyp_chars_per_second,
                 )
-            elif "ctc_lin" in brain.modules:
-                calibrate_blank(
-                    brain.modules,
-                    train_batches,
-                    device,
-                    tokenizer,
-                    args.hyp_chars_per_second,
-                )
+                report.setdefault("calibrated_cps", cps)
             if args.steps == 0:
                 continue
             result = time_training(brain, train_batches, args, device)
