@@ -20,10 +20,15 @@ holds::
     <out_dir>/<condition>/predictions.csv
     <out_dir>/<condition>/metrics.json
     <out_dir>/<condition>/confusion.png
+    <out_dir>/<condition>/wer_breakdown.json   WER by emotion and by length
+    <out_dir>/<condition>/wer_breakdown.md     the same as markdown tables
 
 All metrics are percentages (0-100). WER and CER are corpus-level (total
 edits over total reference words or characters) after the same
-:func:`normalize_text` on references and hypotheses.
+:func:`normalize_text` on references and hypotheses. The WER breakdown
+(:func:`wer_breakdown`, written only when the records carry transcripts)
+groups the utterances by true emotion and by reference word count, as in
+Li, Bell & Lai (2022), Tables 1-2.
 
 Authors
  * speechbrain_ext contributors
@@ -121,12 +126,16 @@ def _error_counts(refs, hyps, characters):
     return edits, units
 
 
-def _error_rate(refs, hyps, characters=False):
-    """Corpus error rate in %, 0 or 100 when there is no reference unit."""
-    edits, units = _error_counts(refs, hyps, characters)
+def _rate(edits, units):
+    """Error rate in %, 0 or 100 when there is no reference unit."""
     if units == 0:
         return 0.0 if edits == 0 else 100.0
     return 100.0 * edits / units
+
+
+def _error_rate(refs, hyps, characters=False):
+    """Corpus error rate in %, 0 or 100 when there is no reference unit."""
+    return _rate(*_error_counts(refs, hyps, characters))
 
 
 def compute_metrics(records, labels=None):
@@ -236,6 +245,232 @@ def compute_metrics(records, labels=None):
                     )
             metrics["WER_by_emotion"] = by_emotion
     return metrics
+
+
+WORD_COUNT_BINS = ((0, 10), (11, 20), (21, 30), (31, None))
+"""Reference word-count bins of Li, Bell & Lai (2022), Table 2: inclusive
+``(min_words, max_words)``, ``None`` for no upper bound."""
+
+
+def _bin_name(low, high):
+    """Name a word-count bin: ``<=10``, ``11-20``, ``>30``."""
+    if high is None:
+        return f">{low - 1}" if low > 0 else "all"
+    if low == 0:
+        return f"<={high}"
+    return str(low) if low == high else f"{low}-{high}"
+
+
+def _check_bins(bins):
+    """Validate word-count bins; return them as a list of (low, high)."""
+    checked, previous = [], -1
+    for pair in bins:
+        low, high = pair
+        if previous is None or low <= previous or low < 0:
+            raise ValueError(
+                f"Word-count bins must be increasing and disjoint, with "
+                f"non-negative bounds; got {list(bins)}."
+            )
+        if high is not None and high < low:
+            raise ValueError(f"Bin {pair} has its upper bound below its lower.")
+        checked.append((int(low), None if high is None else int(high)))
+        previous = high
+    if not checked:
+        raise ValueError("wer_breakdown needs at least one word-count bin.")
+    return checked
+
+
+def _group(counts, rows):
+    """Pool the (edits, words) counts of ``rows`` into one table row."""
+    errors = sum(counts[i][0] for i in rows)
+    words = sum(counts[i][1] for i in rows)
+    return {
+        "n_utterances": len(rows),
+        "n_words": words,
+        "errors": errors,
+        "WER": _rate(errors, words) if rows else None,
+    }
+
+
+def wer_breakdown(records, labels=None, bins=WORD_COUNT_BINS):
+    """Break the WER down by true emotion and by reference word count.
+
+    Each group reports the corpus-level WER of its utterances (their total
+    word edits over their total reference words, counted as for ``WER`` in
+    :func:`compute_metrics`), the number of utterances and of reference
+    words. The word count of an utterance is that of its reference after
+    :func:`normalize_text`. A group without utterances has ``WER`` None; a
+    group whose references are all empty follows :func:`compute_metrics`
+    (0 without hypothesis words, 100 otherwise).
+
+    Arguments
+    ---------
+    records : list of dict
+        Per-utterance records (see :func:`compute_metrics`). Only ``ref``,
+        ``hyp`` and, for the emotion groups, ``emo`` (the true label) are
+        read.
+    labels : list, optional
+        The emotion groups, in this order; a label without utterances gets
+        an empty row. Defaults to the sorted true labels. A true label
+        outside this list raises ValueError.
+    bins : sequence of (int, int or None)
+        Inclusive ``(min_words, max_words)`` bins in increasing, disjoint
+        order; ``None`` as the last upper bound means no bound. The default
+        is ``<=10``, ``11-20``, ``21-30`` and ``>30`` words. Utterances
+        outside every bin are left out of ``by_length`` only.
+
+    Returns
+    -------
+    dict or None
+        None when the records carry no ``ref``/``hyp`` (SER-only run) or
+        there is no record. Otherwise ``all`` (every utterance),
+        ``by_emotion`` (``{label: row}``, None when the records carry no
+        ``emo``) and ``by_length`` (``{bin_name: row}``, each row also with
+        ``min_words`` and ``max_words``). A row holds ``n_utterances``,
+        ``n_words``, ``errors`` and ``WER`` (in %, None when empty).
+
+    Example
+    -------
+    >>> records = [
+    ...     {"id": "a", "ref": "oh no, oh no", "hyp": "oh no", "emo": "sad"},
+    ...     {"id": "b", "ref": "yes", "hyp": "yes", "emo": "hap"},
+    ...     {"id": "c", "ref": " ".join(["word"] * 16),
+    ...      "hyp": " ".join(["word"] * 14), "emo": "sad"},
+    ... ]
+    >>> out = wer_breakdown(records, labels=["neu", "hap", "sad"])
+    >>> for name, row in out["by_emotion"].items():
+    ...     print(name, row["n_utterances"], row["n_words"], row["WER"])
+    neu 0 0 None
+    hap 1 1 0.0
+    sad 2 20 20.0
+    >>> for name, row in out["by_length"].items():
+    ...     print(name, row["n_utterances"], row["n_words"], row["WER"])
+    <=10 2 5 40.0
+    11-20 1 16 12.5
+    21-30 0 0 None
+    >30 0 0 None
+    >>> out["all"]["WER"] == compute_metrics(records)["WER"]
+    True
+    >>> wer_breakdown([{"id": "a", "emo": "sad", "pred": "neu"}]) is None
+    True
+    """
+    bins = _check_bins(bins)
+    if not records or not _has_keys(records, _ASR_KEYS, "transcript"):
+        return None
+    counts = []
+    for record in records:
+        ref = normalize_text(record["ref"])
+        hyp = normalize_text(record["hyp"])
+        counts.append(_error_counts([ref], [hyp], characters=False))
+    everything = list(range(len(records)))
+    breakdown = {"all": _group(counts, everything), "by_emotion": None}
+
+    if _has_keys(records, ("emo",), "emotion"):
+        true = [record["emo"] for record in records]
+        labels = sorted(set(true)) if labels is None else list(labels)
+        unknown = [x for x in dict.fromkeys(true) if x not in labels]
+        if unknown:
+            raise ValueError(
+                f"Emotion label(s) {unknown} are not in labels {labels}."
+            )
+        breakdown["by_emotion"] = {
+            str(label): _group(
+                counts, [i for i in everything if true[i] == label]
+            )
+            for label in labels
+        }
+
+    by_length = {}
+    for low, high in bins:
+        rows = [
+            i
+            for i in everything
+            if low <= counts[i][1] and (high is None or counts[i][1] <= high)
+        ]
+        by_length[_bin_name(low, high)] = {
+            "min_words": low,
+            "max_words": high,
+            **_group(counts, rows),
+        }
+    breakdown["by_length"] = by_length
+    return breakdown
+
+
+def _breakdown_table(rows, first_header):
+    """Format (name, row) pairs of :func:`wer_breakdown` as markdown lines."""
+    lines = [
+        f"| {first_header} | Utterances | Ref. words | WER |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, row in rows:
+        wer = "-" if row["WER"] is None else f"{row['WER']:.2f}"
+        lines.append(
+            f"| {name} | {row['n_utterances']} | {row['n_words']} | {wer} |"
+        )
+    return lines
+
+
+def wer_breakdown_markdown(breakdown, title=None):
+    """Format a :func:`wer_breakdown` as two markdown tables.
+
+    One table by true emotion (left out when the breakdown has none), one
+    by reference word count; both end with the row of all utterances. WER
+    values have two decimals, ``-`` marks a group without utterances.
+
+    Arguments
+    ---------
+    breakdown : dict
+        The return value of :func:`wer_breakdown`.
+    title : str, optional
+        Heading of the document, by default ``WER breakdown``.
+
+    Returns
+    -------
+    str
+        The markdown document.
+
+    Example
+    -------
+    >>> records = [{"id": "a", "ref": "oh no", "hyp": "oh", "emo": "sad"},
+    ...            {"id": "b", "ref": "yes", "hyp": "yes", "emo": "hap"}]
+    >>> text = wer_breakdown_markdown(
+    ...     wer_breakdown(records, bins=[(0, 2), (3, None)]), "clean")
+    >>> print(text[text.index("## By emotion"):])
+    ## By emotion
+    <BLANKLINE>
+    | Emotion | Utterances | Ref. words | WER |
+    |---|---:|---:|---:|
+    | hap | 1 | 1 | 0.00 |
+    | sad | 1 | 2 | 50.00 |
+    | All | 2 | 3 | 33.33 |
+    <BLANKLINE>
+    ## By reference length
+    <BLANKLINE>
+    | Words | Utterances | Ref. words | WER |
+    |---|---:|---:|---:|
+    | <=2 | 2 | 3 | 33.33 |
+    | >2 | 0 | 0 | - |
+    | All | 2 | 3 | 33.33 |
+    <BLANKLINE>
+    """
+    total = [("All", breakdown["all"])]
+    lines = [
+        f"# {title or 'WER breakdown'}",
+        "",
+        "WER in %, corpus-level (word edits over reference words after "
+        "text normalisation) within each group; the length of an utterance "
+        "is the word count of its normalised reference. `-`: no utterance.",
+        "",
+    ]
+    if breakdown.get("by_emotion") is not None:
+        lines += ["## By emotion", ""]
+        rows = list(breakdown["by_emotion"].items()) + total
+        lines += _breakdown_table(rows, "Emotion")
+        lines += [""]
+    lines += ["## By reference length", ""]
+    rows = list(breakdown["by_length"].items()) + total
+    lines += _breakdown_table(rows, "Words")
+    return "\n".join(lines) + "\n"
 
 
 def _prob_columns(records, labels):
@@ -582,8 +817,9 @@ def write_condition_report(out_dir, condition_name, records, labels=None):
     """Score one condition and write its artefacts.
 
     Writes ``<out_dir>/<condition_name>/predictions.csv``,
-    ``metrics.json`` and, when the records carry emotions,
-    ``confusion.png``.
+    ``metrics.json``, when the records carry emotions ``confusion.png``
+    and, when they carry transcripts, ``wer_breakdown.json`` and
+    ``wer_breakdown.md`` (see :func:`wer_breakdown`).
 
     Arguments
     ---------
@@ -595,7 +831,8 @@ def write_condition_report(out_dir, condition_name, records, labels=None):
         Per-utterance records (see :func:`compute_metrics`).
     labels : list, optional
         Emotion labels in confusion-matrix order (also names the
-        probability columns of sequence ``probs``).
+        probability columns of sequence ``probs`` and orders the emotion
+        rows of the WER breakdown).
 
     Returns
     -------
@@ -633,6 +870,15 @@ def write_condition_report(out_dir, condition_name, records, labels=None):
             os.path.join(folder, "confusion.png"),
             title=f"{name}: WA {metrics['WA']:.1f}%, UA {metrics['UA']:.1f}%",
         )
+    breakdown = wer_breakdown(records, metrics.get("labels", labels))
+    if breakdown is not None:
+        _write_json(breakdown, os.path.join(folder, "wer_breakdown.json"))
+        with open(
+            os.path.join(folder, "wer_breakdown.md"), "w", encoding="utf-8"
+        ) as fout:
+            fout.write(
+                wer_breakdown_markdown(breakdown, f"WER breakdown: {name}")
+            )
     return metrics
 
 

@@ -1,16 +1,20 @@
 import json
 import os
 
+import jiwer
 import pytest
 import torch
 
 from speechbrain_ext.utils.report import (
+    WORD_COUNT_BINS,
     compute_metrics,
     markdown_table,
     normalize_text,
     plot_conditions,
     plot_confusion,
     read_predictions_csv,
+    wer_breakdown,
+    wer_breakdown_markdown,
     write_condition_report,
     write_predictions_csv,
     write_run_report,
@@ -225,6 +229,8 @@ def test_condition_and_run_reports(tmp_path):
             "confusion.png",
             "metrics.json",
             "predictions.csv",
+            "wer_breakdown.json",
+            "wer_breakdown.md",
         ]
         assert_png(os.path.join(folder, "confusion.png"))
         with open(os.path.join(folder, "metrics.json")) as fin:
@@ -253,8 +259,200 @@ def test_condition_report_asr_only_and_bad_name(tmp_path):
     assert sorted(os.listdir(tmp_path / "clean")) == [
         "metrics.json",
         "predictions.csv",
+        "wer_breakdown.json",
+        "wer_breakdown.md",
     ]
+    # No emotion at all: only the table by length.
+    markdown = (tmp_path / "clean" / "wer_breakdown.md").read_text()
+    assert "## By emotion" not in markdown
+    assert "## By reference length" in markdown
     write_run_report(str(tmp_path), {"clean": metrics})
     assert_png(str(tmp_path / "conditions.png"))
     with pytest.raises(ValueError, match="Invalid condition name"):
         write_condition_report(str(tmp_path), "../up", make_records())
+
+
+def words(n, stem="w"):
+    return " ".join(f"{stem}{i}" for i in range(n))
+
+
+BREAKDOWN_LABELS = ["neu", "hap", "ang", "sad", "fea"]
+
+# (ref, hyp, emotion): word count of the normalised reference | word edits.
+BREAKDOWN_RECORDS = [
+    # "!" is no word: 10 words, bin <=10 | 1 sub
+    (words(10) + " !", words(9) + " x", "neu"),
+    # 11 words, bin 11-20 | 2 del
+    (words(11), words(9), "neu"),
+    # 4 words | DON'T->DONT sub, NOW ins: 2
+    ("Well, I don't - know...", "well i dont know now", "hap"),
+    # 31 words, bin >30 | 1 ins
+    (words(31), words(31) + " extra", "ang"),
+    # 0 words, bin <=10 | 1 ins
+    ("", "uh", "sad"),
+    # 20 words, bin 11-20 | 4 sub
+    (words(20), words(16) + " " + words(4, stem="v"), "hap"),
+]
+
+
+def make_breakdown_records(with_emotion=True, with_pred=False):
+    records = []
+    for i, (ref, hyp, emo) in enumerate(BREAKDOWN_RECORDS):
+        record = {"id": f"b{i}", "ref": ref, "hyp": hyp}
+        if with_emotion:
+            record["emo"] = emo
+        if with_pred:
+            record["pred"] = "neu"
+        records.append(record)
+    return records
+
+
+def row(n_utterances, n_words, errors, wer):
+    return {
+        "n_utterances": n_utterances,
+        "n_words": n_words,
+        "errors": errors,
+        "WER": wer,
+    }
+
+
+def test_wer_breakdown_hand_computed():
+    out = wer_breakdown(make_breakdown_records(), BREAKDOWN_LABELS)
+    assert out["all"] == row(6, 76, 11, pytest.approx(100 * 11 / 76))
+    # in labels order, an absent label reported empty
+    assert list(out["by_emotion"]) == BREAKDOWN_LABELS
+    assert out["by_emotion"] == {
+        # corpus-level: 3 / 21, not the mean of 10% and 18.2%
+        "neu": row(2, 21, 3, pytest.approx(100 * 3 / 21)),
+        "hap": row(2, 24, 6, pytest.approx(25.0)),
+        "ang": row(1, 31, 1, pytest.approx(100 / 31)),
+        # only an empty reference with an insertion, as compute_metrics
+        "sad": row(1, 0, 1, 100.0),
+        "fea": row(0, 0, 0, None),
+    }
+    assert list(out["by_length"]) == ["<=10", "11-20", "21-30", ">30"]
+    by_length = out["by_length"]
+    # 10 words (after normalisation) in <=10, 11 words in 11-20
+    assert by_length["<=10"] == {
+        "min_words": 0,
+        "max_words": 10,
+        **row(3, 14, 4, pytest.approx(100 * 4 / 14)),
+    }
+    assert by_length["11-20"] == {
+        "min_words": 11,
+        "max_words": 20,
+        **row(2, 31, 6, pytest.approx(100 * 6 / 31)),
+    }
+    assert by_length["21-30"] == {
+        "min_words": 21,
+        "max_words": 30,
+        **row(0, 0, 0, None),
+    }
+    assert by_length[">30"] == {
+        "min_words": 31,
+        "max_words": None,
+        **row(1, 31, 1, pytest.approx(100 / 31)),
+    }
+
+
+def test_wer_breakdown_agrees_with_jiwer_and_compute_metrics():
+    records = make_breakdown_records()
+    out = wer_breakdown(records, BREAKDOWN_LABELS)
+    hap = [r for r in records if r["emo"] == "hap"]
+    expected = 100 * jiwer.wer(
+        [normalize_text(r["ref"]) for r in hap],
+        [normalize_text(r["hyp"]) for r in hap],
+    )
+    assert out["by_emotion"]["hap"]["WER"] == pytest.approx(expected)
+    assert out["all"]["WER"] == pytest.approx(compute_metrics(records)["WER"])
+    assert out["by_emotion"]["neu"]["WER"] == pytest.approx(
+        compute_metrics(records[:2])["WER"]
+    )
+
+
+def test_wer_breakdown_defaults_and_missing_parts():
+    records = make_breakdown_records()
+    out = wer_breakdown(records)
+    assert list(out["by_emotion"]) == ["ang", "hap", "neu", "sad"]
+    assert out == wer_breakdown(records, labels=None, bins=WORD_COUNT_BINS)
+    # ASR-only records: lengths only
+    asr = wer_breakdown(make_breakdown_records(with_emotion=False))
+    assert asr["by_emotion"] is None
+    assert asr["by_length"] == out["by_length"]
+    # SER-only records or no record: no breakdown
+    assert wer_breakdown(make_records(with_text=False), LABELS) is None
+    assert wer_breakdown([]) is None
+    with pytest.raises(ValueError, match="not in labels"):
+        wer_breakdown(records, ["neu", "hap"])
+    partial = make_breakdown_records()
+    del partial[2]["hyp"]
+    with pytest.raises(ValueError, match="b2"):
+        wer_breakdown(partial)
+
+
+def test_wer_breakdown_custom_bins():
+    out = wer_breakdown(
+        make_breakdown_records(), bins=[(1, 10), (11, 11), (31, 40)]
+    )
+    by_length = out["by_length"]
+    assert list(by_length) == ["1-10", "11", "31-40"]
+    # The empty reference and the 20-word one fall in no bin.
+    assert [r["n_utterances"] for r in by_length.values()] == [2, 1, 1]
+    assert by_length["1-10"]["WER"] == pytest.approx(100 * 3 / 14)
+    for bad in ([(0, 10), (10, 20)], [(5, 2)], [(0, None), (5, 9)], []):
+        with pytest.raises(ValueError):
+            wer_breakdown(make_breakdown_records(), bins=bad)
+
+
+def test_wer_breakdown_markdown():
+    out = wer_breakdown(make_breakdown_records(), BREAKDOWN_LABELS)
+    lines = wer_breakdown_markdown(out, "WER breakdown: clean").splitlines()
+    assert lines[0] == "# WER breakdown: clean"
+    emotion = lines.index("## By emotion")
+    assert lines[emotion + 2 : emotion + 10] == [
+        "| Emotion | Utterances | Ref. words | WER |",
+        "|---|---:|---:|---:|",
+        "| neu | 2 | 21 | 14.29 |",
+        "| hap | 2 | 24 | 25.00 |",
+        "| ang | 1 | 31 | 3.23 |",
+        "| sad | 1 | 0 | 100.00 |",
+        "| fea | 0 | 0 | - |",
+        "| All | 6 | 76 | 14.47 |",
+    ]
+    length = lines.index("## By reference length")
+    assert lines[length + 2 :] == [
+        "| Words | Utterances | Ref. words | WER |",
+        "|---|---:|---:|---:|",
+        "| <=10 | 3 | 14 | 28.57 |",
+        "| 11-20 | 2 | 31 | 19.35 |",
+        "| 21-30 | 0 | 0 | - |",
+        "| >30 | 1 | 31 | 3.23 |",
+        "| All | 6 | 76 | 14.47 |",
+    ]
+
+
+def test_condition_report_writes_wer_breakdown(tmp_path):
+    # joint run (emotion and transcripts)
+    records = make_breakdown_records(with_pred=True)
+    write_condition_report(str(tmp_path), "clean", records, BREAKDOWN_LABELS)
+    folder = tmp_path / "clean"
+    with open(folder / "wer_breakdown.json") as fin:
+        written = json.load(fin)
+    assert written == wer_breakdown(records, BREAKDOWN_LABELS)
+    assert written["by_length"]["21-30"]["WER"] is None
+    markdown = (folder / "wer_breakdown.md").read_text()
+    assert markdown == wer_breakdown_markdown(written, "WER breakdown: clean")
+    # ASR head without emotion head: the true emotions still group the WER
+    asr = make_breakdown_records()
+    write_condition_report(str(tmp_path), "asr", asr, BREAKDOWN_LABELS)
+    with open(tmp_path / "asr" / "wer_breakdown.json") as fin:
+        assert list(json.load(fin)["by_emotion"]) == BREAKDOWN_LABELS
+    # SER-only run: no breakdown file
+    write_condition_report(
+        str(tmp_path), "ser", make_records(with_text=False), LABELS
+    )
+    assert sorted(os.listdir(tmp_path / "ser")) == [
+        "confusion.png",
+        "metrics.json",
+        "predictions.csv",
+    ]
