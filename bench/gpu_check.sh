@@ -20,8 +20,8 @@ fi
 $B --steps 0 --infer_files 96 --infer_batch_size 8 32 \
     --eval_precision fp32 bf16 --profile_inference \
     >"$OUT/inference.json" 2>"$OUT/inference.log"
-# IEMOCAP-like epoch: dynamic batches, speed perturbation, noisy copies
-$B --systems joint ser --precision bf16 --noise --speed \
+# IEMOCAP-like epoch: dynamic batches, augmented and noisy copies
+$B --systems joint ser --precision bf16 --noise --augment \
     --batch_seconds 240 --steps 10 --count_flops --infer_files 0 \
     >"$OUT/dynamic240_noise.json" 2>"$OUT/dynamic240_noise.log"
 python3 - "$OUT" <<'PY'

@@ -192,10 +192,11 @@ def build_hparams(system, args, folders, work):
         "skip_prep": True,
         "wav2vec2_hub": folders["wav2vec2"],
         "encoder_dim": encoder_dim,
-        "speed_prob": 1.0 if args.speed else 0.0,
         "noise_prob": 1.0 if args.noise else 0.0,
         "cudnn_attention": bool(args.cudnn_attention),
     }
+    if system != "ser":
+        overrides["augment_prob"] = 1.0 if args.augment else 0.0
     if system == "joint":
         overrides.update(bert_source=folders["bert"], bert_dim=bert_dim)
     with open(os.path.join(RECIPE, "hparams", SYSTEMS[system])) as f:
@@ -215,9 +216,10 @@ def calibrate_blank(modules, batches, device, tokenizer, target_cps):
         feats = []
         for batch in batches[:2]:
             wavs, lens = batch.sig
-            feats.append(
-                (modules["encoder"](wavs.to(device), lens.to(device)), lens)
-            )
+            frames = modules["encoder"](wavs.to(device), lens.to(device))
+            if "asr_enc" in modules:
+                frames = modules["asr_enc"](frames)
+            feats.append((frames, lens))
         base = lin.bias[0].item()
         for _ in range(12):
             mid = (low + high) / 2
@@ -401,7 +403,11 @@ def main():
     parser.add_argument("--infer_batch_size", type=int, nargs="+", default=[8])
     parser.add_argument("--infer_files", type=int, default=80)
     parser.add_argument("--noise", action="store_true")
-    parser.add_argument("--speed", action="store_true")
+    parser.add_argument(
+        "--augment",
+        action="store_true",
+        help="the ASR and joint yamls' time-domain SpecAugment copy",
+    )
     parser.add_argument("--cudnn_benchmark", action="store_true")
     parser.add_argument(
         "--cudnn_attention", type=int, default=0, choices=[0, 1]
@@ -469,7 +475,7 @@ def main():
         if args.batch_seconds
         else f"fixed {args.batch_size}",
         "noise_training": args.noise,
-        "speed_perturbation": args.speed,
+        "augmentation": args.augment,
         "bert_reads": args.bert_reads,
         "cudnn_attention": bool(args.cudnn_attention),
         "mean_train_batch_seconds": sum(sum(d) for d in train_durs)

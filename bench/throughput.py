@@ -36,14 +36,14 @@ def measure(yaml_name, synthemo_folder, steps, warmup, work):
     overrides = {
         "output_folder": os.path.join(work, yaml_name),
         "synthemo_folder": synthemo_folder,
-        "speed_prob": 0.0,
+        "augment_prob": 0.0,
         "noise_prob": 0.0,
     }
     with open(os.path.join(RECIPE, "hparams", yaml_name)) as f:
         hparams = load_hyperpyyaml(f, overrides)
     run_preparation(hparams["data_preparation"])
     datasets, tokenizer, emo_encoder = recipe.dataio_prepare(hparams)
-    # augmentation off: speed_prob and noise_prob are 0
+    # augmentation off: augment_prob and noise_prob are 0
     brain = build_brain(
         recipe, hparams, {"device": "cpu"}, tokenizer, emo_encoder
     )

@@ -69,7 +69,7 @@ def test_ddp_matches_single_process(tmp_path):
         f"--bert_source={bert}",
         "--encoder_dim=96",
         "--bert_dim=64",
-        "--speed_prob=0",
+        "--augment_prob=0",
         "--device=cpu",
     ]
     script = [

@@ -124,13 +124,13 @@ def test_load_clean_and_sweep():
     clean = load_conditions(find_condition_set("clean"))
     assert clean == [NoiseCondition("clean")]
     sweep = load_conditions(find_condition_set("snr_sweep"))
-    assert len(sweep) == 10
+    assert len(sweep) == 16
     assert sweep[0].is_clean
     noisy = {(c.category, c.snr_db) for c in sweep[1:]}
     assert noisy == {
         (cat, snr)
         for cat in ("noise", "music", "speech")
-        for snr in (20.0, 10.0, 0.0)
+        for snr in (20.0, 15.0, 10.0, 5.0, 0.0)
     }
     assert all(c.name == f"{c.category}_{int(c.snr_db)}dB" for c in sweep[1:])
 

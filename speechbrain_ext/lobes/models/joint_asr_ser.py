@@ -6,7 +6,10 @@ The model is a set of modules, any of which but the encoder may be absent:
 
 * ``encoder``: waveforms and relative lengths -> frame embeddings
   (SpeechBrain's ``Wav2Vec2``, or any module with that interface);
-* ``ctc_lin``: frame embeddings -> CTC logits (ASR head);
+* ``asr_enc`` (optional): frame embeddings -> ASR frame features (the DNN
+  that SpeechBrain's wav2vec2 CTC recipes put before the CTC layer);
+* ``ctc_lin``: ASR frame features (or frame embeddings) -> CTC logits
+  (ASR head);
 * ``text_encoder``: list of strings -> one embedding per string (BERT);
 * ``fusion``: (acoustic, text) embeddings -> fused embedding;
 * ``emo_classifier``: fused (or acoustic) embedding -> emotion logits.
@@ -93,8 +96,9 @@ def joint_asr_ser_forward(
     Arguments
     ---------
     modules : dict-like
-        ``encoder`` and any of ``ctc_lin``, ``text_encoder``, ``fusion``,
-        ``emo_classifier``.
+        ``encoder`` and any of ``asr_enc``, ``ctc_lin``, ``text_encoder``,
+        ``fusion``, ``emo_classifier``. The emotion head reads the encoder
+        frames, not the output of ``asr_enc``.
     wavs : torch.Tensor
         Waveforms [batch, time].
     wav_lens : torch.Tensor
@@ -151,7 +155,10 @@ def joint_asr_ser_forward(
     out = {"feat_lens": wav_lens}
     has_text = "text_encoder" in modules
     if "ctc_lin" in modules:
-        out["p_ctc"] = log_softmax(modules["ctc_lin"](feats))
+        asr_feats = feats
+        if "asr_enc" in modules:
+            asr_feats = modules["asr_enc"](feats)
+        out["p_ctc"] = log_softmax(modules["ctc_lin"](asr_feats))
         if decode or (has_text and texts is None):
             out["hyps"] = ctc_greedy_transcripts(
                 out["p_ctc"], wav_lens, tokenizer, blank_index

@@ -1,0 +1,89 @@
+"""The heads of the joint forward pass and the attentive pooling."""
+
+import torch
+from speechbrain.dataio.encoder import CTCTextEncoder
+from speechbrain.lobes.models.VanillaNN import VanillaNN
+from speechbrain.nnet.activations import Softmax
+from speechbrain.nnet.pooling import StatisticsPooling
+
+from speechbrain_ext.lobes.models.joint_asr_ser import joint_asr_ser_forward
+from speechbrain_ext.nnet.pooling import AttentiveFramePooling
+
+
+class Frames(torch.nn.Module):
+    """Waveform [batch, 80] -> 10 frames of 8 values."""
+
+    def forward(self, wav, lens):
+        return wav.view(wav.shape[0], -1, 8)
+
+
+def _tokenizer():
+    tokenizer = CTCTextEncoder()
+    tokenizer.update_from_iterable(list("ab "), sequence_input=False)
+    tokenizer.insert_blank(index=0)
+    return tokenizer
+
+
+def _modules(asr_enc=None):
+    torch.manual_seed(0)
+    modules = {
+        "encoder": Frames(),
+        "ctc_lin": torch.nn.Linear(8 if asr_enc is None else 16, 4),
+        "emo_classifier": torch.nn.Linear(8, 4),
+    }
+    if asr_enc is not None:
+        modules["asr_enc"] = asr_enc
+    return modules
+
+
+def _forward(modules, wavs):
+    return joint_asr_ser_forward(
+        modules,
+        wavs,
+        torch.ones(wavs.shape[0]),
+        log_softmax=Softmax(apply_log=True),
+        pooling=StatisticsPooling(return_std=False),
+        tokenizer=_tokenizer(),
+    )
+
+
+def test_asr_enc_feeds_the_ctc_layer_only():
+    wavs = torch.rand(3, 80)
+    dnn = VanillaNN(input_shape=[None, None, 8], dnn_blocks=2, dnn_neurons=16)
+    with_dnn = _modules(dnn)
+    out = _forward(with_dnn, wavs)
+    frames = Frames()(wavs, None)
+    expected = torch.log_softmax(with_dnn["ctc_lin"](dnn(frames)), dim=-1)
+    assert torch.allclose(out["p_ctc"], expected, atol=1e-6)
+    # the emotion head reads the encoder frames, not the DNN's output
+    pooled = frames.mean(dim=1)
+    expected_emo = torch.log_softmax(with_dnn["emo_classifier"](pooled), -1)
+    # (StatisticsPooling adds noise of about 1e-4 to the mean)
+    assert torch.allclose(out["p_emo"], expected_emo, atol=1e-3)
+    assert len(out["hyps"]) == 3
+
+
+def test_without_asr_enc_the_ctc_layer_reads_the_frames():
+    wavs = torch.rand(2, 80)
+    modules = _modules()
+    out = _forward(modules, wavs)
+    frames = Frames()(wavs, None)
+    expected = torch.log_softmax(modules["ctc_lin"](frames), dim=-1)
+    assert torch.allclose(out["p_ctc"], expected, atol=1e-6)
+
+
+def test_attentive_pooling_ignores_padding():
+    torch.manual_seed(0)
+    pool = AttentiveFramePooling(8, attention_channels=4).eval()
+    frames = torch.rand(2, 12, 8)
+    padded = frames.clone()
+    padded[1, 6:] = 100.0  # padding of the second utterance
+    lens = torch.tensor([1.0, 0.5])
+    out = pool(padded, lens)
+    alone = pool(frames[1:, :6], torch.ones(1))
+    assert out.shape == (2, 1, 16)
+    assert torch.allclose(out[1], alone[0], atol=1e-5)
+    # a changed frame inside the signal changes the embedding
+    moved = padded.clone()
+    moved[1, 2] += 1.0
+    assert not torch.allclose(pool(moved, lens)[1], out[1])
