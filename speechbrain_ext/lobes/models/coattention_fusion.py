@@ -246,7 +246,9 @@ def select_hidden_layer(hiddens, layer="middle"):
     embeddings) and the output of every transformer layer. ``first`` is the
     initial embeddings, ``final`` the last layer, ``middle`` the layer
     half-way (layer 6 of wav2vec2-base's 12), as in Li et al. (2022),
-    Table 4.
+    Table 4. For wav2vec2-base, the final state is the model's output; for
+    models with a final layer norm (``do_stable_layer_norm``, e.g.
+    wav2vec2-large-lv60), transformers stacks the state before that norm.
 
     Arguments
     ---------

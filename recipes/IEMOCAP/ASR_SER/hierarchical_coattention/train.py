@@ -142,8 +142,13 @@ class ASROutputFusionBrain(RecipeBrain):
         if "ctc_lin" in self.modules:
             stats["WER"] = self.wer_metric.summarize("error_rate")
             stats["CER"] = self.cer_metric.summarize("error_rate")
-        preds, labels = torch.tensor(self.predictions), torch.tensor(self.labels)
-        recalls = [(preds[labels == c] == c).float().mean() for c in labels.unique()]
+        preds, labels = (
+            torch.tensor(self.predictions),
+            torch.tensor(self.labels),
+        )
+        recalls = [
+            (preds[labels == c] == c).float().mean() for c in labels.unique()
+        ]
         stats["WA"] = 100 * float((preds == labels).float().mean())
         stats["UA"] = 100 * float(torch.stack(recalls).mean())
         return stats
