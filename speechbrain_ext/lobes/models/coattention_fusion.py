@@ -394,7 +394,7 @@ class LayerwiseFbankEncoder(FbankEncoder):
         self.rnn_dropout = torch.nn.Dropout(dropout)
 
     def forward(self, wav, wav_lens=None):
-        """Encodes [batch, time] waveforms into [layers + 1, batch, ...]."""
+        """Encodes waveforms into states [layers + 1, batch, frames, dim]."""
         if wav_lens is None:
             wav_lens = torch.ones(wav.shape[0], device=wav.device)
         feats = self.compute_features(wav)
