@@ -525,7 +525,7 @@ def fused_asr_ser_forward(
     return out
 
 
-def stream_modules(modules, streams):
+def stream_modules(modules, streams, text_source="hyp"):
     """The modules of the ASR path and of the chosen streams.
 
     Arguments
@@ -534,6 +534,9 @@ def stream_modules(modules, streams):
         Every module of a yaml file (``modules:``).
     streams : list of str
         The streams to train, among ``mfcc``, ``hidden`` and ``text``.
+    text_source : str
+        What the text stream reads: ``hyp`` (the ASR output, which needs
+        the ASR path) or ``wrd`` (the ground-truth transcript).
 
     Returns
     -------
@@ -553,7 +556,16 @@ def stream_modules(modules, streams):
     Traceback (most recent call last):
     ...
     ValueError: unknown stream(s) ['pitch']; choose among mfcc, hidden, text
+    >>> del mods["encoder"]
+    >>> stream_modules(mods, ["text"])
+    Traceback (most recent call last):
+    ...
+    ValueError: the text stream reads the ASR output: the yaml needs the ...
     """
+    if text_source not in ("hyp", "wrd"):
+        raise ValueError(
+            f"text_source must be hyp (ASR output) or wrd, not {text_source!r}"
+        )
     unknown = [s for s in streams if s not in STREAMS]
     if unknown or not streams:
         raise ValueError(
@@ -573,6 +585,14 @@ def stream_modules(modules, streams):
     ]
     if missing:
         raise ValueError(f"the yaml declares no module {missing}")
+    has_asr = all(name in modules for name in ASR_MODULES)
+    if "hidden" in streams and not has_asr:
+        raise ValueError("the hidden stream needs the ASR path (encoder)")
+    if "text" in streams and text_source == "hyp" and not has_asr:
+        raise ValueError(
+            "the text stream reads the ASR output: the yaml needs the ASR "
+            "path (encoder, ctc_lin), or text_source: wrd"
+        )
     return {k: v for k, v in modules.items() if k not in dropped}
 
 

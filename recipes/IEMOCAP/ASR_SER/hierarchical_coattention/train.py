@@ -1,24 +1,19 @@
 #!/usr/bin/env python3
 """Joint ASR + SER fusing ASR outputs on IEMOCAP (Li, Bell and Lai, 2022).
 
-wav2vec2 is fine-tuned with a CTC layer (ASR); greedy CTC decoding gives
-the text output. Up to three streams feed the emotion classifier: MFCCs
-max-pooled over time (``mfcc``), the hidden states of one wav2vec2 layer
-(``hidden``: first, middle or final) and BERT features of the ASR text or of
-the ground-truth transcript (``text``). Each stream is encoded by a BiLSTM
-and multi-head self-attention; the streams are fused by concatenation,
-co-attention or hierarchical co-attention. Loss:
-``lambda * L_ASR + (1 - lambda) * L_SER``.
-The yaml chooses the streams (``streams: mfcc+hidden+text``), the fusion
-(``fusion_method``), the layer (``hidden_layer``) and what the text stream
-reads (``text_source``: ``hyp`` or ``wrd``); a yaml without ASR path trains
-the SER baselines on ground-truth transcripts.
+wav2vec2 is fine-tuned with a CTC layer; greedy CTC decoding gives the text
+output. Up to three streams feed the emotion classifier, each encoded by a
+BiLSTM and self-attention: MFCCs max-pooled over time (``mfcc``), one
+wav2vec2 layer (``hidden``) and BERT features of the ASR text or of the true
+transcript (``text``); they are fused by concatenation, co-attention or
+hierarchical co-attention. Loss: ``lambda * L_ASR + (1 - lambda) * L_SER``.
+The yaml chooses ``streams``, ``fusion_method``, ``hidden_layer`` and
+``text_source`` (``hyp`` or ``wrd``); ser_baseline.yaml has no ASR path.
 
     python train.py hparams/train.yaml --data_folder=<IEMOCAP_full_release> \
         [--fold=1..5] [--fusion_method=concat|coattention|hierarchical]
     python train.py hparams/train.yaml ... --streams=hidden \
         --fusion_method=concat --hidden_layer=first  # Table 4 row
-    python train.py hparams/ser_baseline.yaml --data_folder=...
     python train.py hparams/train_demo.yaml   # embedded corpus, CPU
 
 Authors
@@ -67,7 +62,6 @@ class ASROutputFusionBrain(RecipeBrain):
         if "ctc_lin" in self.modules:
             targets["tokens"], targets["tokens_lens"] = batch.tokens
         targets["emo"] = batch.emo_encoded.data[:, 0]
-        # test conditions mix in noise (no training augmentation)
         wavs, wav_lens, targets = self.augment(
             wavs, wav_lens, batch.id, stage, targets
         )
@@ -142,10 +136,8 @@ class ASROutputFusionBrain(RecipeBrain):
         if "ctc_lin" in self.modules:
             stats["WER"] = self.wer_metric.summarize("error_rate")
             stats["CER"] = self.cer_metric.summarize("error_rate")
-        preds, labels = (
-            torch.tensor(self.predictions),
-            torch.tensor(self.labels),
-        )
+        preds = torch.tensor(self.predictions)
+        labels = torch.tensor(self.labels)
         recalls = [
             (preds[labels == c] == c).float().mean() for c in labels.unique()
         ]
@@ -203,17 +195,16 @@ if __name__ == "__main__":
     )
 
     # The modules of the chosen streams (and of the ASR path, if any)
-    modules = stream_modules(hparams["modules"], hparams["stream_list"])
-    if hparams["text_source"] not in ("hyp", "wrd"):
-        raise ValueError("text_source must be hyp (ASR output) or wrd")
+    modules = stream_modules(
+        hparams["modules"], hparams["stream_list"], hparams["text_source"]
+    )
 
     # The yaml lists the preparation steps (corpus generation, IEMOCAP fold)
     run_preparation(hparams["data_preparation"], hparams["skip_prep"])
-    datasets, tokenizer, emo_encoder = dataio_prepare(
-        hparams, with_ctc="ctc_lin" in modules
-    )
+    with_ctc = "ctc_lin" in modules
+    datasets, tokenizer, emo_encoder = dataio_prepare(hparams, with_ctc)
 
-    # Clean test by default; noise conditions read the noise_folder pools
+    # Clean test by default (noise conditions read noise_folder's pools)
     conditions = load_condition_set(hparams["test_conditions"])
     brain = ASROutputFusionBrain(
         modules=modules,
