@@ -151,7 +151,8 @@ def _plot_conditions(results, conditions, path):
         ax.set_xticklabels(conditions, rotation=30, ha="right")
         ax.set_ylabel(label)
         ax.grid(axis="y", alpha=0.3)
-        ax.legend(fontsize=7)
+        if series:
+            ax.legend(fontsize=7)
     axes[0].set_title("ASR: WER per test condition (lower is better)")
     axes[1].set_title("SER: UA per test condition (higher is better)")
     fig.tight_layout()
@@ -232,7 +233,10 @@ def _plot_sweep(results, path):
                 ax.set_xlabel("SNR (dB)")
             if col == 0:
                 ax.set_ylabel(f"{key} (%)")
-    axes[0][0].legend(fontsize=7)
+    if axes[0][0].get_legend_handles_labels()[0]:
+        axes[0][0].legend(fontsize=7)
+    elif axes[1][0].get_legend_handles_labels()[0]:
+        axes[1][0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
