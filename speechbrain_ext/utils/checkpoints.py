@@ -101,12 +101,19 @@ class ResumableCheckpointer(Checkpointer):
     """
 
     def save_checkpoint(self, *args, **kwargs):
-        """Saves as usual, then marks the checkpoint as complete."""
+        """Saves as usual, then marks the checkpoint as complete.
+
+        The main process writes the marker; every process waits for it, so
+        that all of them list the same checkpoints afterwards (the deletion
+        that follows in ``save_and_keep_only`` makes one collective call per
+        deleted checkpoint, and differing lists would deadlock DDP).
+        """
         checkpoint = super().save_checkpoint(*args, **kwargs)
-        if checkpoint is not None:
+        if checkpoint is not None and if_main_process():
             marker = os.path.join(checkpoint.path, COMPLETE_MARKER)
             with open(marker, "w", encoding="utf-8") as f:
                 f.write("complete\n")
+        ddp_barrier()
         return checkpoint
 
     def list_checkpoints(self):
