@@ -2,8 +2,6 @@
 
 * the demo yaml trains for 3 epochs on a small SynthEmo corpus and its
   losses go down;
-* on a CI-sized SynthEmo corpus, the demo's CTC leaves the blank plateau
-  (the text stream would otherwise read empty hypotheses);
 * the full-size yaml (wav2vec2-base and BERT-base dimensions, random
   weights, no download) builds and does one training step on a CPU.
 """
@@ -66,30 +64,6 @@ def test_demo_training_lowers_the_losses(tmp_path):
     for key in ("WA", "UA", "macro_F1", "WER"):
         assert key in clean, clean
     assert (out / "test_results" / "clean" / "predictions.csv").exists()
-
-
-@pytest.mark.slow
-def test_demo_asr_leaves_the_blank_plateau(tmp_path):
-    """The demo's ASR learns: validation CTC loss and WER off the plateau.
-
-    A CTC layer trained from scratch first emits only blanks (CTC loss
-    about 2.7, WER 100%). With the demo's learning rate it leaves that
-    plateau after 100-200 updates; at the former 1e-3 it was still there
-    after 200 (README, "Why the demo's ASR did not learn at first").
-    """
-    out = tmp_path / "run"
-    proc = run_fusion_recipe(
-        "train_demo.yaml",
-        f"--output_folder={out}",
-        f"--synthemo_folder={tmp_path / 'synthemo'}",
-        "--synthemo_utterances=600",
-        "--number_of_epochs=8",
-        cwd=tmp_path,
-    )
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    last = read_log_stats(out / "train_log.txt")[-1]
-    assert last["valid loss_ctc"] < 2.0, last
-    assert last["valid WER"] < 95.0, last
 
 
 def _two_utterances(tmp_path):
