@@ -285,7 +285,7 @@ def direction_summary(per_seed):
     return summary
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work", required=True, help="folder for the runs")
     parser.add_argument(
@@ -305,7 +305,7 @@ def main():
     parser.add_argument(
         "overrides", nargs="*", help="extra --key=value for train.py (after --)"
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     args.work = os.path.abspath(args.work)
     args.synthemo_folder = os.path.abspath(
         args.synthemo_folder or os.path.join(args.work, "synthemo")
@@ -371,6 +371,7 @@ def main():
         with open(os.path.join(args.work, "direction.json"), "w") as fout:
             json.dump(report["direction"], fout, indent=2)
     print(json.dumps(report, indent=2))
+    return report
 
 
 if __name__ == "__main__":
