@@ -190,7 +190,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     args.work = os.path.abspath(args.work)
     os.makedirs(args.work, exist_ok=True)
-    jobs = [(row, seed) for seed in args.seeds for row in args.rows]
+    jobs = [(row, seed) for row in args.rows for seed in args.seeds]
     results = {row: {} for row in args.rows}
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
         futures = {
