@@ -127,11 +127,11 @@ SPEAKERS_PER_SPLIT = {"train-clean-100": 32, "dev-clean": 6, "test-clean": 6}
 fewer utterances)."""
 # Mean read-speech prosody (eSpeak NG units), the spread of the speakers
 # around it and the (small) jitter of each utterance around its speaker.
-READ_PROSODY = dict(rate=162, pitch=48, pitch_range=45, volume=100)
+READ_PROSODY = dict(rate=162, pitch=48, pitch_range=45, volume=90)
 SPEAKER_SPREAD = dict(rate=12.0, pitch=7.0, pitch_range=8.0, volume=10.0)
 PROSODY_JITTER = dict(rate=5.0, pitch=2.5, pitch_range=5.0, volume=5.0)
 _LIMITS = dict(rate=(120, 220), pitch=(15, 85), pitch_range=(15, 80))
-_LIMITS["volume"] = (60, 150)
+_LIMITS["volume"] = (60, 120)
 CHAPTER_SIZE = (20, 60)
 """Range of the number of utterances per chapter (the last one of a
 speaker may be smaller)."""
