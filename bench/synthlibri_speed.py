@@ -6,6 +6,7 @@ python bench/synthlibri_speed.py [--n_train 2000 --n_dev 150 --n_test 150]
 import argparse
 import json
 import os
+import resource
 import tempfile
 
 from speechbrain_ext.synthetic.synthlibri import generate_synthlibri
@@ -18,6 +19,10 @@ def main():
     parser.add_argument("--n_test", type=int, default=150)
     parser.add_argument("--num_workers", type=int, default=os.cpu_count())
     args = parser.parse_args()
+    before = [
+        resource.getrusage(who)
+        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         info = generate_synthlibri(
             os.path.join(tmp, "LibriSpeech"),
@@ -31,6 +36,15 @@ def main():
             for root, _, names in os.walk(tmp)
             for name in names
         )
+    # CPU time of this process and of the synthesis processes: on a loaded
+    # machine, cpu_seconds / workers estimates the wall time on idle cores
+    cpu = sum(
+        (after.ru_utime + after.ru_stime) - (b.ru_utime + b.ru_stime)
+        for who, b in zip(
+            (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN), before
+        )
+        for after in [resource.getrusage(who)]
+    )
     print(
         json.dumps(
             {
@@ -42,6 +56,8 @@ def main():
                 "audio_hours": round(info["seconds"] / 3600, 3),
                 "elapsed_seconds": info["elapsed"],
                 "x_real_time": round(info["seconds"] / info["elapsed"], 1),
+                "cpu_seconds": round(cpu, 1),
+                "load_average_1min": round(os.getloadavg()[0], 2),
                 "train_vocabulary": info["vocabulary"],
                 "disk_mb": round(size / 2**20, 1),
                 "workers": args.num_workers,
