@@ -530,6 +530,18 @@ def _prosody(rng, offset):
     return Prosody(**values)
 
 
+def _check_sizes(n_train, n_dev, n_test):
+    """Split -> number of utterances; a ValueError names a bad one."""
+    sizes = dict(zip(SPLITS, (n_train, n_dev, n_test)))
+    for split, n in sizes.items():
+        if not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(
+                f"the number of {split} utterances must be a positive "
+                f"integer, got {n!r}"
+            )
+    return sizes
+
+
 def plan_synthlibri(n_train=2000, n_dev=150, n_test=150, seed=1234):
     """The utterances of a corpus, without synthesising anything.
 
@@ -563,13 +575,7 @@ def plan_synthlibri(n_train=2000, n_dev=150, n_test=150, seed=1234):
     >>> (spk, chapter) == (plan[0]["spk_id"], plan[0]["chapter"]), utt
     (True, '0000')
     """
-    sizes = dict(zip(SPLITS, (n_train, n_dev, n_test)))
-    for split, n in sizes.items():
-        if int(n) != n or n < 1:
-            raise ValueError(
-                f"the number of {split} utterances must be a positive "
-                f"integer, got {n!r}"
-            )
+    sizes = _check_sizes(n_train, n_dev, n_test)
     speakers = _speakers(seed)
     chapter_rng = np.random.default_rng(_stable_seed(seed, "chapters"))
     chapter_ids = chapter_rng.choice(
@@ -755,6 +761,7 @@ def ensure_synthlibri(
     """
     from speechbrain_ext.dataio.preparation import prepare_lock
 
+    _check_sizes(n_train, n_dev, n_test)
     options = {
         "n_train": n_train,
         "n_dev": n_dev,

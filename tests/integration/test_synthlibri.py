@@ -210,3 +210,10 @@ def test_synthemo_words_in_top_n_of_default_train_split(tmp_path, seed):
     # ... while the whole vocabulary is much larger than SynthEmo's
     assert len(counts) >= 2.5 * len(emo_words)
     assert len(counts) > SYNTHEMO_TOP_N + 200
+
+
+def test_bad_sizes_are_refused_before_writing(tmp_path):
+    with pytest.raises(ValueError, match="dev-clean utterances"):
+        ensure_synthlibri(str(tmp_path / "out"), n_train=4, n_dev=0)
+    assert not (tmp_path / "out" / "LibriSpeech").exists()
+    assert not (tmp_path / "out" / "LibriSpeech.partial").exists()
