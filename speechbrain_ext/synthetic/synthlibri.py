@@ -719,9 +719,10 @@ def ensure_synthlibri(
     The corpus goes to ``<output_folder>/LibriSpeech`` (the
     ``data_folder`` of ``prepare_librispeech``) and a small
     ``synthlibri.json`` records the options. A second call with the same
-    options returns at once; other options are an error (choose another
-    folder). The corpus is written to ``LibriSpeech.partial`` and renamed
-    when complete, so an interrupted generation starts again. Nothing that
+    options returns at once (or generates the corpus again if its folder
+    was removed); other options are an error (choose another folder). The
+    corpus is written to ``LibriSpeech.partial`` and renamed when
+    complete, so an interrupted generation starts again. Nothing that
     this function did not write is ever deleted: an existing
     ``LibriSpeech`` folder without the record, or a ``LibriSpeech.partial``
     folder without this generator's mark, is an error.
@@ -776,14 +777,18 @@ def ensure_synthlibri(
         if os.path.exists(marker):
             with open(marker, encoding="utf-8") as f:
                 done = json.load(f)
-            if done.get("options") == options:
+            if done.get("options") == options and os.path.isdir(corpus):
                 logger.info("SynthLibri already generated in %s", corpus)
                 return done["summary"]
-            raise FileExistsError(
-                f"{output_folder} holds a SynthLibri corpus generated with "
-                f"other options ({done.get('options')}, not {options}); "
-                "choose another folder or delete it."
-            )
+            if done.get("options") == options:
+                logger.info("%s was removed: generating it again", corpus)
+                os.remove(marker)
+            else:
+                raise FileExistsError(
+                    f"{output_folder} holds a SynthLibri corpus generated "
+                    f"with other options ({done.get('options')}, not "
+                    f"{options}); choose another folder or delete it."
+                )
         if os.path.exists(corpus):
             raise FileExistsError(
                 f"{corpus} exists but was not written by ensure_synthlibri "

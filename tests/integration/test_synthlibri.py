@@ -4,6 +4,7 @@ voices, and the coverage of SynthEmo's words."""
 import hashlib
 import json
 import os
+import shutil
 from collections import Counter
 
 import espeakng_loader
@@ -138,6 +139,11 @@ def test_interrupted_generation_starts_again(tmp_path):
     assert not (tmp_path / "LibriSpeech" / "dev-clean" / "1").exists()
     assert not (tmp_path / "LibriSpeech" / ".synthlibri_partial").exists()
     assert info["splits"]["dev-clean"]["utterances"] == 1
+    # a corpus folder removed by hand is generated again
+    before = tree_hashes(tmp_path / "LibriSpeech")
+    shutil.rmtree(tmp_path / "LibriSpeech")
+    ensure_synthlibri(str(tmp_path), n_train=2, n_dev=1, n_test=1)
+    assert tree_hashes(tmp_path / "LibriSpeech") == before
 
 
 def test_same_seed_gives_identical_files(tmp_path):
