@@ -181,7 +181,7 @@ class TanhOutputLayer(torch.nn.Module):
         self.w = torch.nn.Linear(hidden_size, n_neurons)
 
     def forward(self, x):
-        """Logits of the words, (..., n_neurons)."""
+        """Word logits: the last dimension becomes ``n_neurons``."""
         return self.w(torch.tanh(self.hidden(x)))
 
 
