@@ -195,6 +195,8 @@ if __name__ == "__main__":
         run_on_main(merge_manifests, args=[splits, hparams["train_annotation"]])
     datasets, test_names, vocabulary = dataio_prepare(hparams)
 
+    if hparams["ctc_epochs"] == 0:  # attention only: no CTC layer to train
+        hparams["ctc_lin"].requires_grad_(False)
     brain = A2WBrain(
         modules=hparams["modules"],
         hparams=hparams,
@@ -222,7 +224,7 @@ if __name__ == "__main__":
         valid_loader_kwargs=hparams["valid_dataloader_opts"],
     )
 
-    # Best checkpoint: beam-search WER, predictions and reports per test set
+    # Beam-search WER of the best checkpoint, then its export
     results = {}
     for name in test_names:
         brain.test_records = []
@@ -239,7 +241,6 @@ if __name__ == "__main__":
             with open(wer_file, "w", encoding="utf-8") as f:
                 brain.wer_metric.write_stats(f)
 
-    # The best checkpoint's modules (loaded by evaluate) for fine-tuning
     if if_main_process():
         write_run_report(
             hparams["results_folder"], results, os.path.basename(hparams_file)
