@@ -1,0 +1,361 @@
+"""Attention acoustic-to-word (A2W) ASR of Feng et al. (2020).
+
+The encoder stacks 3 filterbank frames without overlap and runs 5 BLSTM
+layers of 320 cells; the decoder is SpeechBrain's ``AttentionalRNNDecoder``
+(location-aware attention, 1 LSTM layer of 320 cells) followed by a tanh
+hidden layer and the word output layer (:class:`TanhOutputLayer`). The
+pre-training recipe (``recipes/LibriSpeech/ASR/A2W``) and the joint ASR-SER
+recipe share the teacher-forced pass :func:`a2w_teacher_forced`; the
+decoder states it returns are the "ASR features" that feed the emotion
+branch.
+
+The pre-trained parts are exported as plain state dicts
+(:func:`export_pretrained`) that SpeechBrain's ``Pretrainer`` loads;
+:func:`checked_parameter_transfer` is the loading hook that names the
+checkpoint file, the parameter and both shapes on a mismatch.
+
+Reference: H. Feng, S. Ueno, T. Kawahara, "End-to-End Speech Emotion
+Recognition Combined with Acoustic-to-Word ASR Model", Interspeech 2020.
+
+Authors
+ * SpeechBrain joint ASR/SER recipe contributors
+"""
+
+import os
+
+import torch
+from speechbrain.nnet.RNN import LSTM
+
+# Names (yaml keys and checkpoint files) of the pre-trained parts
+PRETRAINED_MODULES = ("normalize", "enc", "emb", "dec", "seq_lin")
+VOCABULARY_FILE = "vocabulary.txt"
+
+
+class StackFrames(torch.nn.Module):
+    """Stacks ``n_stack`` consecutive frames without overlap.
+
+    ``(batch, time, feats) -> (batch, time // n_stack, feats * n_stack)``;
+    the last ``time % n_stack`` frames are dropped. Relative lengths stay
+    valid (up to the dropped remainder, less than one output frame).
+
+    Arguments
+    ---------
+    n_stack : int
+        Number of frames stacked into one.
+
+    Example
+    -------
+    >>> stack = StackFrames(3)
+    >>> x = torch.arange(14.0).view(1, 7, 2)
+    >>> stack(x).shape
+    torch.Size([1, 2, 6])
+    >>> stack(x)[0, 1].tolist()
+    [6.0, 7.0, 8.0, 9.0, 10.0, 11.0]
+    """
+
+    def __init__(self, n_stack=3):
+        super().__init__()
+        if int(n_stack) != n_stack or n_stack < 1:
+            raise ValueError(f"n_stack must be a positive integer: {n_stack}")
+        self.n_stack = int(n_stack)
+
+    def forward(self, x):
+        """Stacks the frames of ``x`` (batch, time, feats)."""
+        batch, time, feats = x.shape
+        n_out = time // self.n_stack
+        if n_out == 0:
+            raise ValueError(
+                f"cannot stack {self.n_stack} frames of an input of {time} "
+                "frames: the utterances are too short"
+            )
+        x = x[:, : n_out * self.n_stack]
+        return x.reshape(batch, n_out, feats * self.n_stack)
+
+
+class A2WEncoder(torch.nn.Module):
+    """Frame stacking followed by a stack of BLSTM layers.
+
+    Arguments
+    ---------
+    input_size : int
+        Feature dimension of one frame (40 log-mel filterbanks).
+    hidden_size : int
+        Cells of each LSTM direction (paper: 320).
+    num_layers : int
+        BLSTM layers (paper: 5).
+    dropout : float
+        Dropout between the BLSTM layers.
+    n_stack : int
+        Frames stacked without overlap before the BLSTM (paper: 3).
+
+    Example
+    -------
+    >>> enc = A2WEncoder(input_size=40, hidden_size=8, num_layers=2)
+    >>> feats = torch.rand(2, 31, 40)
+    >>> enc(feats, torch.tensor([1.0, 0.6])).shape
+    torch.Size([2, 10, 16])
+
+    Padding does not change the encoding of the shorter utterance:
+
+    >>> _ = enc.eval()
+    >>> alone = enc(feats[1:, :18], torch.ones(1))
+    >>> batch = enc(feats, torch.tensor([1.0, 18 / 31]))
+    >>> torch.allclose(alone[0], batch[1, :6], atol=1e-6)
+    True
+    """
+
+    def __init__(
+        self, input_size, hidden_size=320, num_layers=5, dropout=0.0, n_stack=3
+    ):
+        super().__init__()
+        self.stack = StackFrames(n_stack)
+        self.output_size = 2 * hidden_size
+        self.rnn = LSTM(
+            hidden_size=hidden_size,
+            input_size=input_size * n_stack,
+            num_layers=num_layers,
+            dropout=dropout,
+            bidirectional=True,
+        )
+
+    def forward(self, feats, lengths=None):
+        """Encodes normalised features.
+
+        Arguments
+        ---------
+        feats : torch.Tensor
+            Features (batch, time, input_size).
+        lengths : torch.Tensor, optional
+            Relative lengths; padded frames are skipped by the BLSTM.
+
+        Returns
+        -------
+        torch.Tensor
+            Encoder states (batch, time // n_stack, 2 * hidden_size).
+        """
+        x = self.stack(feats)
+        if lengths is not None:
+            # whole stacked frames only, at least one per utterance
+            frames = torch.round(lengths * feats.shape[1]) // self.stack.n_stack
+            lengths = frames.clamp(min=1) / x.shape[1]
+        out, _ = self.rnn(x, lengths=lengths)
+        if out.shape[1] < x.shape[1]:  # packing drops all-padding frames
+            out = torch.nn.functional.pad(
+                out, (0, 0, 0, x.shape[1] - out.shape[1])
+            )
+        return out
+
+
+class TanhOutputLayer(torch.nn.Module):
+    """A tanh hidden layer followed by the (linear) word output layer.
+
+    The output layer is the attribute ``w``, as in SpeechBrain's ``Linear``,
+    so SpeechBrain's searchers read the vocabulary size from
+    ``w.out_features`` and take this module as their ``linear``.
+
+    Arguments
+    ---------
+    input_size : int
+        Size of the decoder states.
+    hidden_size : int
+        Size of the tanh hidden layer.
+    n_neurons : int
+        Output units (the vocabulary size).
+
+    Example
+    -------
+    >>> lin = TanhOutputLayer(input_size=8, hidden_size=6, n_neurons=11)
+    >>> lin(torch.rand(2, 3, 8)).shape
+    torch.Size([2, 3, 11])
+    >>> lin.w.out_features
+    11
+    """
+
+    def __init__(self, input_size, hidden_size, n_neurons):
+        super().__init__()
+        self.hidden = torch.nn.Linear(input_size, hidden_size)
+        self.w = torch.nn.Linear(hidden_size, n_neurons)
+
+    def forward(self, x):
+        """Logits of the words, (..., n_neurons)."""
+        return self.w(torch.tanh(self.hidden(x)))
+
+
+def a2w_teacher_forced(modules, feats, lengths, tokens_bos):
+    """The teacher-forced pass of the A2W model.
+
+    Arguments
+    ---------
+    modules : dict-like
+        ``enc``, ``emb``, ``dec`` and ``seq_lin`` (a ``Brain``'s modules).
+    feats : torch.Tensor
+        Normalised filterbanks (batch, time, 40).
+    lengths : torch.Tensor
+        Relative lengths.
+    tokens_bos : torch.Tensor
+        Word ids preceded by the bos id (batch, n_words + 1).
+
+    Returns
+    -------
+    enc_states : torch.Tensor
+        (batch, time // n_stack, 2 * encoder hidden size).
+    dec_states : torch.Tensor
+        Decoder states (batch, n_words + 1, decoder hidden size): the ASR
+        features of the joint model.
+    log_probs : torch.Tensor
+        Word log-probabilities (batch, n_words + 1, vocabulary size).
+
+    Example
+    -------
+    >>> from speechbrain.nnet.embedding import Embedding
+    >>> from speechbrain.nnet.RNN import AttentionalRNNDecoder
+    >>> modules = {
+    ...     "enc": A2WEncoder(40, hidden_size=8, num_layers=1),
+    ...     "emb": Embedding(num_embeddings=12, embedding_dim=6),
+    ...     "dec": AttentionalRNNDecoder(
+    ...         rnn_type="lstm", attn_type="location", hidden_size=10,
+    ...         attn_dim=10, num_layers=1, enc_dim=16, input_size=6,
+    ...         channels=4, kernel_size=5),
+    ...     "seq_lin": TanhOutputLayer(10, 10, 12),
+    ... }
+    >>> tokens_bos = torch.tensor([[11, 3, 4], [11, 5, 0]])
+    >>> enc, dec, log_probs = a2w_teacher_forced(
+    ...     modules, torch.rand(2, 30, 40), torch.tensor([1.0, 0.7]),
+    ...     tokens_bos)
+    >>> enc.shape, dec.shape, log_probs.shape
+    (torch.Size([2, 10, 16]), torch.Size([2, 3, 10]), torch.Size([2, 3, 12]))
+    >>> bool(torch.allclose(log_probs.exp().sum(-1), torch.ones(2, 3)))
+    True
+    """
+    enc_states = modules["enc"](feats, lengths)
+    embedded = modules["emb"](tokens_bos)
+    dec_states, _ = modules["dec"](embedded, enc_states, lengths)
+    logits = modules["seq_lin"](dec_states)
+    return enc_states, dec_states, torch.log_softmax(logits, dim=-1)
+
+
+def export_pretrained(modules, folder, vocabulary):
+    """Writes the pre-trained parts and the vocabulary to ``folder``.
+
+    ``<name>.ckpt`` for each of :data:`PRETRAINED_MODULES` (a plain state
+    dict; the statistics of ``InputNormalization`` through its own
+    ``_save``) and ``vocabulary.txt`` (one token per line, index = line
+    number), the files that a ``Pretrainer`` with ``paths`` =
+    ``<folder>/<name>.ckpt`` loads.
+
+    Arguments
+    ---------
+    modules : dict-like
+        At least the modules of :data:`PRETRAINED_MODULES`.
+    folder : str
+        Output folder (created).
+    vocabulary : list of str
+        The output tokens, in the order of the output layer.
+
+    Returns
+    -------
+    dict
+        ``{name: path}`` of the written files (``vocabulary`` included).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from speechbrain.processing.features import InputNormalization
+    >>> from speechbrain.nnet.embedding import Embedding
+    >>> norm = InputNormalization(norm_type="global")
+    >>> _ = norm(torch.rand(2, 5, 4), torch.ones(2))
+    >>> modules = {"normalize": norm, "enc": torch.nn.Linear(2, 2),
+    ...            "emb": Embedding(3, 2), "dec": torch.nn.Linear(2, 2),
+    ...            "seq_lin": torch.nn.Linear(2, 3)}
+    >>> paths = export_pretrained(modules, tempfile.mkdtemp(),
+    ...                           ["<unk>", "A", "<eos>"])
+    >>> sorted(os.path.basename(p) for p in paths.values())
+    ['dec.ckpt', 'emb.ckpt', 'enc.ckpt', 'normalize.ckpt', 'seq_lin.ckpt', \
+'vocabulary.txt']
+    """
+    missing = [name for name in PRETRAINED_MODULES if name not in modules]
+    if missing:
+        raise KeyError(f"cannot export the A2W model: no module {missing}")
+    os.makedirs(folder, exist_ok=True)
+    paths = {}
+    for name in PRETRAINED_MODULES:
+        path = os.path.join(folder, f"{name}.ckpt")
+        module = modules[name]
+        if hasattr(module, "_save"):  # InputNormalization statistics
+            module._save(path)
+        else:
+            torch.save(module.state_dict(), path)
+        paths[name] = path
+    paths["vocabulary"] = os.path.join(folder, VOCABULARY_FILE)
+    with open(paths["vocabulary"], "w", encoding="utf-8") as f:
+        f.write("\n".join(vocabulary) + "\n")
+    return paths
+
+
+def checked_parameter_transfer(obj, path):
+    """Loads a state dict into ``obj``, failing clearly on any mismatch.
+
+    A loading hook for SpeechBrain's ``Pretrainer`` (``custom_hooks``): a
+    parameter of another shape, a missing or an unexpected parameter is an
+    error that names the checkpoint file (the real file behind the
+    ``Pretrainer``'s link), the parameter and both shapes.
+
+    Arguments
+    ---------
+    obj : torch.nn.Module
+        The module to load.
+    path : str
+        The checkpoint (a state dict saved by ``torch.save``).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "enc.ckpt")
+    >>> torch.save(torch.nn.Linear(4, 3).state_dict(), path)
+    >>> checked_parameter_transfer(torch.nn.Linear(4, 3), path)
+    >>> checked_parameter_transfer(torch.nn.Linear(5, 3), path)
+    Traceback (most recent call last):
+    ...
+    ValueError: .../enc.ckpt: parameter 'weight' has shape (3, 4) in the \
+checkpoint but (3, 5) in the model...
+    """
+    real = os.path.realpath(path)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    own = obj.state_dict()
+    for key, value in state.items():
+        if key in own and tuple(own[key].shape) != tuple(value.shape):
+            raise ValueError(
+                f"{real}: parameter {key!r} has shape {tuple(value.shape)} "
+                f"in the checkpoint but {tuple(own[key].shape)} in the model "
+                "(the yaml dimensions differ from the pre-trained model's)"
+            )
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    if missing or unexpected:
+        raise ValueError(
+            f"{real} does not match {type(obj).__name__}: parameters "
+            f"missing from the checkpoint {missing}, unexpected "
+            f"{unexpected}"
+        )
+    obj.load_state_dict(state)
+
+
+def pretrained_hooks():
+    """``Pretrainer`` custom hooks of the A2W modules with parameters.
+
+    Returns
+    -------
+    dict
+        ``{name: checked_parameter_transfer}`` for ``enc``, ``emb``, ``dec``
+        and ``seq_lin`` (``normalize`` keeps its own loader).
+
+    Example
+    -------
+    >>> sorted(pretrained_hooks())
+    ['dec', 'emb', 'enc', 'seq_lin']
+    """
+    return {
+        name: checked_parameter_transfer
+        for name in PRETRAINED_MODULES
+        if name != "normalize"
+    }

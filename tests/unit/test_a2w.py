@@ -1,0 +1,311 @@
+import math
+import os
+import re
+
+import pytest
+import torch
+from speechbrain.decoders.seq2seq import (
+    S2SRNNBeamSearcher,
+    S2SRNNGreedySearcher,
+)
+from speechbrain.nnet.embedding import Embedding
+from speechbrain.nnet.RNN import AttentionalRNNDecoder
+from speechbrain.processing.features import InputNormalization
+from speechbrain.utils.parameter_transfer import Pretrainer
+
+from speechbrain_ext.dataio.word_tokens import EOS, with_eos, word_pipeline
+from speechbrain_ext.lobes.models.a2w import (
+    PRETRAINED_MODULES,
+    A2WEncoder,
+    StackFrames,
+    TanhOutputLayer,
+    a2w_teacher_forced,
+    export_pretrained,
+    pretrained_hooks,
+)
+
+VOCAB = 7  # 5 words, <unk>, <eos>
+EOS_ID = VOCAB - 1
+
+
+def tiny_model(enc_hidden=8, dec_hidden=10, vocab=VOCAB):
+    torch.manual_seed(0)
+    return torch.nn.ModuleDict(
+        {
+            "normalize": InputNormalization(norm_type="global"),
+            "enc": A2WEncoder(40, hidden_size=enc_hidden, num_layers=2),
+            "emb": Embedding(num_embeddings=vocab, embedding_dim=6),
+            "dec": AttentionalRNNDecoder(
+                rnn_type="lstm",
+                attn_type="location",
+                hidden_size=dec_hidden,
+                attn_dim=dec_hidden,
+                num_layers=1,
+                enc_dim=2 * enc_hidden,
+                input_size=6,
+                channels=4,
+                kernel_size=5,
+            ),
+            "seq_lin": TanhOutputLayer(dec_hidden, dec_hidden, vocab),
+        }
+    )
+
+
+def test_stack_frames_is_a_reshape():
+    x = torch.randn(2, 10, 4)
+    y = StackFrames(3)(x)
+    assert y.shape == (2, 3, 12)
+    assert torch.equal(y[1, 2], x[1, 6:9].reshape(-1))
+
+
+def test_stack_frames_refuses_short_input():
+    with pytest.raises(ValueError, match="2 frames"):
+        StackFrames(3)(torch.zeros(1, 2, 4))
+
+
+def test_encoder_output_and_lengths():
+    enc = A2WEncoder(40, hidden_size=8, num_layers=2).eval()
+    feats = torch.randn(3, 33, 40)
+    lens = torch.tensor([1.0, 0.5, 0.2])
+    out = enc(feats, lens)
+    assert out.shape == (3, 11, 16)
+    # a shorter utterance is encoded as if alone, padding ignored
+    n = round(0.5 * 33)
+    alone = enc(feats[1:2, :n], torch.ones(1))
+    assert torch.allclose(alone[0], out[1, : alone.shape[1]], atol=1e-6)
+
+
+def test_teacher_forced_shapes_and_gradient():
+    modules = tiny_model()
+    feats = torch.randn(2, 30, 40)
+    lens = torch.tensor([1.0, 0.8])
+    tokens_bos = torch.tensor([[EOS_ID, 1, 2, 3], [EOS_ID, 4, 0, 0]])
+    enc, dec, log_probs = a2w_teacher_forced(modules, feats, lens, tokens_bos)
+    assert enc.shape == (2, 10, 16)
+    assert dec.shape == (2, 4, 10)
+    assert log_probs.shape == (2, 4, VOCAB)
+    log_probs[:, :, 1].sum().backward()
+    assert modules["enc"].rnn.rnn.weight_ih_l0.grad.abs().sum() > 0
+
+
+def test_teacher_forced_pass_learns_one_utterance():
+    modules = tiny_model()
+    feats = torch.randn(1, 30, 40)
+    lens = torch.ones(1)
+    tokens_bos = torch.tensor([[EOS_ID, 1, 2, 3]])
+    tokens_eos = torch.tensor([[1, 2, 3, EOS_ID]])
+    opt = torch.optim.Adam(modules.parameters(), lr=0.03)
+    losses = []
+    for _ in range(40):
+        _, _, log_probs = a2w_teacher_forced(modules, feats, lens, tokens_bos)
+        loss = torch.nn.functional.nll_loss(
+            log_probs.view(-1, VOCAB), tokens_eos.view(-1)
+        )
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.3 * losses[0]
+
+
+def test_searchers_accept_the_output_layer():
+    modules = tiny_model().eval()
+    enc = modules["enc"](torch.randn(2, 30, 40), torch.ones(2))
+    common = dict(
+        embedding=modules["emb"],
+        decoder=modules["dec"],
+        linear=modules["seq_lin"],
+        bos_index=EOS_ID,
+        eos_index=EOS_ID,
+        min_decode_ratio=0.0,
+        max_decode_ratio=1.0,
+    )
+    hyps, *_ = S2SRNNBeamSearcher(beam_size=4, **common)(enc, torch.ones(2))
+    assert len(hyps) == 2
+    greedy, *_ = S2SRNNGreedySearcher(**common)(enc, torch.ones(2))
+    assert len(greedy) == 2
+    assert all(0 <= t < VOCAB for hyp in hyps + greedy for t in hyp)
+
+
+# ---------------------------------------------------------------------------
+# Beam search against greedy decoding
+# ---------------------------------------------------------------------------
+# Tokens 0..3 are words, 4 is <eos> (and bos). The output distribution is a
+# bigram table of the previous token: the decoder passes the one-hot
+# embedding of the previous token through, the output layer holds the log
+# probabilities. Greedy takes A (0.5) first, but every continuation of A is
+# unlikely (at most 0.3); B (0.4) is almost always followed by <eos> (0.95).
+A, B, C, D, END = range(5)
+BIGRAM = {
+    END: {A: 0.5, B: 0.4, C: 0.05, D: 0.04, END: 0.01},
+    A: {A: 0.2, B: 0.19, C: 0.3, D: 0.3, END: 0.01},
+    B: {A: 0.01, B: 0.02, C: 0.01, D: 0.01, END: 0.95},
+    C: {A: 0.003, B: 0.003, C: 0.002, D: 0.002, END: 0.99},
+    D: {A: 0.003, B: 0.003, C: 0.002, D: 0.002, END: 0.99},
+}
+
+
+class PassThroughAttention(torch.nn.Module):
+    """Content attention stand-in: uniform weights, no parameters."""
+
+    def reset(self):
+        pass
+
+    def forward(self, enc_states, enc_len, dec_state):
+        w = torch.full(enc_states.shape[:2], 1.0 / enc_states.shape[1])
+        return torch.zeros(enc_states.shape[0], 1), w
+
+
+class BigramDecoder(torch.nn.Module):
+    """``AttentionalRNNDecoder.forward_step`` returning its input."""
+
+    attn_type = "content"
+    attn_dim = 1
+
+    def __init__(self):
+        super().__init__()
+        self.attn = PassThroughAttention()
+
+    def forward_step(self, inp, hs, c, enc_states, enc_len):
+        hs = torch.zeros(1, inp.shape[0], 1), torch.zeros(1, inp.shape[0], 1)
+        w = torch.full(enc_states.shape[:2], 1.0 / enc_states.shape[1])
+        return inp, hs, c, w
+
+
+def bigram_model():
+    emb = torch.nn.Embedding(5, 5)
+    lin = TanhOutputLayer(5, 5, 5)
+    with torch.no_grad():
+        emb.weight.copy_(torch.eye(5))
+        # tanh(20 * one-hot) = one-hot up to 1e-17: the output layer reads
+        # the row of the previous token from its weight matrix
+        lin.hidden.weight.copy_(20 * torch.eye(5))
+        lin.hidden.bias.zero_()
+        table = torch.tensor(
+            [[BIGRAM[prev][nxt] for prev in range(5)] for nxt in range(5)]
+        )
+        lin.w.weight.copy_(table.log())
+        lin.w.bias.zero_()
+    return emb, BigramDecoder(), lin
+
+
+def total_log_prob(hyp):
+    tokens = [END] + list(hyp) + [END]
+    return sum(math.log(BIGRAM[p][n]) for p, n in zip(tokens, tokens[1:]))
+
+
+def test_beam_search_beats_greedy_decoding():
+    emb, dec, lin = bigram_model()
+    common = dict(
+        embedding=emb,
+        decoder=dec,
+        linear=lin,
+        bos_index=END,
+        eos_index=END,
+        min_decode_ratio=0.0,
+        max_decode_ratio=1.0,
+    )
+    enc = torch.zeros(1, 6, 3)
+    lens = torch.ones(1)
+    greedy, *_ = S2SRNNGreedySearcher(**common)(enc, lens)
+    beam, *_ = S2SRNNBeamSearcher(beam_size=4, **common)(enc, lens)
+    assert greedy[0] in ([A, C], [A, D])
+    assert beam[0] == [B]
+    assert beam[0] != greedy[0]
+    assert total_log_prob(beam[0]) > total_log_prob(greedy[0]) + 0.5
+
+
+def test_beam_of_width_one_is_greedy():
+    emb, dec, lin = bigram_model()
+    common = dict(
+        embedding=emb,
+        decoder=dec,
+        linear=lin,
+        bos_index=END,
+        eos_index=END,
+        min_decode_ratio=0.0,
+        max_decode_ratio=1.0,
+    )
+    enc = torch.zeros(1, 6, 3)
+    beam, *_ = S2SRNNBeamSearcher(beam_size=1, **common)(enc, torch.ones(1))
+    assert beam[0][0] == A
+
+
+# ---------------------------------------------------------------------------
+# Export and Pretrainer loading
+# ---------------------------------------------------------------------------
+def exported(tmp_path, **dims):
+    modules = tiny_model(**dims)
+    modules["normalize"](torch.randn(2, 30, 40), torch.ones(2))
+    vocab = with_eos(["<unk>", "A", "B", "C", "D", "E"])
+    paths = export_pretrained(modules, str(tmp_path / "pretrained"), vocab)
+    return modules, paths
+
+
+def pretrainer_for(modules, folder, collect_in):
+    return Pretrainer(
+        collect_in=str(collect_in),
+        loadables={name: modules[name] for name in PRETRAINED_MODULES},
+        paths={
+            n: os.path.join(folder, f"{n}.ckpt") for n in PRETRAINED_MODULES
+        },
+        custom_hooks=pretrained_hooks(),
+    )
+
+
+def test_export_then_pretrainer_restores_the_model(tmp_path):
+    source, paths = exported(tmp_path)
+    folder = os.path.dirname(paths["enc"])
+    assert sorted(os.listdir(folder)) == sorted(
+        [f"{n}.ckpt" for n in PRETRAINED_MODULES] + ["vocabulary.txt"]
+    )
+    with open(paths["vocabulary"], encoding="utf-8") as f:
+        lines = f.read().split("\n")[:-1]
+    assert lines[0] == "<unk>" and lines[-1] == EOS and len(lines) == VOCAB
+
+    target = tiny_model()
+    for p in target.parameters():
+        torch.nn.init.normal_(p)
+    pretrainer = pretrainer_for(target, folder, tmp_path / "collect")
+    pretrainer.collect_files()
+    pretrainer.load_collected()
+    for name in ["enc", "emb", "dec", "seq_lin"]:
+        for (k, a), b in zip(
+            source[name].state_dict().items(),
+            target[name].state_dict().values(),
+        ):
+            assert torch.equal(a, b), (name, k)
+    assert torch.equal(
+        source["normalize"].glob_mean, target["normalize"].glob_mean
+    )
+    feats = torch.randn(1, 30, 40)
+    tokens = torch.tensor([[EOS_ID, 1, 2]])
+    out_a = a2w_teacher_forced(source.eval(), feats, torch.ones(1), tokens)
+    out_b = a2w_teacher_forced(target.eval(), feats, torch.ones(1), tokens)
+    assert torch.allclose(out_a[2], out_b[2])
+
+
+def test_pretrainer_shape_mismatch_names_file_parameter_shapes(tmp_path):
+    _, paths = exported(tmp_path, dec_hidden=10)
+    folder = os.path.dirname(paths["enc"])
+    target = tiny_model(dec_hidden=12)
+    pretrainer = pretrainer_for(target, folder, tmp_path / "collect")
+    pretrainer.collect_files()
+    with pytest.raises(ValueError) as error:
+        pretrainer.load_collected()
+    message = str(error.value)
+    assert os.path.realpath(paths["dec"]) in message
+    assert "parameter 'proj.weight'" in message
+    assert re.search(r"shape \(\d+(, \d+)*\) in the checkpoint", message)
+    assert re.search(r"but \(\d+(, \d+)*\) in the model", message)
+
+
+def test_word_pipeline_uses_eos_as_bos():
+    vocab = with_eos(["<unk>", "THE", "CAT"])
+    ids = {w: i for i, w in enumerate(vocab)}
+    wrd, bos, eos, tokens = word_pipeline("THE DOG CAT", ids, 3)
+    assert bos.tolist() == [3, 1, 0, 2]
+    assert eos.tolist() == [1, 0, 2, 3]
+    assert tokens.tolist() == [1, 0, 2]
+    with pytest.raises(ValueError, match="<unk>"):
+        with_eos(["THE"])
