@@ -10,7 +10,10 @@ model* (Interspeech 2020). The pieces of its SER model and baselines:
 * :func:`decoder_states` -- the text branch of the ASR-SER model reads the
   hidden states of the A2W decoder (section 4.1), given the transcript
   (teacher forcing) or the model's own hypothesis;
-* :func:`load_a2w_vocabulary` -- the word units of the pre-trained model;
+* :func:`a2w_asr_features` -- the A2W side of the ASR-SER model;
+* :class:`A2WTranscriber` -- the pre-trained model's transcripts for the
+  pipeline baselines, decoded once per utterance;
+* :func:`load_a2w` -- loads the pre-trained model and its vocabulary;
 * :func:`load_pretrained` -- a SpeechBrain ``Pretrainer`` load that names
   a missing checkpoint (a checkpoint of other dimensions is named by the
   loading hook ``speechbrain_ext.lobes.models.a2w.pretrained_hooks``).
@@ -27,13 +30,13 @@ import os
 import torch
 from speechbrain.nnet.RNN import LSTM
 
+from speechbrain_ext.dataio.librispeech_prepare import UNK
+from speechbrain_ext.dataio.word_tokens import EOS, ids_to_words
+from speechbrain_ext.lobes.models.a2w import a2w_teacher_forced
 from speechbrain_ext.nnet.coattention import frame_counts, relative_lengths
 from speechbrain_ext.nnet.structured_attention import (
     StructuredSelfAttentionPooling,
 )
-
-UNK = "<unk>"
-EOS = "<eos>"
 
 
 class BiLSTMStructuredAttention(torch.nn.Module):
@@ -322,6 +325,136 @@ def decoder_states(modules, enc_states, enc_lens, tokens_bos):
     states, _ = modules["dec"](modules["emb"](tokens_bos), enc_states, enc_lens)
     logits = modules["seq_lin"](states)
     return states, torch.log_softmax(logits, dim=-1)
+
+
+def a2w_asr_features(
+    modules, feats, lengths, tokens_bos, token_lens, searcher=None, **kw
+):
+    """The A2W side of the ASR-SER model: L_ASR inputs and ASR features.
+
+    The teacher-forced pass on the transcript gives the word
+    log-probabilities of ``L_ASR`` and, in training, the decoder states
+    that the text branch reads. With a ``searcher`` (validation, test) the
+    model also decodes; with ``states_from="hyp"`` the text branch then
+    reads the decoder states of a second teacher-forced pass on the
+    model's own hypothesis, as it must without a transcript.
+
+    Arguments
+    ---------
+    modules : dict-like
+        ``normalize`` (applied here), ``enc``, ``emb``, ``dec``,
+        ``seq_lin``.
+    feats : torch.Tensor
+        Filterbanks [batch, time, n_mels] (not normalised).
+    lengths : torch.Tensor
+        Relative lengths.
+    tokens_bos : torch.LongTensor
+        bos then the transcript's word ids [batch, steps].
+    token_lens : torch.Tensor
+        Their relative lengths.
+    searcher : callable, optional
+        SpeechBrain searcher ``(enc_states, lengths) -> (hyps, ...)``.
+    **kw
+        ``states_from`` (``"hyp"`` or ``"wrd"``) and ``bos_index`` (needed
+        for ``"hyp"``).
+
+    Returns
+    -------
+    dict
+        ``p_seq`` (log-probabilities), ``states`` and ``state_lens`` (the
+        text branch's input) and, with a searcher, ``hyp_ids``.
+    """
+    feats = modules["normalize"](feats, lengths)
+    enc, states, p_seq = a2w_teacher_forced(modules, feats, lengths, tokens_bos)
+    out = {"p_seq": p_seq, "states": states, "state_lens": token_lens}
+    if searcher is not None:
+        out["hyp_ids"] = searcher(enc, lengths)[0]
+        if kw.get("states_from", "hyp") == "hyp":
+            tokens, out["state_lens"] = pad_sequences(
+                out["hyp_ids"], feats.device, prefix=kw["bos_index"]
+            )
+            out["states"], _ = decoder_states(modules, enc, lengths, tokens)
+    return out
+
+
+class A2WTranscriber:
+    """Transcripts of a frozen A2W model, decoded once per utterance.
+
+    The pipeline baselines of Feng et al. (2020) read the transcripts of
+    the pre-trained A2W model. They are decoded the first time an utterance
+    is seen under a test condition (``clean`` in training and validation)
+    and cached.
+
+    Arguments
+    ---------
+    asr_model : torch.nn.ModuleDict
+        ``normalize``, ``enc`` and the modules of ``searcher`` (kept in
+        evaluation mode, without gradients).
+    searcher : callable
+        SpeechBrain searcher ``(enc_states, lengths) -> (hyps, ...)``.
+    vocabulary : list of str
+        The model's word units.
+    """
+
+    def __init__(self, asr_model, searcher, vocabulary):
+        self.asr_model = asr_model
+        self.searcher = searcher
+        self.vocabulary = vocabulary
+        self.cache = {}
+
+    def __call__(self, feats, lengths, ids, condition="clean"):
+        """Transcripts of a batch.
+
+        Arguments
+        ---------
+        feats : torch.Tensor
+            Filterbanks [batch, time, n_mels] (not normalised).
+        lengths : torch.Tensor
+            Relative lengths.
+        ids : list of str
+            Utterance ids.
+        condition : str
+            Name of the test condition (noise changes the transcript).
+
+        Returns
+        -------
+        list of str
+            One transcript per utterance.
+        """
+        keys = [(condition, uid) for uid in ids]
+        todo = [i for i, key in enumerate(keys) if key not in self.cache]
+        if todo:
+            asr = self.asr_model.eval()
+            with torch.no_grad():
+                norm = asr["normalize"](feats[todo], lengths[todo])
+                enc = asr["enc"](norm, lengths[todo])
+                hyps = self.searcher(enc, lengths[todo])[0]
+            for i, hyp in zip(todo, hyps):
+                words = ids_to_words(hyp, self.vocabulary)
+                self.cache[keys[i]] = " ".join(words)
+        return [self.cache[key] for key in keys]
+
+
+def load_a2w(pretrainer, vocabulary_path, output_neurons):
+    """Loads the pre-trained A2W model and returns its vocabulary.
+
+    Arguments
+    ---------
+    pretrainer : speechbrain.utils.parameter_transfer.Pretrainer
+        With ``loadables`` and ``paths`` (local files).
+    vocabulary_path : str
+        ``vocabulary.txt`` of the pre-trained model.
+    output_neurons : int
+        Size of the output layer (checked against the vocabulary).
+
+    Returns
+    -------
+    list of str
+        The word units.
+    """
+    vocabulary = load_a2w_vocabulary(vocabulary_path, output_neurons)
+    load_pretrained(pretrainer)
+    return vocabulary
 
 
 def load_pretrained(pretrainer):
