@@ -1,20 +1,17 @@
 #!/usr/bin/env python3
 """Emotion recognition combined with acoustic-to-word ASR (Feng et al., 2020).
 
-ASR-SER model (train.yaml): a pre-trained attention A2W model (5 BLSTM x 320
-encoder, location-aware LSTM decoder) is fine-tuned on IEMOCAP with
-``L = lambda * L_ASR + (1 - lambda) * L_SER``. Its decoder states (the
-"ASR features") and 40 log-mel filterbanks (cut or padded to 7.5 s) feed
-two BiLSTM + structured self-attention branches, concatenated, then an FC
-layer of 2048 with ReLU and a softmax. The baselines of Table 1 run on the
-same script, one yaml each: filterbanks only, a 300-d word embedding of the
-true transcript or of the pre-trained A2W model's transcript, or both.
+ASR-SER model (train.yaml): a pre-trained attention A2W model is fine-tuned
+on IEMOCAP with ``L = lambda * L_ASR + (1 - lambda) * L_SER``; its decoder
+states ("ASR features") and filterbanks cut or padded to 7.5 s feed two
+BiLSTM + structured self-attention branches, concatenated, then FC 2048 +
+ReLU and a softmax. The Table 1 baselines are yamls of the same script:
+filterbanks, a word embedding of the true or the A2W transcript, or both.
 
     python train.py hparams/train.yaml --data_folder=<IEMOCAP_full_release> \
         --pretrained_path=<A2W pre-training output>/pretrained [--fold=1..5]
     python train.py hparams/combined_baseline.yaml ... --test_text=asr
-    python train.py hparams/train_demo.yaml \
-        --pretrained_path=<A2W demo output>/pretrained   # SynthEmo, CPU
+    python train.py hparams/train_demo.yaml --pretrained_path=...  # CPU demo
 
 Authors
  * SpeechBrain joint ASR/SER recipe contributors
@@ -27,30 +24,16 @@ import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
-from speechbrain_ext.augment.noise_pools import (
-    build_condition_mixer,
-    load_condition_set,
-)
+from speechbrain_ext.augment import noise_pools
 from speechbrain_ext.dataio.librispeech_prepare import (
     build_word_vocabulary,
     words_to_ids,
 )
 from speechbrain_ext.dataio.word_tokens import add_word_tokens, ids_to_words
-from speechbrain_ext.lobes.models.a2w_ser import (
-    A2WTranscriber,
-    a2w_asr_features,
-    load_a2w,
-    pad_sequences,
-)
+from speechbrain_ext.lobes.models import a2w_ser
 from speechbrain_ext.nnet.structured_attention import attention_penalty
+from speechbrain_ext.recipe import data
 from speechbrain_ext.recipe.brain import RecipeBrain
-from speechbrain_ext.recipe.data import (
-    add_audio,
-    add_label_encoder,
-    load_datasets,
-    run_preparation,
-    train_loader_options,
-)
 from speechbrain_ext.utils.evaluation import (
     evaluate_conditions,
     utterance_records,
@@ -66,7 +49,7 @@ class A2WSERBrain(RecipeBrain):
         batch = batch.to(self.device)
         wavs, wav_lens = batch.sig
         targets = {"id": batch.id, "wrd": batch.wrd}
-        targets["emo"] = batch.emo_encoded.data[:, 0]
+        targets["emo"] = batch.emo_encoded.data[:, 0]  # one label each
         if "dec" in self.modules:
             targets["tokens_bos"] = batch.tokens_bos.data
             targets["tokens_eos"], targets["tokens_lens"] = batch.tokens_eos
@@ -79,50 +62,39 @@ class A2WSERBrain(RecipeBrain):
             frames = self.modules.ser_normalize(feats, wav_lens)
             frames, lens = self.hparams.fixed_length(frames, wav_lens)
             out["branches"].append(self.modules.audio_encoder(frames, lens))
-        if "dec" in self.modules:
-            out["branches"].append(self.asr_features(feats, wav_lens, out))
-        elif "word_emb" in self.modules:
-            texts = self.transcripts(feats, wav_lens, targets, stage, out)
-            ids = [words_to_ids(text, self.text_vocab) for text in texts]
-            ids, lens = pad_sequences(ids, self.device)
-            words = self.modules.word_emb(ids)
-            out["branches"].append(self.modules.text_encoder(words, lens))
+        if "text_encoder" in self.modules:
+            out["branches"].append(self.text_branch(feats, wav_lens, out))
         vector = torch.cat([v for v, _ in out["branches"]], dim=-1)
         logits = self.modules.emo_classifier(vector)
         out["p_emo"] = torch.log_softmax(logits, dim=-1)
         return out
 
-    def asr_features(self, feats, wav_lens, out):
-        """A2W pass: word log-probabilities, hypotheses, decoder states."""
+    def text_branch(self, feats, wav_lens, out):
+        """ASR features (ASR-SER model) or embedded words (baselines)."""
         targets, stage = out["targets"], self.step_stage
-        search = None  # validation: greedy; test: beam search
-        if stage != sb.Stage.TRAIN:
-            search = getattr(self.hparams, f"{stage.name}_search".lower())
-        asr = a2w_asr_features(
-            self.modules,
-            feats,
-            wav_lens,
-            targets["tokens_bos"],
-            targets["tokens_lens"],
-            search,
-            states_from=self.hparams.ser_decoder_input,
-            bos_index=self.hparams.bos_index,
-        )
-        out["p_seq"] = asr["p_seq"]
-        if "hyp_ids" in asr:
-            hyps = asr["hyp_ids"]
-            out["hyps"] = [ids_to_words(h, self.vocabulary) for h in hyps]
-        return self.modules.text_encoder(asr["states"], asr["state_lens"])
-
-    def transcripts(self, feats, wav_lens, targets, stage, out):
-        """True transcripts, or the pre-trained A2W model's."""
+        if "dec" in self.modules:  # A2W: L_ASR, hypotheses, decoder states
+            search = None  # validation: greedy; test: beam search
+            if stage != sb.Stage.TRAIN:
+                search = getattr(self.hparams, f"{stage.name}_search".lower())
+            tokens = targets["tokens_bos"], targets["tokens_lens"]
+            asr = a2w_ser.a2w_asr_features(
+                self.modules, feats, wav_lens, *tokens, search,
+                states_from=self.hparams.ser_decoder_input,
+                bos_index=self.hparams.bos_index,
+            )  # fmt: skip
+            out["p_seq"], hyps = asr["p_seq"], asr.get("hyp_ids")
+            if hyps is not None:
+                out["hyps"] = [ids_to_words(h, self.vocabulary) for h in hyps]
+            return self.modules.text_encoder(asr["states"], asr["state_lens"])
+        texts = targets["wrd"]  # true transcripts, or the pre-trained A2W's
         key = "train_text" if stage == sb.Stage.TRAIN else "test_text"
-        if getattr(self.hparams, key) == "wrd":
-            return targets["wrd"]
-        condition = getattr(self.test_condition, "name", "clean")
-        texts = self.transcriber(feats, wav_lens, targets["id"], condition)
-        out["hyps"] = [text.split() for text in texts]
-        return texts
+        if getattr(self.hparams, key) == "asr":
+            condition = getattr(self.test_condition, "name", "clean")
+            texts = self.transcriber(feats, wav_lens, targets["id"], condition)
+            out["hyps"] = [text.split() for text in texts]
+        ids = [words_to_ids(text, self.text_vocab) for text in texts]
+        ids, lens = a2w_ser.pad_sequences(ids, self.device)
+        return self.modules.text_encoder(self.modules.word_emb(ids), lens)
 
     def compute_objectives(self, predictions, batch, stage):
         """``lambda * L_ASR + (1 - lambda) * L_SER`` (+ attention penalty)."""
@@ -140,10 +112,9 @@ class A2WSERBrain(RecipeBrain):
             self.track_loss("asr", asr)
             weight = self.hparams.asr_weight
             loss = weight * asr + (1 - weight) * loss
-        if self.hparams.penalty_weight > 0:
-            penalty = sum(
-                attention_penalty(a) for _, a in predictions["branches"]
-            )
+        if self.hparams.penalty_weight > 0:  # Lin et al.'s ||AA^T - I||^2
+            attns = [attn for _, attn in predictions["branches"]]
+            penalty = sum(attention_penalty(attn) for attn in attns)
             self.track_loss("penalty", penalty)
             loss = loss + self.hparams.penalty_weight * penalty
         if stage != sb.Stage.TRAIN:
@@ -182,22 +153,19 @@ class A2WSERBrain(RecipeBrain):
 
 def dataio_prepare(hparams, vocabulary):
     """Audio, transcripts, emotions and, for the ASR head, word targets."""
-    datasets = load_datasets(
-        {
-            split: hparams[f"{split}_annotation"]
-            for split in ("train", "valid", "test")
-        },
+    splits = ("train", "valid", "test")
+    datasets = data.load_datasets(
+        {split: hparams[f"{split}_annotation"] for split in splits},
         hparams["data_folder"],
         sorting=hparams["sorting"],
         max_duration=hparams["max_duration"],
         labels=hparams["emotions"],
     )
-    add_audio(datasets)
-    emo_encoder = add_label_encoder(
-        datasets, hparams["emotions"], hparams["save_folder"]
-    )
+    data.add_audio(datasets)
+    emotions, save_folder = hparams["emotions"], hparams["save_folder"]
+    emo_encoder = data.add_label_encoder(datasets, emotions, save_folder)
     keys = ["id", "sig", "wrd", "emo_encoded"]
-    if "dec" in hparams["modules"]:
+    if "dec" in hparams["modules"]:  # the pre-trained vocabulary, <unk>
         add_word_tokens(datasets.values(), vocabulary)
         keys += ["tokens_bos", "tokens_eos"]
     sb.dataio.dataset.set_output_keys(list(datasets.values()), keys)
@@ -205,7 +173,6 @@ def dataio_prepare(hparams, vocabulary):
 
 
 if __name__ == "__main__":
-    # Command line and hyperparameters
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
@@ -215,49 +182,47 @@ if __name__ == "__main__":
         hyperparams_to_save=hparams_file,
         overrides=overrides,
     )
-    run_preparation(hparams["data_preparation"], hparams["skip_prep"])
+    data.run_preparation(hparams["data_preparation"], hparams["skip_prep"])
 
-    # The pre-trained A2W model: fine-tuned (ASR-SER) or a frozen
-    # transcriber (baselines reading ASR transcripts)
+    # The pre-trained A2W model: fine-tuned (ASR-SER model), or a frozen
+    # transcriber (baselines reading ASR transcripts), or not used at all
     modules, vocabulary = dict(hparams["modules"]), None
     text_sources = {hparams.get("train_text"), hparams.get("test_text")}
     if "asr_model" in modules and "asr" not in text_sources:
         del modules["asr_model"]
     if "dec" in modules or "asr_model" in modules:
-        vocabulary = load_a2w(
+        vocabulary = a2w_ser.load_a2w(
             hparams["pretrainer"],
-            os.path.join(hparams["pretrained_path"], "vocabulary.txt"),
+            os.path.join(str(hparams["pretrained_path"]), "vocabulary.txt"),
             hparams["output_neurons"],
         )
     datasets, emo_encoder = dataio_prepare(hparams, vocabulary)
 
-    conditions = load_condition_set(hparams["test_conditions"])
+    conditions = noise_pools.load_condition_set(hparams["test_conditions"])
     brain = A2WSERBrain(
         modules=modules,
         hparams=hparams,
         run_opts=run_opts,
         checkpointer=hparams["checkpointer"],
         param_groups=hparams["param_groups"],
-        condition_mixer=build_condition_mixer(
-            conditions,
-            hparams["noise_folder"],
-            hparams["test_noise_seed"],
+        condition_mixer=noise_pools.build_condition_mixer(
+            conditions, hparams["noise_folder"], hparams["test_noise_seed"]
         ),
         train_logger=hparams["train_logger"],
     )
     brain.vocabulary, brain.emo_encoder = vocabulary, emo_encoder
     if "asr_model" in modules:  # transcripts decoded once per utterance
-        brain.transcriber = A2WTranscriber(
+        brain.transcriber = a2w_ser.A2WTranscriber(
             modules["asr_model"], hparams["test_search"], vocabulary
         )
-    if "word_emb" in modules:
-        # word-embedding baselines: the words of the training transcripts
+    if "word_emb" in modules:  # the words of the training transcripts
         words = build_word_vocabulary(
             hparams["train_annotation"], hparams["text_vocab_size"]
         )
-        brain.text_vocab = {w: i for i, w in enumerate(words)}
+        brain.text_vocab = {word: i for i, word in enumerate(words)}
 
-    loader_kwargs, _ = train_loader_options(
+    # Training (resumes from the last checkpoint of an interrupted run)
+    loader_kwargs, _ = data.train_loader_options(
         datasets["train"],
         hparams["train_dataloader_opts"],
         seed=hparams["seed"],
@@ -271,8 +236,8 @@ if __name__ == "__main__":
         valid_loader_kwargs=hparams["valid_dataloader_opts"],
     )
 
-    # Best checkpoint (validation UA): WA, UA, macro-F1, confusion matrix and
-    # WER breakdown per noise condition
+    # Best checkpoint (validation UA) under every condition: WA, UA,
+    # macro-F1, confusion matrix and the WER breakdown of the transcripts
     evaluate_conditions(
         brain,
         datasets["test"],
