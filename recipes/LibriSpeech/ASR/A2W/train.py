@@ -1,0 +1,247 @@
+#!/usr/bin/env python3
+"""Attention acoustic-to-word (A2W) ASR on LibriSpeech (Feng et al., 2020).
+
+The pre-training of the A2W ASR-SER model: 40 log-mel filterbanks, globally
+normalised, 3 frames stacked -> 5 BLSTM x 320 -> location-aware attention,
+1-layer LSTM decoder of 320 -> tanh hidden layer -> softmax over ``<unk>``,
+the top-N training words and ``<eos>``. Label-smoothed NLL of the
+teacher-forced decoder; greedy decoding in validation, beam search (width 4)
+in test; WER. The best checkpoint's ``normalize``, ``enc``, ``emb``,
+``dec`` and ``seq_lin`` and ``vocabulary.txt`` are then exported to
+``<output_folder>/pretrained/`` for the joint recipe's ``Pretrainer``.
+
+    python train.py hparams/train.yaml --data_folder=<LibriSpeech>
+    python train.py hparams/train.yaml --data_folder=<LibriSpeech> \
+        --train_splits=[train-clean-100,train-clean-360,train-other-500] \
+        --vocab_top_n=20000  # the paper's 960 h
+    python train.py hparams/train_demo.yaml   # embedded corpus, CPU
+
+Authors
+ * SpeechBrain joint ASR/SER recipe contributors
+"""
+
+import json
+import os
+import sys
+
+import speechbrain as sb
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.utils.distributed import if_main_process, run_on_main
+
+from speechbrain_ext.dataio.librispeech_prepare import (
+    build_word_vocabulary,
+    load_word_vocabulary,
+)
+from speechbrain_ext.dataio.word_tokens import (
+    add_word_tokens,
+    ids_to_words,
+    with_eos,
+)
+from speechbrain_ext.lobes.models.a2w import (
+    VOCABULARY_FILE,
+    a2w_teacher_forced,
+    export_pretrained,
+)
+from speechbrain_ext.recipe.brain import RecipeBrain
+from speechbrain_ext.recipe.data import (
+    add_audio,
+    load_datasets,
+    run_preparation,
+    train_loader_options,
+)
+from speechbrain_ext.utils.report import (
+    write_condition_report,
+    write_run_report,
+)
+
+
+class A2WBrain(RecipeBrain):
+    """Encoder-decoder word recognition with greedy or beam decoding."""
+
+    def compute_forward(self, batch, stage):
+        """Fbank -> normalise -> encoder -> teacher-forced decoder."""
+        batch = batch.to(self.device)
+        wavs, wav_lens = batch.sig
+        tokens_bos, _ = batch.tokens_bos
+        feats = self.hparams.compute_features(wavs)
+        feats = self.modules.normalize(feats, wav_lens)
+        enc_states, _, log_probs = a2w_teacher_forced(
+            self.modules, feats, wav_lens, tokens_bos
+        )
+        hyps = None
+        if stage == sb.Stage.VALID:
+            hyps, *_ = self.hparams.valid_search(enc_states, wav_lens)
+        elif stage == sb.Stage.TEST:
+            hyps, *_ = self.hparams.test_search(enc_states, wav_lens)
+        return log_probs, hyps
+
+    def compute_objectives(self, predictions, batch, stage):
+        """Label-smoothed NLL of the next words; WER of the hypotheses."""
+        log_probs, hyps = predictions
+        tokens_eos, tokens_eos_lens = batch.tokens_eos
+        loss = self.hparams.seq_cost(
+            log_probs, tokens_eos, length=tokens_eos_lens
+        )
+        if hyps is not None:
+            words = [ids_to_words(hyp, self.vocabulary) for hyp in hyps]
+            refs = [wrd.split() for wrd in batch.wrd]
+            self.wer_metric.append(batch.id, words, refs)
+            if stage == sb.Stage.TEST and self.test_records is not None:
+                self.test_records += [
+                    {"id": uid, "ref": ref, "hyp": " ".join(hyp)}
+                    for uid, ref, hyp in zip(batch.id, batch.wrd, words)
+                ]
+        return loss
+
+    def on_stage_start(self, stage, epoch=None):
+        """Resets the loss terms and the WER tracker."""
+        super().on_stage_start(stage, epoch)
+        self.wer_metric = self.hparams.error_rate_computer()
+
+    def summarize_metrics(self, stage):
+        """WER (%) of the greedy (validation) or beam (test) hypotheses."""
+        return {"WER": self.wer_metric.summarize("error_rate")}
+
+    def selection_error(self, stats):
+        """Validation WER, or loss (``selection_metric`` in the yaml)."""
+        return stats[self.hparams.selection_metric]
+
+
+def merge_manifests(paths, output):
+    """Writes the union of JSON manifests (e.g. several training splits)."""
+    merged = {}
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            merged.update(json.load(f))
+    with open(output, "w", encoding="utf-8") as f:
+        json.dump(merged, f, indent=2)
+
+
+def word_vocabulary(train_annotation, top_n, save_folder):
+    """``<unk>``, top-N training words, ``<eos>`` (kept for resuming)."""
+    path = os.path.join(save_folder, VOCABULARY_FILE)
+    if not os.path.isfile(path):
+        words = build_word_vocabulary(train_annotation, top_n)
+        if len(words) < top_n + 1:
+            raise ValueError(
+                f"{train_annotation} holds {len(words) - 1} distinct words, "
+                f"fewer than vocab_top_n={top_n}: lower vocab_top_n."
+            )
+        os.makedirs(save_folder, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("\n".join(with_eos(words)) + "\n")
+    return load_word_vocabulary(path)
+
+
+def dataio_prepare(hparams):
+    """Datasets with audio and word targets, and the vocabulary."""
+    tests = {
+        os.path.splitext(os.path.basename(p))[0]: p
+        for p in hparams["test_annotation"]
+    }
+    datasets = load_datasets(
+        {
+            "train": hparams["train_annotation"],
+            "valid": hparams["valid_annotation"],
+            **tests,
+        },
+        hparams["data_folder"],
+        sorting=hparams["sorting"],
+        max_duration=hparams["max_duration"],
+    )
+    add_audio(datasets)
+    args = [hparams[k] for k in ("train_annotation", "vocab_top_n")]
+    args.append(hparams["save_folder"])
+    run_on_main(word_vocabulary, args=args)
+    vocabulary = word_vocabulary(*args)
+    if len(vocabulary) != hparams["output_neurons"]:
+        raise ValueError(
+            f"{hparams['save_folder']}/{VOCABULARY_FILE} holds "
+            f"{len(vocabulary)} tokens but output_neurons is "
+            f"{hparams['output_neurons']}: use a new output folder."
+        )
+    add_word_tokens(datasets.values(), vocabulary)
+    sb.dataio.dataset.set_output_keys(
+        list(datasets.values()),
+        ["id", "sig", "wrd", "tokens_bos", "tokens_eos", "tokens"],
+    )
+    return datasets, list(tests), vocabulary
+
+
+if __name__ == "__main__":
+    # Command line and hyperparameters
+    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+
+    # Multi-GPU (DDP) initialisation, then the experiment folder and its log
+    sb.utils.distributed.ddp_init_group(run_opts)
+    sb.create_experiment_directory(
+        experiment_directory=hparams["output_folder"],
+        hyperparams_to_save=hparams_file,
+        overrides=overrides,
+    )
+
+    # Corpus generation (demo) and LibriSpeech manifests; the training
+    # splits are merged into train_annotation
+    run_preparation(hparams["data_preparation"], hparams["skip_prep"])
+    if not hparams["skip_prep"]:
+        splits = [
+            os.path.join(hparams["prep_folder"], f"{split}.json")
+            for split in hparams["train_splits"]
+        ]
+        run_on_main(merge_manifests, args=[splits, hparams["train_annotation"]])
+    datasets, test_names, vocabulary = dataio_prepare(hparams)
+
+    brain = A2WBrain(
+        modules=hparams["modules"],
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+        param_groups=hparams["param_groups"],
+        train_logger=hparams["train_logger"],
+    )
+    brain.vocabulary = vocabulary
+
+    # Training (resumes from the last checkpoint of an interrupted run)
+    loader_kwargs, brain.train_sampler = train_loader_options(
+        datasets["train"],
+        hparams["train_dataloader_opts"],
+        seed=hparams["seed"],
+        sorting=hparams["sorting"],
+        dynamic_batching=hparams["dynamic_batching"],
+        sampler_opts=hparams["dynamic_batch_sampler"],
+    )
+    brain.fit(
+        hparams["epoch_counter"],
+        datasets["train"],
+        datasets["valid"],
+        train_loader_kwargs=loader_kwargs,
+        valid_loader_kwargs=hparams["valid_dataloader_opts"],
+    )
+
+    # Best checkpoint: beam-search WER, predictions and reports per test set
+    results = {}
+    for name in test_names:
+        brain.test_records = []
+        brain.evaluate(
+            datasets[name],
+            min_key="error",
+            test_loader_kwargs=hparams["test_dataloader_opts"],
+        )
+        if if_main_process():
+            results[name] = write_condition_report(
+                hparams["results_folder"], name, brain.test_records
+            )
+            wer_file = os.path.join(hparams["results_folder"], name, "wer.txt")
+            with open(wer_file, "w", encoding="utf-8") as f:
+                brain.wer_metric.write_stats(f)
+
+    # The best checkpoint's modules (loaded by evaluate) for fine-tuning
+    if if_main_process():
+        write_run_report(
+            hparams["results_folder"], results, os.path.basename(hparams_file)
+        )
+        export_pretrained(
+            brain.modules, hparams["pretrained_folder"], vocabulary
+        )
