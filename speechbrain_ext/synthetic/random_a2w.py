@@ -36,6 +36,25 @@ from speechbrain_ext.lobes.models.a2w import (
     export_pretrained,
 )
 
+TINY_YAML = """
+data_folder: null
+pretrained_path: null
+n_mels: 4
+output_neurons: 4
+normalize: !new:speechbrain.processing.features.InputNormalization
+  norm_type: global
+enc: !new:speechbrain_ext.lobes.models.a2w.A2WEncoder
+  input_size: 4
+  hidden_size: 3
+  num_layers: 1
+emb: !new:speechbrain.nnet.embedding.Embedding
+  num_embeddings: 4
+  embedding_dim: 2
+dec: !new:torch.nn.Linear [2, 2]
+seq_lin: !new:torch.nn.Linear [2, 4]
+"""
+"""The smallest yaml with an A2W model's parts (for the examples)."""
+
 
 def corpus_words(folder):
     """Words of the transcripts under ``folder``, most frequent first.
@@ -100,6 +119,21 @@ def build_random_a2w(hparams_file, output, words=(), overrides=None, seed=0):
     -------
     str
         The export folder.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> yaml = os.path.join(folder, "tiny.yaml")
+    >>> with open(yaml, "w") as f:
+    ...     _ = f.write(TINY_YAML)
+    >>> out = build_random_a2w(yaml, os.path.join(folder, "pretrained"),
+    ...                        words=["HELLO"])
+    >>> sorted(os.listdir(out))
+    ['dec.ckpt', 'emb.ckpt', 'enc.ckpt', 'normalize.ckpt', 'seq_lin.ckpt', \
+'vocabulary.txt']
+    >>> open(os.path.join(out, "vocabulary.txt")).read().split()
+    ['<unk>', 'HELLO', 'W0', '<eos>']
     """
     if os.path.isfile(os.path.join(output, "vocabulary.txt")):
         return output
@@ -133,6 +167,17 @@ def main(argv=None):
     -------
     str
         The export folder.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> yaml = os.path.join(folder, "tiny.yaml")
+    >>> with open(yaml, "w") as f:
+    ...     _ = f.write(TINY_YAML)
+    >>> out = main(["--hparams", yaml, "--output", folder + "/a2w"])
+    >>> os.path.isfile(os.path.join(out, "enc.ckpt"))
+    True
     """
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--hparams", required=True, help="recipe yaml")

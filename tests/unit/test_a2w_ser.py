@@ -298,7 +298,7 @@ def test_shape_mismatch_names_file_parameter_and_shapes(tmp_path):
     export = build_random_a2w(
         os.path.join(HPARAMS, "train_demo.yaml"), str(tmp_path / "pretrained")
     )
-    hparams = _demo_hparams(export, enc_neurons=64)
+    hparams = _demo_hparams(export, enc_hidden=64)
     with pytest.raises(ValueError) as error:
         load_a2w(
             hparams["pretrainer"],

@@ -363,6 +363,32 @@ def a2w_asr_features(
     dict
         ``p_seq`` (log-probabilities), ``states`` and ``state_lens`` (the
         text branch's input) and, with a searcher, ``hyp_ids``.
+
+    Example
+    -------
+    >>> from speechbrain.decoders import S2SRNNGreedySearcher
+    >>> from speechbrain.nnet.embedding import Embedding
+    >>> from speechbrain.nnet.RNN import AttentionalRNNDecoder
+    >>> from speechbrain.processing.features import InputNormalization
+    >>> from speechbrain_ext.lobes.models.a2w import (
+    ...     A2WEncoder, TanhOutputLayer)
+    >>> mods = {
+    ...     "normalize": InputNormalization(norm_type="global"),
+    ...     "enc": A2WEncoder(8, hidden_size=4, num_layers=1),
+    ...     "emb": Embedding(num_embeddings=5, embedding_dim=3),
+    ...     "dec": AttentionalRNNDecoder(
+    ...         "lstm", "location", 6, 6, 1, enc_dim=8, input_size=3,
+    ...         channels=2, kernel_size=3),
+    ...     "seq_lin": TanhOutputLayer(6, 6, 5)}
+    >>> search = S2SRNNGreedySearcher(
+    ...     mods["emb"], mods["dec"], mods["seq_lin"], bos_index=4,
+    ...     eos_index=4, min_decode_ratio=0.0, max_decode_ratio=1.0)
+    >>> tokens, lens = pad_sequences([[1, 2], [3]], prefix=4)
+    >>> out = a2w_asr_features(
+    ...     mods, torch.rand(2, 30, 8), torch.ones(2), tokens, lens,
+    ...     search, states_from="hyp", bos_index=4)
+    >>> out["p_seq"].shape, out["states"].shape[-1], len(out["hyp_ids"])
+    (torch.Size([2, 3, 5]), 6, 2)
     """
     feats = modules["normalize"](feats, lengths)
     enc, states, p_seq = a2w_teacher_forced(modules, feats, lengths, tokens_bos)
@@ -394,6 +420,33 @@ class A2WTranscriber:
         SpeechBrain searcher ``(enc_states, lengths) -> (hyps, ...)``.
     vocabulary : list of str
         The model's word units.
+
+    Example
+    -------
+    >>> from speechbrain.decoders import S2SRNNGreedySearcher
+    >>> from speechbrain.nnet.embedding import Embedding
+    >>> from speechbrain.nnet.RNN import AttentionalRNNDecoder
+    >>> from speechbrain.processing.features import InputNormalization
+    >>> from speechbrain_ext.lobes.models.a2w import (
+    ...     A2WEncoder, TanhOutputLayer)
+    >>> asr = torch.nn.ModuleDict({
+    ...     "normalize": InputNormalization(norm_type="global"),
+    ...     "enc": A2WEncoder(8, hidden_size=4, num_layers=1),
+    ...     "emb": Embedding(num_embeddings=4, embedding_dim=3),
+    ...     "dec": AttentionalRNNDecoder(
+    ...         "lstm", "location", 6, 6, 1, enc_dim=8, input_size=3,
+    ...         channels=2, kernel_size=3),
+    ...     "seq_lin": TanhOutputLayer(6, 6, 4)})
+    >>> search = S2SRNNGreedySearcher(
+    ...     asr["emb"], asr["dec"], asr["seq_lin"], bos_index=3,
+    ...     eos_index=3, min_decode_ratio=0.0, max_decode_ratio=1.0)
+    >>> transcribe = A2WTranscriber(asr, search, ["<unk>", "A", "B", "<eos>"])
+    >>> feats = torch.rand(2, 30, 8)
+    >>> texts = transcribe(feats, torch.ones(2), ["u1", "u2"])
+    >>> transcribe(feats[1:], torch.ones(1), ["u2"]) == texts[1:]
+    True
+    >>> sorted(transcribe.cache)
+    [('clean', 'u1'), ('clean', 'u2')]
     """
 
     def __init__(self, asr_model, searcher, vocabulary):
@@ -436,7 +489,7 @@ class A2WTranscriber:
 
 
 def load_a2w(pretrainer, vocabulary_path, output_neurons):
-    """Loads the pre-trained A2W model and returns its vocabulary.
+    r"""Loads the pre-trained A2W model and returns its vocabulary.
 
     Arguments
     ---------
@@ -451,6 +504,22 @@ def load_a2w(pretrainer, vocabulary_path, output_neurons):
     -------
     list of str
         The word units.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from speechbrain.utils.parameter_transfer import Pretrainer
+    >>> folder = tempfile.mkdtemp()
+    >>> torch.save(torch.nn.Linear(2, 3).state_dict(),
+    ...            os.path.join(folder, "seq_lin.ckpt"))
+    >>> with open(os.path.join(folder, "vocabulary.txt"), "w") as f:
+    ...     _ = f.write("<unk>\nA\n<eos>\n")
+    >>> seq_lin = torch.nn.Linear(2, 3)
+    >>> pretrainer = Pretrainer(
+    ...     loadables={"seq_lin": seq_lin},
+    ...     paths={"seq_lin": os.path.join(folder, "seq_lin.ckpt")})
+    >>> load_a2w(pretrainer, os.path.join(folder, "vocabulary.txt"), 3)
+    ['<unk>', 'A', '<eos>']
     """
     vocabulary = load_a2w_vocabulary(vocabulary_path, output_neurons)
     load_pretrained(pretrainer)
@@ -469,6 +538,16 @@ def load_pretrained(pretrainer):
     -------
     dict
         ``{name: local path}`` of the loaded files.
+
+    Example
+    -------
+    >>> from speechbrain.utils.parameter_transfer import Pretrainer
+    >>> load_pretrained(Pretrainer(
+    ...     loadables={"enc": torch.nn.Linear(2, 2)},
+    ...     paths={"enc": "/no/such/folder/enc.ckpt"}))
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: The pre-trained checkpoint /no/such/folder/enc.ckpt ...
     """
     for name, path in pretrainer.paths.items():
         if not os.path.isfile(str(path)):
