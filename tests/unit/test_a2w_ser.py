@@ -139,7 +139,9 @@ def test_fixed_length_cuts_and_pads():
     short, lens = cut(torch.ones(1, 12, 4), torch.ones(1))
     assert short.shape == (1, 30, 4) and short[0, 12:].abs().sum() == 0
     assert (lens * 30).round().tolist() == [12.0]
-    unpadded, _ = FixedLengthFrames(0.3, pad=False)(torch.ones(1, 12, 4), None)
+    unpadded, _ = FixedLengthFrames(0.3, pad=False)(
+        torch.ones(1, 12, 4), torch.ones(1)
+    )
     assert unpadded.shape == (1, 12, 4)
 
 
@@ -157,7 +159,7 @@ VOCAB = ["<unk>", "A", "B", "C", "<eos>"]
 
 def _a2w_modules():
     torch.manual_seed(0)
-    return torch.nn.ModuleDict(
+    mods = torch.nn.ModuleDict(
         {
             "normalize": InputNormalization(norm_type="global"),
             "enc": A2WEncoder(8, hidden_size=6, num_layers=1),
@@ -176,6 +178,9 @@ def _a2w_modules():
             "seq_lin": TanhOutputLayer(10, 10, 5),
         }
     )
+    # global statistics, as a pre-trained model has them
+    mods["normalize"](torch.randn(4, 30, 8), torch.ones(4))
+    return mods
 
 
 def _searcher(mods):

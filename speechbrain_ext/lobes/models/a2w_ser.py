@@ -437,6 +437,7 @@ class A2WTranscriber:
     ...         "lstm", "location", 6, 6, 1, enc_dim=8, input_size=3,
     ...         channels=2, kernel_size=3),
     ...     "seq_lin": TanhOutputLayer(6, 6, 4)})
+    >>> _ = asr["normalize"](torch.rand(2, 30, 8), torch.ones(2))  # stats
     >>> search = S2SRNNGreedySearcher(
     ...     asr["emb"], asr["dec"], asr["seq_lin"], bos_index=3,
     ...     eos_index=3, min_decode_ratio=0.0, max_decode_ratio=1.0)
