@@ -29,6 +29,10 @@ from speechbrain.nnet.RNN import LSTM
 # Names (yaml keys and checkpoint files) of the pre-trained parts
 PRETRAINED_MODULES = ("normalize", "enc", "emb", "dec", "seq_lin")
 VOCABULARY_FILE = "vocabulary.txt"
+_PARALLEL = (
+    torch.nn.DataParallel,
+    torch.nn.parallel.DistributedDataParallel,
+)
 
 
 class StackFrames(torch.nn.Module):
@@ -177,7 +181,7 @@ class TanhOutputLayer(torch.nn.Module):
         self.w = torch.nn.Linear(hidden_size, n_neurons)
 
     def forward(self, x):
-        """Logits of the words, (..., n_neurons)."""
+        """Word logits: the last dimension becomes ``n_neurons``."""
         return self.w(torch.tanh(self.hidden(x)))
 
 
@@ -281,6 +285,8 @@ def export_pretrained(modules, folder, vocabulary):
     for name in PRETRAINED_MODULES:
         path = os.path.join(folder, f"{name}.ckpt")
         module = modules[name]
+        if isinstance(module, _PARALLEL):  # (Distributed)DataParallel
+            module = module.module
         if hasattr(module, "_save"):  # InputNormalization statistics
             module._save(path)
         else:

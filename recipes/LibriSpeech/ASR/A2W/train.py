@@ -5,15 +5,12 @@ The pre-training of the A2W ASR-SER model: 40 log-mel filterbanks, globally
 normalised, 3 frames stacked -> 5 BLSTM x 320 -> location-aware attention,
 1-layer LSTM decoder of 320 -> tanh hidden layer -> softmax over ``<unk>``,
 the top-N training words and ``<eos>``. Label-smoothed NLL of the
-teacher-forced decoder; greedy decoding in validation, beam search (width 4)
-in test; WER. The best checkpoint's ``normalize``, ``enc``, ``emb``,
-``dec`` and ``seq_lin`` and ``vocabulary.txt`` are then exported to
-``<output_folder>/pretrained/`` for the joint recipe's ``Pretrainer``.
+teacher-forced decoder (+ optional word CTC on the encoder); greedy decoding
+in validation, beam search (width 4) in test; WER. The best checkpoint's
+``normalize``, ``enc``, ``emb``, ``dec``, ``seq_lin`` and ``vocabulary.txt``
+are then exported to ``<output_folder>/pretrained/`` for the joint recipe.
 
     python train.py hparams/train.yaml --data_folder=<LibriSpeech>
-    python train.py hparams/train.yaml --data_folder=<LibriSpeech> \
-        --train_splits=[train-clean-100,train-clean-360,train-other-500] \
-        --vocab_top_n=20000  # the paper's 960 h
     python train.py hparams/train_demo.yaml   # embedded corpus, CPU
 
 Authors
@@ -25,6 +22,7 @@ import os
 import sys
 
 import speechbrain as sb
+import torch
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
@@ -68,20 +66,28 @@ class A2WBrain(RecipeBrain):
         enc_states, _, log_probs = a2w_teacher_forced(
             self.modules, feats, wav_lens, tokens_bos
         )
-        hyps = None
+        hyps, p_ctc = None, None
         if stage == sb.Stage.VALID:
             hyps, *_ = self.hparams.valid_search(enc_states, wav_lens)
         elif stage == sb.Stage.TEST:
             hyps, *_ = self.hparams.test_search(enc_states, wav_lens)
-        return log_probs, hyps
+        elif self.hparams.epoch_counter.current <= self.hparams.ctc_epochs:
+            p_ctc = torch.log_softmax(self.modules.ctc_lin(enc_states), -1)
+        return log_probs, p_ctc, hyps
 
     def compute_objectives(self, predictions, batch, stage):
-        """Label-smoothed NLL of the next words; WER of the hypotheses."""
-        log_probs, hyps = predictions
+        """Label-smoothed NLL (+ word CTC, early epochs); WER of hyps."""
+        log_probs, p_ctc, hyps = predictions
         tokens_eos, tokens_eos_lens = batch.tokens_eos
         loss = self.hparams.seq_cost(
             log_probs, tokens_eos, length=tokens_eos_lens
         )
+        if p_ctc is not None:
+            tokens, lens = batch.tokens
+            ctc = self.hparams.ctc_cost(p_ctc, tokens, batch.sig[1], lens)
+            self.track_loss("ctc", ctc)
+            weight = self.hparams.ctc_weight
+            loss = weight * ctc + (1 - weight) * loss
         if hyps is not None:
             words = [ids_to_words(hyp, self.vocabulary) for hyp in hyps]
             refs = [wrd.split() for wrd in batch.wrd]
@@ -135,10 +141,8 @@ def word_vocabulary(train_annotation, top_n, save_folder):
 
 def dataio_prepare(hparams):
     """Datasets with audio and word targets, and the vocabulary."""
-    tests = {
-        os.path.splitext(os.path.basename(p))[0]: p
-        for p in hparams["test_annotation"]
-    }
+    names = [os.path.basename(p)[:-5] for p in hparams["test_annotation"]]
+    tests = dict(zip(names, hparams["test_annotation"]))
     datasets = load_datasets(
         {
             "train": hparams["train_annotation"],
@@ -156,9 +160,8 @@ def dataio_prepare(hparams):
     vocabulary = word_vocabulary(*args)
     if len(vocabulary) != hparams["output_neurons"]:
         raise ValueError(
-            f"{hparams['save_folder']}/{VOCABULARY_FILE} holds "
-            f"{len(vocabulary)} tokens but output_neurons is "
-            f"{hparams['output_neurons']}: use a new output folder."
+            f"{args[2]}/{VOCABULARY_FILE}: {len(vocabulary)} tokens, but "
+            f"output_neurons={hparams['output_neurons']}: use a new folder."
         )
     add_word_tokens(datasets.values(), vocabulary)
     sb.dataio.dataset.set_output_keys(
@@ -182,8 +185,7 @@ if __name__ == "__main__":
         overrides=overrides,
     )
 
-    # Corpus generation (demo) and LibriSpeech manifests; the training
-    # splits are merged into train_annotation
+    # Corpus (demo), manifests; the training splits merged in one manifest
     run_preparation(hparams["data_preparation"], hparams["skip_prep"])
     if not hparams["skip_prep"]:
         splits = [
