@@ -355,14 +355,16 @@ def a2w_asr_features(
     searcher : callable, optional
         SpeechBrain searcher ``(enc_states, lengths) -> (hyps, ...)``.
     **kw
-        ``states_from`` (``"hyp"`` or ``"wrd"``) and ``bos_index`` (needed
-        for ``"hyp"``).
+        ``states_from`` (``"hyp"`` or ``"wrd"``), ``bos_index`` (needed
+        for ``"hyp"``) and ``vocabulary`` (list of words: the hypotheses
+        are also returned as words).
 
     Returns
     -------
     dict
         ``p_seq`` (log-probabilities), ``states`` and ``state_lens`` (the
-        text branch's input) and, with a searcher, ``hyp_ids``.
+        text branch's input) and, with a searcher, ``hyp_ids`` (and
+        ``hyps``, lists of words, with a ``vocabulary``).
 
     Example
     -------
@@ -395,6 +397,9 @@ def a2w_asr_features(
     out = {"p_seq": p_seq, "states": states, "state_lens": token_lens}
     if searcher is not None:
         out["hyp_ids"] = searcher(enc, lengths)[0]
+        if kw.get("vocabulary") is not None:
+            words = kw["vocabulary"]
+            out["hyps"] = [ids_to_words(h, words) for h in out["hyp_ids"]]
         if kw.get("states_from", "hyp") == "hyp":
             tokens, out["state_lens"] = pad_sequences(
                 out["hyp_ids"], feats.device, prefix=kw["bos_index"]

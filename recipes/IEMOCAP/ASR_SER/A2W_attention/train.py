@@ -3,15 +3,13 @@
 
 ASR-SER model (train.yaml): a pre-trained attention A2W model is fine-tuned
 on IEMOCAP with ``L = lambda * L_ASR + (1 - lambda) * L_SER``; its decoder
-states ("ASR features") and filterbanks cut or padded to 7.5 s feed two
-BiLSTM + structured self-attention branches, concatenated, then FC 2048 +
-ReLU and a softmax. The Table 1 baselines are yamls of the same script:
-filterbanks, a word embedding of the true or the A2W transcript, or both.
+states and filterbanks (cut or padded to 7.5 s) feed two BiLSTM + structured
+self-attention branches, then FC 2048 + ReLU, softmax. Table 1's baselines
+(filterbanks, words of the true or the A2W transcript, or both) are yamls.
 
     python train.py hparams/train.yaml --data_folder=<IEMOCAP_full_release> \
         --pretrained_path=<A2W pre-training output>/pretrained [--fold=1..5]
     python train.py hparams/combined_baseline.yaml ... --test_text=asr
-    python train.py hparams/train_demo.yaml --pretrained_path=...  # CPU demo
 
 Authors
  * SpeechBrain joint ASR/SER recipe contributors
@@ -29,7 +27,7 @@ from speechbrain_ext.dataio.librispeech_prepare import (
     build_word_vocabulary,
     words_to_ids,
 )
-from speechbrain_ext.dataio.word_tokens import add_word_tokens, ids_to_words
+from speechbrain_ext.dataio.word_tokens import add_word_tokens
 from speechbrain_ext.lobes.models import a2w_ser
 from speechbrain_ext.nnet.structured_attention import attention_penalty
 from speechbrain_ext.recipe import data
@@ -73,18 +71,17 @@ class A2WSERBrain(RecipeBrain):
         """ASR features (ASR-SER model) or embedded words (baselines)."""
         targets, stage = out["targets"], self.step_stage
         if "dec" in self.modules:  # A2W: L_ASR, hypotheses, decoder states
-            search = None  # validation: greedy; test: beam search
-            if stage != sb.Stage.TRAIN:
-                search = getattr(self.hparams, f"{stage.name}_search".lower())
+            search = {  # none in training
+                sb.Stage.VALID: self.hparams.valid_search,  # greedy
+                sb.Stage.TEST: self.hparams.test_search,  # beam search
+            }.get(stage)
             tokens = targets["tokens_bos"], targets["tokens_lens"]
             asr = a2w_ser.a2w_asr_features(
                 self.modules, feats, wav_lens, *tokens, search,
                 states_from=self.hparams.ser_decoder_input,
-                bos_index=self.hparams.bos_index,
+                bos_index=self.hparams.bos_index, vocabulary=self.vocabulary,
             )  # fmt: skip
-            out["p_seq"], hyps = asr["p_seq"], asr.get("hyp_ids")
-            if hyps is not None:
-                out["hyps"] = [ids_to_words(h, self.vocabulary) for h in hyps]
+            out["p_seq"], out["hyps"] = asr["p_seq"], asr.get("hyps")
             return self.modules.text_encoder(asr["states"], asr["state_lens"])
         texts = targets["wrd"]  # true transcripts, or the pre-trained A2W's
         key = "train_text" if stage == sb.Stage.TRAIN else "test_text"
@@ -153,9 +150,12 @@ class A2WSERBrain(RecipeBrain):
 
 def dataio_prepare(hparams, vocabulary):
     """Audio, transcripts, emotions and, for the ASR head, word targets."""
-    splits = ("train", "valid", "test")
     datasets = data.load_datasets(
-        {split: hparams[f"{split}_annotation"] for split in splits},
+        {
+            "train": hparams["train_annotation"],
+            "valid": hparams["valid_annotation"],
+            "test": hparams["test_annotation"],
+        },
         hparams["data_folder"],
         sorting=hparams["sorting"],
         max_duration=hparams["max_duration"],
