@@ -1,12 +1,26 @@
 """Shared fixtures of the recipe tests.
 
 One short training of the joint demo recipe serves the end-to-end,
-inference and reproducibility tests.
+inference and reproducibility tests; one small SynthEmo corpus serves the
+short demo runs of the other recipes.
 """
 
 import pytest
 
+from speechbrain_ext.synthetic.synthemo import ensure_synthemo
 from tests.integration.recipes.helpers import CONDITIONS, run_recipe
+
+
+@pytest.fixture(scope="session")
+def synthemo_150(tmp_path_factory):
+    """SynthEmo and SynthNoise of 150 utterances (the demo yamls' seed).
+
+    Pass it as ``--synthemo_folder`` with ``--synthemo_utterances=150``:
+    the recipes find it generated with their options and reuse it.
+    """
+    folder = tmp_path_factory.mktemp("synthemo_150") / "synthemo"
+    ensure_synthemo(str(folder), n_utterances=150, seed=1234)
+    return folder
 
 
 @pytest.fixture(scope="session")

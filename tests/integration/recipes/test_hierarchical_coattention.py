@@ -43,12 +43,12 @@ def run_fusion_recipe(yaml_name, *flags, cwd):
 
 
 @pytest.mark.slow
-def test_demo_training_lowers_the_losses(tmp_path):
+def test_demo_training_lowers_the_losses(tmp_path, synthemo_150):
     out = tmp_path / "run"
     proc = run_fusion_recipe(
         "train_demo.yaml",
         f"--output_folder={out}",
-        f"--synthemo_folder={tmp_path / 'synthemo'}",
+        f"--synthemo_folder={synthemo_150}",
         "--synthemo_utterances=150",
         "--number_of_epochs=3",
         cwd=tmp_path,

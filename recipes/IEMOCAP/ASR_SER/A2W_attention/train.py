@@ -1,0 +1,250 @@
+#!/usr/bin/env python3
+"""Emotion recognition combined with acoustic-to-word ASR (Feng et al., 2020).
+
+ASR-SER model (train.yaml): a pre-trained attention A2W model is fine-tuned
+on IEMOCAP with ``L = lambda * L_ASR + (1 - lambda) * L_SER``; its decoder
+states and filterbanks (cut or padded to 7.5 s) feed two BiLSTM + structured
+self-attention branches, then FC 2048 + ReLU, softmax. Table 1's baselines
+(filterbanks, words of the true or the A2W transcript, or both) are yamls.
+
+    python train.py hparams/train.yaml --data_folder=<IEMOCAP_full_release> \
+        --pretrained_path=<A2W pre-training output>/pretrained [--fold=1..5]
+    python train.py hparams/combined_baseline.yaml ... --test_text=asr
+
+Authors
+ * SpeechBrain joint ASR/SER recipe contributors
+"""
+
+import os
+import sys
+
+import speechbrain as sb
+import torch
+from hyperpyyaml import load_hyperpyyaml
+
+from speechbrain_ext.augment import noise_pools
+from speechbrain_ext.dataio.librispeech_prepare import (
+    build_word_vocabulary,
+    words_to_ids,
+)
+from speechbrain_ext.dataio.word_tokens import add_word_tokens
+from speechbrain_ext.lobes.models import a2w_ser
+from speechbrain_ext.nnet.structured_attention import attention_penalty
+from speechbrain_ext.recipe import data
+from speechbrain_ext.recipe.brain import RecipeBrain
+from speechbrain_ext.utils.evaluation import (
+    evaluate_conditions,
+    utterance_records,
+)
+from speechbrain_ext.utils.report import compute_metrics
+
+
+class A2WSERBrain(RecipeBrain):
+    """The ASR-SER model or a baseline, as the yaml's modules say."""
+
+    def compute_forward(self, batch, stage):
+        """Branches (filterbanks, ASR features or words) -> emotion."""
+        batch = batch.to(self.device)
+        wavs, wav_lens = batch.sig
+        targets = {"id": batch.id, "wrd": batch.wrd}
+        targets["emo"] = batch.emo_encoded.data[:, 0]  # one label each
+        if "dec" in self.modules:
+            targets["tokens_bos"] = batch.tokens_bos.data
+            targets["tokens_eos"], targets["tokens_lens"] = batch.tokens_eos
+        wavs, wav_lens, targets = self.augment(
+            wavs, wav_lens, batch.id, stage, targets
+        )
+        feats = self.hparams.compute_features(wavs)
+        out = {"targets": targets, "branches": []}
+        if "audio_encoder" in self.modules:
+            frames = self.modules.ser_normalize(feats, wav_lens)
+            frames, lens = self.hparams.fixed_length(frames, wav_lens)
+            out["branches"].append(self.modules.audio_encoder(frames, lens))
+        if "text_encoder" in self.modules:
+            out["branches"].append(self.text_branch(feats, wav_lens, out))
+        vector = torch.cat([v for v, _ in out["branches"]], dim=-1)
+        logits = self.modules.emo_classifier(vector)
+        out["p_emo"] = torch.log_softmax(logits, dim=-1)
+        return out
+
+    def text_branch(self, feats, wav_lens, out):
+        """ASR features (ASR-SER model) or embedded words (baselines)."""
+        targets, stage = out["targets"], self.step_stage
+        if "dec" in self.modules:  # A2W: L_ASR, hypotheses, decoder states
+            search = {  # none in training
+                sb.Stage.VALID: self.hparams.valid_search,  # greedy
+                sb.Stage.TEST: self.hparams.test_search,  # beam search
+            }.get(stage)
+            tokens = targets["tokens_bos"], targets["tokens_lens"]
+            asr = a2w_ser.a2w_asr_features(
+                self.modules, feats, wav_lens, *tokens, search,
+                states_from=self.hparams.ser_decoder_input,
+                bos_index=self.hparams.bos_index, vocabulary=self.vocabulary,
+            )  # fmt: skip
+            out["p_seq"], out["hyps"] = asr["p_seq"], asr.get("hyps")
+            return self.modules.text_encoder(asr["states"], asr["state_lens"])
+        texts = targets["wrd"]  # true transcripts, or the pre-trained A2W's
+        key = "train_text" if stage == sb.Stage.TRAIN else "test_text"
+        if getattr(self.hparams, key) == "asr":
+            condition = getattr(self.test_condition, "name", "clean")
+            texts = self.transcriber(feats, wav_lens, targets["id"], condition)
+            out["hyps"] = [text.split() for text in texts]
+        ids = [words_to_ids(text, self.text_vocab) for text in texts]
+        ids, lens = a2w_ser.pad_sequences(ids, self.device)
+        return self.modules.text_encoder(self.modules.word_emb(ids), lens)
+
+    def compute_objectives(self, predictions, batch, stage):
+        """``lambda * L_ASR + (1 - lambda) * L_SER`` (+ attention penalty)."""
+        targets = predictions["targets"]
+        loss = self.hparams.ser_cost(
+            predictions["p_emo"].unsqueeze(1), targets["emo"].unsqueeze(1)
+        )
+        self.track_loss("ser", loss)
+        if "p_seq" in predictions:
+            asr = self.hparams.seq_cost(
+                predictions["p_seq"],
+                targets["tokens_eos"],
+                length=targets["tokens_lens"],
+            )
+            self.track_loss("asr", asr)
+            weight = self.hparams.asr_weight
+            loss = weight * asr + (1 - weight) * loss
+        if self.hparams.penalty_weight > 0:  # Lin et al.'s ||AA^T - I||^2
+            attns = [attn for _, attn in predictions["branches"]]
+            penalty = sum(attention_penalty(attn) for attn in attns)
+            self.track_loss("penalty", penalty)
+            loss = loss + self.hparams.penalty_weight * penalty
+        if stage != sb.Stage.TRAIN:
+            self.update_metrics(predictions, targets)
+        return loss
+
+    def update_metrics(self, predictions, targets):
+        """One record per utterance: emotion, prediction, transcripts."""
+        records = utterance_records(
+            targets["id"],
+            self.emo_encoder.decode_torch(targets["emo"].cpu()),
+            refs=targets["wrd"],
+            hyps=predictions.get("hyps"),
+            probs=predictions["p_emo"].exp().detach().cpu(),
+            labels=self.hparams.emotions,
+        )
+        self.records += records
+        if self.test_records is not None:
+            self.test_records += records
+
+    def on_stage_start(self, stage, epoch=None):
+        """Resets the loss terms and the records."""
+        super().on_stage_start(stage, epoch)
+        self.step_stage, self.records = stage, []
+
+    def summarize_metrics(self, stage):
+        """WA, UA, macro-F1 (%) and the WER of the transcripts if any."""
+        metrics = compute_metrics(self.records, self.hparams.emotions)
+        keys = ("WA", "UA", "macro_F1", "WER")
+        return {k: metrics[k] for k in keys if k in metrics}
+
+    def selection_error(self, stats):
+        """100 - validation UA (the classes are unbalanced)."""
+        return 100.0 - stats["UA"]
+
+
+def dataio_prepare(hparams, vocabulary):
+    """Audio, transcripts, emotions and, for the ASR head, word targets."""
+    datasets = data.load_datasets(
+        {
+            "train": hparams["train_annotation"],
+            "valid": hparams["valid_annotation"],
+            "test": hparams["test_annotation"],
+        },
+        hparams["data_folder"],
+        sorting=hparams["sorting"],
+        max_duration=hparams["max_duration"],
+        labels=hparams["emotions"],
+    )
+    data.add_audio(datasets)
+    emotions, save_folder = hparams["emotions"], hparams["save_folder"]
+    emo_encoder = data.add_label_encoder(datasets, emotions, save_folder)
+    keys = ["id", "sig", "wrd", "emo_encoded"]
+    if "dec" in hparams["modules"]:  # the pre-trained vocabulary, <unk>
+        add_word_tokens(datasets.values(), vocabulary)
+        keys += ["tokens_bos", "tokens_eos"]
+    sb.dataio.dataset.set_output_keys(list(datasets.values()), keys)
+    return datasets, emo_encoder
+
+
+if __name__ == "__main__":
+    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    sb.utils.distributed.ddp_init_group(run_opts)
+    sb.create_experiment_directory(
+        experiment_directory=hparams["output_folder"],
+        hyperparams_to_save=hparams_file,
+        overrides=overrides,
+    )
+    data.run_preparation(hparams["data_preparation"], hparams["skip_prep"])
+
+    # The pre-trained A2W model: fine-tuned (ASR-SER model), or a frozen
+    # transcriber (baselines reading ASR transcripts), or not used at all
+    modules, vocabulary = dict(hparams["modules"]), None
+    text_sources = {hparams.get("train_text"), hparams.get("test_text")}
+    if "asr_model" in modules and "asr" not in text_sources:
+        del modules["asr_model"]
+    if "dec" in modules or "asr_model" in modules:
+        vocabulary = a2w_ser.load_a2w(
+            hparams["pretrainer"],
+            os.path.join(str(hparams["pretrained_path"]), "vocabulary.txt"),
+            hparams["output_neurons"],
+        )
+    datasets, emo_encoder = dataio_prepare(hparams, vocabulary)
+
+    conditions = noise_pools.load_condition_set(hparams["test_conditions"])
+    brain = A2WSERBrain(
+        modules=modules,
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+        param_groups=hparams["param_groups"],
+        condition_mixer=noise_pools.build_condition_mixer(
+            conditions, hparams["noise_folder"], hparams["test_noise_seed"]
+        ),
+        train_logger=hparams["train_logger"],
+    )
+    brain.vocabulary, brain.emo_encoder = vocabulary, emo_encoder
+    if "asr_model" in modules:  # transcripts decoded once per utterance
+        brain.transcriber = a2w_ser.A2WTranscriber(
+            modules["asr_model"], hparams["test_search"], vocabulary
+        )
+    if "word_emb" in modules:  # the words of the training transcripts
+        words = build_word_vocabulary(
+            hparams["train_annotation"], hparams["text_vocab_size"]
+        )
+        brain.text_vocab = {word: i for i, word in enumerate(words)}
+
+    # Training (resumes from the last checkpoint of an interrupted run)
+    loader_kwargs, _ = data.train_loader_options(
+        datasets["train"],
+        hparams["train_dataloader_opts"],
+        seed=hparams["seed"],
+        sorting=hparams["sorting"],
+    )
+    brain.fit(
+        hparams["epoch_counter"],
+        datasets["train"],
+        datasets["valid"],
+        train_loader_kwargs=loader_kwargs,
+        valid_loader_kwargs=hparams["valid_dataloader_opts"],
+    )
+
+    # Best checkpoint (validation UA) under every condition: WA, UA,
+    # macro-F1, confusion matrix and the WER breakdown of the transcripts
+    evaluate_conditions(
+        brain,
+        datasets["test"],
+        conditions,
+        hparams["results_folder"],
+        labels=hparams["emotions"],
+        test_loader_kwargs=hparams["test_dataloader_opts"],
+        min_key="error",
+        title=os.path.basename(hparams_file),
+    )

@@ -1,0 +1,567 @@
+"""Emotion recognition on an acoustic-to-word ASR model (Feng et al., 2020).
+
+*End-to-end speech emotion recognition combined with acoustic-to-word ASR
+model* (Interspeech 2020). The pieces of its SER model and baselines:
+
+* :class:`BiLSTMStructuredAttention` -- each branch: a 2-layer BiLSTM of
+  256 units then 8-head structured self-attention (section 2.2);
+* :class:`FixedLengthFrames` -- the acoustic branch reads 40 log-mel
+  filterbanks cut or zero-padded to 7.5 s (section 5.2);
+* :func:`decoder_states` -- the text branch of the ASR-SER model reads the
+  hidden states of the A2W decoder (section 4.1), given the transcript
+  (teacher forcing) or the model's own hypothesis;
+* :func:`a2w_asr_features` -- the A2W side of the ASR-SER model;
+* :class:`A2WTranscriber` -- the pre-trained model's transcripts for the
+  pipeline baselines, decoded once per utterance;
+* :func:`load_a2w` -- loads the pre-trained model and its vocabulary;
+* :func:`load_pretrained` -- a SpeechBrain ``Pretrainer`` load that names
+  a missing checkpoint (a checkpoint of other dimensions is named by the
+  loading hook ``speechbrain_ext.lobes.models.a2w.pretrained_hooks``).
+
+The A2W modules follow the interface of ``speechbrain_ext.lobes.models.a2w``
+(yaml names ``normalize``, ``enc``, ``emb``, ``dec``, ``seq_lin``).
+
+Authors
+ * SpeechBrain joint ASR/SER recipe contributors
+"""
+
+import os
+
+import torch
+from speechbrain.nnet.RNN import LSTM
+
+from speechbrain_ext.dataio.librispeech_prepare import UNK
+from speechbrain_ext.dataio.word_tokens import EOS, ids_to_words
+from speechbrain_ext.lobes.models.a2w import a2w_teacher_forced
+from speechbrain_ext.nnet.coattention import frame_counts, relative_lengths
+from speechbrain_ext.nnet.structured_attention import (
+    StructuredSelfAttentionPooling,
+)
+
+
+class BiLSTMStructuredAttention(torch.nn.Module):
+    """BiLSTM, then structured self-attention: one vector per utterance.
+
+    The branch encoder of Feng et al. (2020): a BiLSTM (2 layers of 256
+    units per direction, dropout 0.2 after each layer) whose states ``H``
+    are pooled by ``n_heads`` attention heads
+    (:class:`StructuredSelfAttentionPooling`); the heads' vectors are
+    concatenated (equation 4). Padding is packed away in the BiLSTM and
+    gets no attention.
+
+    Arguments
+    ---------
+    input_size : int
+        Size of the input frames (40 filterbanks, a 300-d word embedding or
+        the 320 decoder units of the A2W model).
+    hidden_size : int
+        LSTM units per direction.
+    num_layers : int
+        BiLSTM layers.
+    dropout : float
+        Dropout after each BiLSTM layer.
+    n_heads : int
+        Attention heads.
+    attention_size : int
+        Hidden size ``d_a`` of the attention (the paper's 512 "nodes").
+
+    Example
+    -------
+    >>> enc = BiLSTMStructuredAttention(
+    ...     20, hidden_size=8, n_heads=2, attention_size=6).eval()
+    >>> vector, attn = enc(torch.rand(2, 30, 20), torch.tensor([1.0, 0.5]))
+    >>> vector.shape, attn.shape, enc.output_size
+    (torch.Size([2, 32]), torch.Size([2, 2, 30]), 32)
+    """
+
+    def __init__(
+        self,
+        input_size,
+        hidden_size=256,
+        num_layers=2,
+        dropout=0.2,
+        n_heads=8,
+        attention_size=512,
+    ):
+        super().__init__()
+        self.lstm = LSTM(
+            hidden_size=hidden_size,
+            input_size=input_size,
+            num_layers=num_layers,
+            bidirectional=True,
+            dropout=dropout,
+        )
+        # torch's LSTM drops out between layers; this is after the last one
+        self.dropout = torch.nn.Dropout(dropout)
+        self.attention = StructuredSelfAttentionPooling(
+            2 * hidden_size, attention_size, n_heads
+        )
+        self.output_size = self.attention.output_size
+
+    def forward(self, x, lengths):
+        """Encodes [batch, time, input_size] frames.
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            Input frames.
+        lengths : torch.Tensor
+            Relative lengths.
+
+        Returns
+        -------
+        vector : torch.Tensor
+            [batch, n_heads * 2 * hidden_size].
+        attn : torch.Tensor
+            Attention weights [batch, n_heads, time].
+        """
+        n_frames = x.shape[1]
+        lengths = relative_lengths(frame_counts(lengths, n_frames), n_frames)
+        h = self.lstm(x, lengths=lengths)[0]
+        if h.shape[1] < n_frames:  # no utterance of the batch is full-length
+            h = torch.nn.functional.pad(h, (0, 0, 0, n_frames - h.shape[1]))
+        return self.attention(self.dropout(h), lengths)
+
+
+class FixedLengthFrames(torch.nn.Module):
+    """Cuts or zero-pads feature frames to a fixed duration.
+
+    Feng et al. (2020), following Li et al. (2019), cut utterances longer
+    than 7.5 s at 7.5 s from the start and pad shorter ones with zeros.
+    The relative lengths returned mark the real frames, so the padding
+    frames are packed away by the BiLSTM and get no attention weight.
+
+    Arguments
+    ---------
+    max_duration : float
+        Duration in seconds (7.5 in the paper).
+    frame_rate : float
+        Frames per second of the features (100 for a 10 ms hop).
+    pad : bool
+        Pad every batch to ``max_duration``; ``False`` only cuts (the same
+        outputs once padding is masked, with less computation).
+
+    Example
+    -------
+    >>> cut = FixedLengthFrames(max_duration=0.5, frame_rate=100)
+    >>> feats, lens = cut(torch.ones(2, 80, 40), torch.tensor([1.0, 0.25]))
+    >>> feats.shape, (lens * 50).round().tolist()
+    (torch.Size([2, 50, 40]), [50.0, 20.0])
+    >>> feats[1, 20:].abs().sum().item()
+    0.0
+    """
+
+    def __init__(self, max_duration=7.5, frame_rate=100, pad=True):
+        super().__init__()
+        self.max_frames = int(round(max_duration * frame_rate))
+        self.pad = pad
+
+    def forward(self, feats, lengths):
+        """Features [batch, max_frames, dim] and their relative lengths.
+
+        Arguments
+        ---------
+        feats : torch.Tensor
+            Features [batch, time, dim].
+        lengths : torch.Tensor
+            Relative lengths.
+
+        Returns
+        -------
+        feats : torch.Tensor
+            Cut or padded features, zero past each utterance's end.
+        lengths : torch.Tensor
+            Relative lengths of the real frames.
+        """
+        counts = frame_counts(lengths, feats.shape[1])
+        counts = counts.clamp(max=self.max_frames)
+        n_out = self.max_frames if self.pad else int(counts.max())
+        feats = feats[:, :n_out]
+        if feats.shape[1] < n_out:
+            feats = torch.nn.functional.pad(
+                feats, (0, 0, 0, n_out - feats.shape[1])
+            )
+        index = torch.arange(n_out, device=feats.device)
+        mask = index.unsqueeze(0) < counts.unsqueeze(1)
+        feats = feats * mask.unsqueeze(-1).to(feats.dtype)
+        return feats, relative_lengths(counts, n_out)
+
+
+def load_a2w_vocabulary(path, output_neurons=None):
+    r"""Reads the pre-trained A2W model's ``vocabulary.txt``, with checks.
+
+    The file lists ``<unk>``, the words and ``<eos>`` (used as both bos and
+    eos), one per line; a unit's index is its line number.
+
+    Arguments
+    ---------
+    path : str
+        The vocabulary file.
+    output_neurons : int, optional
+        Size of the model's output layer; a vocabulary of another size is an
+        error that names the file.
+
+    Returns
+    -------
+    list of str
+        The units.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "vocabulary.txt")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write("<unk>\nTHE\n<eos>\n")
+    >>> load_a2w_vocabulary(path, output_neurons=3)
+    ['<unk>', 'THE', '<eos>']
+    >>> load_a2w_vocabulary(path, output_neurons=5)
+    Traceback (most recent call last):
+    ...
+    ValueError: ...vocabulary.txt lists 3 units but the yaml has ...
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"{path} does not exist: point pretrained_path to the "
+            "pretrained/ folder that the A2W pre-training exports."
+        )
+    with open(path, encoding="utf-8") as f:
+        words = [line.rstrip("\n") for line in f if line.strip()]
+    if not words or words[0] != UNK or words[-1] != EOS:
+        raise ValueError(
+            f"{path}: an A2W vocabulary starts with {UNK} and ends with {EOS}"
+        )
+    if output_neurons is not None and len(words) != output_neurons:
+        raise ValueError(
+            f"{path} lists {len(words)} units but the yaml has "
+            f"output_neurons={output_neurons}: set output_neurons to the "
+            "pre-training's vocabulary size."
+        )
+    return words
+
+
+def pad_sequences(sequences, device=None, prefix=None, min_length=1):
+    """Pads lists of ids into a tensor with relative lengths.
+
+    Arguments
+    ---------
+    sequences : list of list of int
+        Id sequences (possibly empty).
+    device : torch.device, optional
+        Where the tensors go.
+    prefix : int, optional
+        Id put in front of every sequence (bos).
+    min_length : int
+        Empty sequences are padded with zeros (``<unk>``) to this length,
+        so that every utterance has a frame to encode.
+
+    Returns
+    -------
+    ids : torch.LongTensor
+        [batch, max_length].
+    lengths : torch.Tensor
+        Relative lengths.
+
+    Example
+    -------
+    >>> ids, lens = pad_sequences([[5, 6], []], prefix=9)
+    >>> ids.tolist(), lens.tolist()
+    ([[9, 5, 6], [9, 0, 0]], [1.0, 0.3333333432674408])
+    """
+    if prefix is not None:
+        sequences = [[prefix] + list(seq) for seq in sequences]
+    sequences = [list(seq) or [0] * min_length for seq in sequences]
+    counts = [len(seq) for seq in sequences]
+    n_max = max(counts)
+    ids = torch.zeros(len(sequences), n_max, dtype=torch.long)
+    for i, seq in enumerate(sequences):
+        ids[i, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+    lengths = torch.tensor(counts, dtype=torch.float) / n_max
+    return ids.to(device), lengths.to(device)
+
+
+def decoder_states(modules, enc_states, enc_lens, tokens_bos):
+    """Teacher-forced A2W decoder: hidden states and log-probabilities.
+
+    ``emb -> dec -> seq_lin``: the decoder reads ``tokens_bos`` (bos then
+    the words) while attending to the encoder states; its hidden states
+    ``s_l`` (equation 6, the output of ``AttentionalRNNDecoder``) are the
+    "ASR features" of Feng et al. (2020), and ``seq_lin`` (tanh hidden
+    layer and output layer) gives the word log-probabilities.
+
+    Arguments
+    ---------
+    modules : dict-like
+        ``emb``, ``dec`` and ``seq_lin``.
+    enc_states : torch.Tensor
+        Encoder states [batch, frames, enc_dim].
+    enc_lens : torch.Tensor
+        Relative lengths of the encoder states.
+    tokens_bos : torch.LongTensor
+        [batch, steps] word ids after bos.
+
+    Returns
+    -------
+    states : torch.Tensor
+        Decoder hidden states [batch, steps, dec_dim].
+    log_probs : torch.Tensor
+        [batch, steps, vocabulary].
+
+    Example
+    -------
+    >>> from speechbrain.nnet.RNN import AttentionalRNNDecoder
+    >>> from speechbrain.nnet.embedding import Embedding
+    >>> mods = {
+    ...     "emb": Embedding(num_embeddings=6, embedding_dim=4),
+    ...     "dec": AttentionalRNNDecoder(
+    ...         "lstm", "location", 8, 8, 1, enc_dim=10, input_size=4,
+    ...         channels=2, kernel_size=3),
+    ...     "seq_lin": torch.nn.Linear(8, 6)}
+    >>> states, logp = decoder_states(
+    ...     mods, torch.rand(2, 7, 10), torch.ones(2),
+    ...     torch.tensor([[5, 1, 2], [5, 3, 0]]))
+    >>> states.shape, logp.shape
+    (torch.Size([2, 3, 8]), torch.Size([2, 3, 6]))
+    """
+    states, _ = modules["dec"](modules["emb"](tokens_bos), enc_states, enc_lens)
+    logits = modules["seq_lin"](states)
+    return states, torch.log_softmax(logits, dim=-1)
+
+
+def a2w_asr_features(
+    modules, feats, lengths, tokens_bos, token_lens, searcher=None, **kw
+):
+    """The A2W side of the ASR-SER model: L_ASR inputs and ASR features.
+
+    The teacher-forced pass on the transcript gives the word
+    log-probabilities of ``L_ASR`` and, in training, the decoder states
+    that the text branch reads. With a ``searcher`` (validation, test) the
+    model also decodes; with ``states_from="hyp"`` the text branch then
+    reads the decoder states of a second teacher-forced pass on the
+    model's own hypothesis, as it must without a transcript.
+
+    Arguments
+    ---------
+    modules : dict-like
+        ``normalize`` (applied here), ``enc``, ``emb``, ``dec``,
+        ``seq_lin``.
+    feats : torch.Tensor
+        Filterbanks [batch, time, n_mels] (not normalised).
+    lengths : torch.Tensor
+        Relative lengths.
+    tokens_bos : torch.LongTensor
+        bos then the transcript's word ids [batch, steps].
+    token_lens : torch.Tensor
+        Their relative lengths.
+    searcher : callable, optional
+        SpeechBrain searcher ``(enc_states, lengths) -> (hyps, ...)``.
+    **kw
+        ``states_from`` (``"hyp"`` or ``"wrd"``), ``bos_index`` (needed
+        for ``"hyp"``) and ``vocabulary`` (list of words: the hypotheses
+        are also returned as words).
+
+    Returns
+    -------
+    dict
+        ``p_seq`` (log-probabilities), ``states`` and ``state_lens`` (the
+        text branch's input) and, with a searcher, ``hyp_ids`` (and
+        ``hyps``, lists of words, with a ``vocabulary``).
+
+    Example
+    -------
+    >>> from speechbrain.decoders import S2SRNNGreedySearcher
+    >>> from speechbrain.nnet.embedding import Embedding
+    >>> from speechbrain.nnet.RNN import AttentionalRNNDecoder
+    >>> from speechbrain.processing.features import InputNormalization
+    >>> from speechbrain_ext.lobes.models.a2w import (
+    ...     A2WEncoder, TanhOutputLayer)
+    >>> mods = {
+    ...     "normalize": InputNormalization(norm_type="global"),
+    ...     "enc": A2WEncoder(8, hidden_size=4, num_layers=1),
+    ...     "emb": Embedding(num_embeddings=5, embedding_dim=3),
+    ...     "dec": AttentionalRNNDecoder(
+    ...         "lstm", "location", 6, 6, 1, enc_dim=8, input_size=3,
+    ...         channels=2, kernel_size=3),
+    ...     "seq_lin": TanhOutputLayer(6, 6, 5)}
+    >>> search = S2SRNNGreedySearcher(
+    ...     mods["emb"], mods["dec"], mods["seq_lin"], bos_index=4,
+    ...     eos_index=4, min_decode_ratio=0.0, max_decode_ratio=1.0)
+    >>> tokens, lens = pad_sequences([[1, 2], [3]], prefix=4)
+    >>> out = a2w_asr_features(
+    ...     mods, torch.rand(2, 30, 8), torch.ones(2), tokens, lens,
+    ...     search, states_from="hyp", bos_index=4)
+    >>> out["p_seq"].shape, out["states"].shape[-1], len(out["hyp_ids"])
+    (torch.Size([2, 3, 5]), 6, 2)
+    """
+    feats = modules["normalize"](feats, lengths)
+    enc, states, p_seq = a2w_teacher_forced(modules, feats, lengths, tokens_bos)
+    out = {"p_seq": p_seq, "states": states, "state_lens": token_lens}
+    if searcher is not None:
+        out["hyp_ids"] = searcher(enc, lengths)[0]
+        if kw.get("vocabulary") is not None:
+            words = kw["vocabulary"]
+            out["hyps"] = [ids_to_words(h, words) for h in out["hyp_ids"]]
+        if kw.get("states_from", "hyp") == "hyp":
+            tokens, out["state_lens"] = pad_sequences(
+                out["hyp_ids"], feats.device, prefix=kw["bos_index"]
+            )
+            out["states"], _ = decoder_states(modules, enc, lengths, tokens)
+    return out
+
+
+class A2WTranscriber:
+    """Transcripts of a frozen A2W model, decoded once per utterance.
+
+    The pipeline baselines of Feng et al. (2020) read the transcripts of
+    the pre-trained A2W model. They are decoded the first time an utterance
+    is seen under a test condition (``clean`` in training and validation)
+    and cached.
+
+    Arguments
+    ---------
+    asr_model : torch.nn.ModuleDict
+        ``normalize``, ``enc`` and the modules of ``searcher`` (kept in
+        evaluation mode, without gradients).
+    searcher : callable
+        SpeechBrain searcher ``(enc_states, lengths) -> (hyps, ...)``.
+    vocabulary : list of str
+        The model's word units.
+
+    Example
+    -------
+    >>> from speechbrain.decoders import S2SRNNGreedySearcher
+    >>> from speechbrain.nnet.embedding import Embedding
+    >>> from speechbrain.nnet.RNN import AttentionalRNNDecoder
+    >>> from speechbrain.processing.features import InputNormalization
+    >>> from speechbrain_ext.lobes.models.a2w import (
+    ...     A2WEncoder, TanhOutputLayer)
+    >>> asr = torch.nn.ModuleDict({
+    ...     "normalize": InputNormalization(norm_type="global"),
+    ...     "enc": A2WEncoder(8, hidden_size=4, num_layers=1),
+    ...     "emb": Embedding(num_embeddings=4, embedding_dim=3),
+    ...     "dec": AttentionalRNNDecoder(
+    ...         "lstm", "location", 6, 6, 1, enc_dim=8, input_size=3,
+    ...         channels=2, kernel_size=3),
+    ...     "seq_lin": TanhOutputLayer(6, 6, 4)})
+    >>> _ = asr["normalize"](torch.rand(2, 30, 8), torch.ones(2))  # stats
+    >>> search = S2SRNNGreedySearcher(
+    ...     asr["emb"], asr["dec"], asr["seq_lin"], bos_index=3,
+    ...     eos_index=3, min_decode_ratio=0.0, max_decode_ratio=1.0)
+    >>> transcribe = A2WTranscriber(asr, search, ["<unk>", "A", "B", "<eos>"])
+    >>> feats = torch.rand(2, 30, 8)
+    >>> texts = transcribe(feats, torch.ones(2), ["u1", "u2"])
+    >>> transcribe(feats[1:], torch.ones(1), ["u2"]) == texts[1:]
+    True
+    >>> sorted(transcribe.cache)
+    [('clean', 'u1'), ('clean', 'u2')]
+    """
+
+    def __init__(self, asr_model, searcher, vocabulary):
+        self.asr_model = asr_model
+        self.searcher = searcher
+        self.vocabulary = vocabulary
+        self.cache = {}
+
+    def __call__(self, feats, lengths, ids, condition="clean"):
+        """Transcripts of a batch.
+
+        Arguments
+        ---------
+        feats : torch.Tensor
+            Filterbanks [batch, time, n_mels] (not normalised).
+        lengths : torch.Tensor
+            Relative lengths.
+        ids : list of str
+            Utterance ids.
+        condition : str
+            Name of the test condition (noise changes the transcript).
+
+        Returns
+        -------
+        list of str
+            One transcript per utterance.
+        """
+        keys = [(condition, uid) for uid in ids]
+        todo = [i for i, key in enumerate(keys) if key not in self.cache]
+        if todo:
+            asr = self.asr_model.eval()
+            with torch.no_grad():
+                norm = asr["normalize"](feats[todo], lengths[todo])
+                enc = asr["enc"](norm, lengths[todo])
+                hyps = self.searcher(enc, lengths[todo])[0]
+            for i, hyp in zip(todo, hyps):
+                words = ids_to_words(hyp, self.vocabulary)
+                self.cache[keys[i]] = " ".join(words)
+        return [self.cache[key] for key in keys]
+
+
+def load_a2w(pretrainer, vocabulary_path, output_neurons):
+    r"""Loads the pre-trained A2W model and returns its vocabulary.
+
+    Arguments
+    ---------
+    pretrainer : speechbrain.utils.parameter_transfer.Pretrainer
+        With ``loadables`` and ``paths`` (local files).
+    vocabulary_path : str
+        ``vocabulary.txt`` of the pre-trained model.
+    output_neurons : int
+        Size of the output layer (checked against the vocabulary).
+
+    Returns
+    -------
+    list of str
+        The word units.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from speechbrain.utils.parameter_transfer import Pretrainer
+    >>> folder = tempfile.mkdtemp()
+    >>> torch.save(torch.nn.Linear(2, 3).state_dict(),
+    ...            os.path.join(folder, "seq_lin.ckpt"))
+    >>> with open(os.path.join(folder, "vocabulary.txt"), "w") as f:
+    ...     _ = f.write("<unk>\nA\n<eos>\n")
+    >>> seq_lin = torch.nn.Linear(2, 3)
+    >>> pretrainer = Pretrainer(
+    ...     loadables={"seq_lin": seq_lin},
+    ...     paths={"seq_lin": os.path.join(folder, "seq_lin.ckpt")})
+    >>> load_a2w(pretrainer, os.path.join(folder, "vocabulary.txt"), 3)
+    ['<unk>', 'A', '<eos>']
+    """
+    vocabulary = load_a2w_vocabulary(vocabulary_path, output_neurons)
+    load_pretrained(pretrainer)
+    return vocabulary
+
+
+def load_pretrained(pretrainer):
+    """Collects and loads a ``Pretrainer``'s files; names a missing one.
+
+    Arguments
+    ---------
+    pretrainer : speechbrain.utils.parameter_transfer.Pretrainer
+        With ``loadables`` and ``paths``.
+
+    Returns
+    -------
+    dict
+        ``{name: local path}`` of the loaded files.
+
+    Example
+    -------
+    >>> from speechbrain.utils.parameter_transfer import Pretrainer
+    >>> load_pretrained(Pretrainer(
+    ...     loadables={"enc": torch.nn.Linear(2, 2)},
+    ...     paths={"enc": "/no/such/folder/enc.ckpt"}))
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: The pre-trained checkpoint /no/such/folder/enc.ckpt ...
+    """
+    for name, path in pretrainer.paths.items():
+        if not os.path.isfile(str(path)):
+            raise FileNotFoundError(
+                f"The pre-trained checkpoint {path} ({name}) does not exist: "
+                "run the A2W pre-training first and point pretrained_path "
+                "to its pretrained/ folder."
+            )
+    paths = pretrainer.collect_files()
+    pretrainer.load_collected()
+    return paths

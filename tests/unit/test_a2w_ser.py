@@ -1,0 +1,316 @@
+"""Structured self-attention, the A2W SER branches and the A2W loading."""
+
+import os
+
+import pytest
+import torch
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.decoders import S2SRNNGreedySearcher
+from speechbrain.nnet.embedding import Embedding
+from speechbrain.nnet.RNN import AttentionalRNNDecoder
+from speechbrain.processing.features import InputNormalization
+
+from speechbrain_ext.lobes.models.a2w import A2WEncoder, TanhOutputLayer
+from speechbrain_ext.lobes.models.a2w_ser import (
+    A2WTranscriber,
+    BiLSTMStructuredAttention,
+    FixedLengthFrames,
+    a2w_asr_features,
+    decoder_states,
+    load_a2w,
+    load_a2w_vocabulary,
+    pad_sequences,
+)
+from speechbrain_ext.nnet.structured_attention import (
+    StructuredSelfAttentionPooling,
+    attention_penalty,
+)
+from speechbrain_ext.synthetic.random_a2w import build_random_a2w
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+HPARAMS = os.path.join(
+    ROOT, "recipes", "IEMOCAP", "ASR_SER", "A2W_attention", "hparams"
+)
+
+
+# ----------------------------------------------------------------------
+# Structured self-attention
+# ----------------------------------------------------------------------
+def test_padding_frames_get_zero_weight_and_do_not_matter():
+    torch.manual_seed(0)
+    pool = StructuredSelfAttentionPooling(6, attention_size=5, n_heads=3)
+    h = torch.randn(2, 10, 6)
+    pooled, attn = pool(h, torch.tensor([1.0, 0.6]))
+    assert torch.all(attn[1, :, 6:] == 0)
+    assert torch.all(attn[1, :, :6] > 0)
+    assert torch.allclose(attn.sum(-1), torch.ones(2, 3))
+    # garbage in the padding changes nothing
+    noisy = h.clone()
+    noisy[1, 6:] = 100.0 * torch.randn(4, 6)
+    assert torch.allclose(pool(noisy, torch.tensor([1.0, 0.6]))[0], pooled)
+    # the utterance alone gives the same vector
+    alone, _ = pool(h[1:, :6], torch.ones(1))
+    assert torch.allclose(alone[0], pooled[1], atol=1e-6)
+
+
+def test_output_is_one_vector_per_head():
+    pool = StructuredSelfAttentionPooling(4, attention_size=7, n_heads=5)
+    h = torch.randn(3, 9, 4)
+    pooled, attn = pool(h)
+    assert pooled.shape == (3, 5 * 4) and attn.shape == (3, 5, 9)
+    # head i's vector is its weighted sum of the frames
+    head2 = (attn[:, 2].unsqueeze(-1) * h).sum(1)
+    assert torch.allclose(pooled.view(3, 5, 4)[:, 2], head2, atol=1e-6)
+
+
+def test_penalty_is_zero_for_orthogonal_one_hot_heads():
+    one_hot = torch.zeros(2, 3, 6)
+    for head, frame in enumerate([0, 2, 5]):
+        one_hot[:, head, frame] = 1.0
+    assert attention_penalty(one_hot).item() == 0.0
+    uniform = torch.full((2, 3, 6), 1 / 6)
+    # AA^T = 1/6 everywhere: 3 * (1 - 1/6)^2 + 6 * (1/6)^2
+    expected = 3 * (5 / 6) ** 2 + 6 * (1 / 6) ** 2
+    assert attention_penalty(uniform).item() == pytest.approx(expected)
+
+
+def test_penalty_pushes_heads_apart():
+    torch.manual_seed(0)
+    pool = StructuredSelfAttentionPooling(8, attention_size=8, n_heads=4)
+    h = torch.randn(4, 12, 8)
+    optimizer = torch.optim.Adam(pool.parameters(), lr=0.05)
+    first = attention_penalty(pool(h)[1]).item()
+    for _ in range(60):
+        loss = attention_penalty(pool(h)[1])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 0.5 * first
+
+
+# ----------------------------------------------------------------------
+# Branch encoder and acoustic front end
+# ----------------------------------------------------------------------
+def test_branch_encoder_ignores_padding():
+    torch.manual_seed(0)
+    enc = BiLSTMStructuredAttention(
+        5, hidden_size=6, n_heads=2, attention_size=4
+    ).eval()
+    x = torch.randn(2, 15, 5)
+    x[1, 9:] = 50.0
+    vector, attn = enc(x, torch.tensor([1.0, 9 / 15]))
+    alone, _ = enc(x[1:, :9], torch.ones(1))
+    assert vector.shape == (2, 2 * 2 * 6) and enc.output_size == 24
+    assert torch.allclose(alone[0], vector[1], atol=1e-5)
+    assert torch.all(attn[1, :, 9:] == 0)
+
+
+def test_branch_classifier_learns():
+    """BiLSTM + attention + FC tells rising from falling sequences."""
+    torch.manual_seed(0)
+    enc = BiLSTMStructuredAttention(
+        1, hidden_size=8, n_heads=2, attention_size=8, dropout=0.0
+    )
+    head = torch.nn.Linear(enc.output_size, 2)
+    params = list(enc.parameters()) + list(head.parameters())
+    optimizer = torch.optim.Adam(params, lr=0.01)
+    ramp = torch.linspace(-1, 1, 12)
+    x = torch.stack([ramp, -ramp] * 8).unsqueeze(-1)
+    x = x + 0.3 * torch.randn_like(x)
+    y = torch.tensor([0, 1] * 8)
+    lens = torch.ones(16)
+    losses = []
+    for _ in range(40):
+        loss = torch.nn.functional.cross_entropy(head(enc(x, lens)[0]), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.3 * losses[0]
+
+
+def test_fixed_length_cuts_and_pads():
+    cut = FixedLengthFrames(max_duration=0.3, frame_rate=100)
+    feats = torch.ones(2, 50, 4)
+    out, lens = cut(feats, torch.tensor([1.0, 0.4]))
+    assert out.shape == (2, 30, 4)
+    assert (lens * 30).round().tolist() == [30.0, 20.0]
+    assert out[1, 20:].abs().sum() == 0 and out[1, :20].sum() == 80
+    short, lens = cut(torch.ones(1, 12, 4), torch.ones(1))
+    assert short.shape == (1, 30, 4) and short[0, 12:].abs().sum() == 0
+    assert (lens * 30).round().tolist() == [12.0]
+    unpadded, _ = FixedLengthFrames(0.3, pad=False)(
+        torch.ones(1, 12, 4), torch.ones(1)
+    )
+    assert unpadded.shape == (1, 12, 4)
+
+
+def test_pad_sequences_with_bos():
+    ids, lens = pad_sequences([[3], [4, 5, 6]], prefix=9)
+    assert ids.tolist() == [[9, 3, 0, 0], [9, 4, 5, 6]]
+    assert (lens * 4).tolist() == [2.0, 4.0]
+
+
+# ----------------------------------------------------------------------
+# A2W side of the ASR-SER model
+# ----------------------------------------------------------------------
+VOCAB = ["<unk>", "A", "B", "C", "<eos>"]
+
+
+def _a2w_modules():
+    torch.manual_seed(0)
+    mods = torch.nn.ModuleDict(
+        {
+            "normalize": InputNormalization(norm_type="global"),
+            "enc": A2WEncoder(8, hidden_size=6, num_layers=1),
+            "emb": Embedding(num_embeddings=5, embedding_dim=4),
+            "dec": AttentionalRNNDecoder(
+                "lstm",
+                "location",
+                10,
+                10,
+                1,
+                enc_dim=12,
+                input_size=4,
+                channels=2,
+                kernel_size=3,
+            ),
+            "seq_lin": TanhOutputLayer(10, 10, 5),
+        }
+    )
+    # global statistics, as a pre-trained model has them
+    mods["normalize"](torch.randn(4, 30, 8), torch.ones(4))
+    return mods
+
+
+def _searcher(mods):
+    return S2SRNNGreedySearcher(
+        embedding=mods["emb"],
+        decoder=mods["dec"],
+        linear=mods["seq_lin"],
+        bos_index=4,
+        eos_index=4,
+        min_decode_ratio=0.0,
+        max_decode_ratio=1.0,
+    )
+
+
+def test_asr_features_teacher_forced_and_from_hypothesis():
+    mods = _a2w_modules().eval()
+    feats, lens = torch.randn(2, 30, 8), torch.tensor([1.0, 0.7])
+    tokens, token_lens = pad_sequences([[1, 2], [3]], prefix=4)
+    train = a2w_asr_features(mods, feats, lens, tokens, token_lens)
+    assert train["states"].shape == (2, 3, 10)
+    assert train["p_seq"].shape == (2, 3, 5) and "hyp_ids" not in train
+    oracle = a2w_asr_features(
+        mods,
+        feats,
+        lens,
+        tokens,
+        token_lens,
+        _searcher(mods),
+        states_from="wrd",
+    )
+    assert torch.equal(oracle["states"], train["states"])
+    hyp = a2w_asr_features(
+        mods,
+        feats,
+        lens,
+        tokens,
+        token_lens,
+        _searcher(mods),
+        states_from="hyp",
+        bos_index=4,
+    )
+    # the states given the hypothesis are those of a teacher-forced pass
+    # on it, one per hypothesis word plus the bos step
+    hyp_tokens, hyp_lens = pad_sequences(hyp["hyp_ids"], prefix=4)
+    enc = mods["enc"](mods["normalize"](feats, lens), lens)
+    expected, _ = decoder_states(mods, enc, lens, hyp_tokens)
+    assert torch.allclose(hyp["states"], expected)
+    assert torch.allclose(hyp["state_lens"], hyp_lens)
+    assert 4 not in [i for h in hyp["hyp_ids"] for i in h]
+
+
+def test_transcriber_decodes_each_utterance_once_per_condition():
+    mods = _a2w_modules()
+    calls = []
+    searcher = _searcher(mods)
+
+    def counting(enc, lens):
+        calls.append(enc.shape[0])
+        return searcher(enc, lens)
+
+    transcribe = A2WTranscriber(mods, counting, VOCAB)
+    feats, lens = torch.randn(2, 30, 8), torch.ones(2)
+    first = transcribe(feats, lens, ["u1", "u2"])
+    again = transcribe(feats, lens, ["u2", "u1"])
+    assert again == first[::-1] and calls == [2]
+    transcribe(feats, lens, ["u1", "u3"])
+    assert calls == [2, 1]
+    transcribe(feats, lens, ["u1"], condition="noise_5dB")
+    assert calls == [2, 1, 1]
+    assert not mods.training  # decoded in evaluation mode
+    assert all(w in VOCAB for text in first for w in text.split())
+
+
+def test_vocabulary_checks(tmp_path):
+    path = tmp_path / "vocabulary.txt"
+    path.write_text("<unk>\nA\n<eos>\n")
+    assert load_a2w_vocabulary(str(path), 3) == ["<unk>", "A", "<eos>"]
+    with pytest.raises(ValueError, match="lists 3 units.*output_neurons=4"):
+        load_a2w_vocabulary(str(path), 4)
+    path.write_text("A\n<unk>\n<eos>\n")
+    with pytest.raises(ValueError, match="starts with <unk>"):
+        load_a2w_vocabulary(str(path))
+    with pytest.raises(FileNotFoundError, match="pretrained_path"):
+        load_a2w_vocabulary(str(tmp_path / "none.txt"))
+
+
+# ----------------------------------------------------------------------
+# Loading the pre-trained export through the recipe's Pretrainer
+# ----------------------------------------------------------------------
+def _demo_hparams(pretrained, **overrides):
+    overrides = {"pretrained_path": str(pretrained), **overrides}
+    with open(os.path.join(HPARAMS, "train_demo.yaml")) as fin:
+        return load_hyperpyyaml(fin, overrides)
+
+
+def test_pretrainer_loads_the_export(tmp_path):
+    export = build_random_a2w(
+        os.path.join(HPARAMS, "train_demo.yaml"),
+        str(tmp_path / "pretrained"),
+        words=["HELLO", "WORLD"],
+        seed=3,
+    )
+    saved = torch.load(os.path.join(export, "enc.ckpt"))
+    hparams = _demo_hparams(export)
+    vocabulary = load_a2w(
+        hparams["pretrainer"],
+        os.path.join(export, "vocabulary.txt"),
+        hparams["output_neurons"],
+    )
+    assert vocabulary[:3] == ["<unk>", "HELLO", "WORLD"]
+    assert vocabulary[-1] == "<eos>"
+    assert len(vocabulary) == hparams["output_neurons"]
+    loaded = hparams["enc"].state_dict()
+    assert all(torch.equal(saved[k], loaded[k]) for k in saved)
+    stats = torch.load(os.path.join(export, "normalize.ckpt"))
+    assert torch.equal(hparams["normalize"].glob_mean, stats["glob_mean"])
+
+
+def test_shape_mismatch_names_file_parameter_and_shapes(tmp_path):
+    export = build_random_a2w(
+        os.path.join(HPARAMS, "train_demo.yaml"), str(tmp_path / "pretrained")
+    )
+    hparams = _demo_hparams(export, enc_hidden=64)
+    with pytest.raises(ValueError) as error:
+        load_a2w(
+            hparams["pretrainer"],
+            os.path.join(export, "vocabulary.txt"),
+            hparams["output_neurons"],
+        )
+    message = str(error.value)
+    assert os.path.join(export, "enc.ckpt") in message
+    assert "parameter 'rnn.rnn.weight_ih_l0'" in message
+    assert "(512, 120)" in message and "(256, 120)" in message
