@@ -1,9 +1,11 @@
 """The papers' directions on the demos, over three seeds.
 
-Each test trains the demo systems the direction compares, three seeds
-each, through the bench scripts that write the README's tables, and
-asserts the direction only where the README reports it to hold by more
-than the seed-to-seed range. They take hours on 2 cores, so they run only
+Each test trains the demo systems a direction compares, three seeds each,
+through the bench script that writes the README's tables, and asserts the
+direction. A direction is asserted only where it held by more than the
+seed-to-seed range when measured: the fusion family's directions did not
+(``bench/fusion_directions.py`` and the recipe README give the numbers),
+so they have no test here. The test takes hours on 2 cores, so it runs only
 with ``pytest --run-long tests/experiments``; ``DEMO_DIRECTIONS_WORK``
 names a folder whose finished runs are reused.
 """
@@ -47,23 +49,3 @@ def test_noise_training_direction(tmp_path):
     assert len(d["per_seed"]) == len(SEEDS), d
     assert wer_gain > max(s["WER_5dB"] for s in spread.values()), d
     assert ua_gain > max(s["UA_5dB"] for s in spread.values()), d
-
-
-@pytest.mark.long
-def test_fusion_directions(tmp_path):
-    """Li, Bell and Lai: acoustic + hidden + text output above acoustic +
-    hidden and above acoustic + text output (co-attention), by more than
-    the seed-to-seed range."""
-    import fusion_directions
-
-    summary = fusion_directions.main(
-        ["--work", _work(tmp_path, "fusion"), "--seeds", *SEEDS, "--jobs", "2"]
-    )
-    checks = [
-        c
-        for c in summary["directions"]["a"]
-        if c["better"] == "all_coattention"
-    ]
-    assert len(checks) == 4, checks
-    for check in checks:
-        assert check["holds"], check
