@@ -185,6 +185,54 @@ class TanhOutputLayer(torch.nn.Module):
         return self.w(torch.tanh(self.hidden(x)))
 
 
+def decoder_states(modules, enc_states, enc_lens, tokens_bos):
+    """Teacher-forced A2W decoder: hidden states and log-probabilities.
+
+    ``emb -> dec -> seq_lin``: the decoder reads ``tokens_bos`` (bos then
+    the words) while attending to the encoder states; its hidden states
+    ``s_l`` (equation 6, the output of ``AttentionalRNNDecoder``) are the
+    "ASR features" of Feng et al. (2020), and ``seq_lin`` (tanh hidden
+    layer and output layer) gives the word log-probabilities.
+
+    Arguments
+    ---------
+    modules : dict-like
+        ``emb``, ``dec`` and ``seq_lin``.
+    enc_states : torch.Tensor
+        Encoder states [batch, frames, enc_dim].
+    enc_lens : torch.Tensor
+        Relative lengths of the encoder states.
+    tokens_bos : torch.LongTensor
+        [batch, steps] word ids after bos.
+
+    Returns
+    -------
+    states : torch.Tensor
+        Decoder hidden states [batch, steps, dec_dim].
+    log_probs : torch.Tensor
+        [batch, steps, vocabulary].
+
+    Example
+    -------
+    >>> from speechbrain.nnet.RNN import AttentionalRNNDecoder
+    >>> from speechbrain.nnet.embedding import Embedding
+    >>> mods = {
+    ...     "emb": Embedding(num_embeddings=6, embedding_dim=4),
+    ...     "dec": AttentionalRNNDecoder(
+    ...         "lstm", "location", 8, 8, 1, enc_dim=10, input_size=4,
+    ...         channels=2, kernel_size=3),
+    ...     "seq_lin": torch.nn.Linear(8, 6)}
+    >>> states, logp = decoder_states(
+    ...     mods, torch.rand(2, 7, 10), torch.ones(2),
+    ...     torch.tensor([[5, 1, 2], [5, 3, 0]]))
+    >>> states.shape, logp.shape
+    (torch.Size([2, 3, 8]), torch.Size([2, 3, 6]))
+    """
+    states, _ = modules["dec"](modules["emb"](tokens_bos), enc_states, enc_lens)
+    logits = modules["seq_lin"](states)
+    return states, torch.log_softmax(logits, dim=-1)
+
+
 def a2w_teacher_forced(modules, feats, lengths, tokens_bos):
     """The teacher-forced pass of the A2W model.
 
@@ -232,10 +280,10 @@ def a2w_teacher_forced(modules, feats, lengths, tokens_bos):
     True
     """
     enc_states = modules["enc"](feats, lengths)
-    embedded = modules["emb"](tokens_bos)
-    dec_states, _ = modules["dec"](embedded, enc_states, lengths)
-    logits = modules["seq_lin"](dec_states)
-    return enc_states, dec_states, torch.log_softmax(logits, dim=-1)
+    dec_states, log_probs = decoder_states(
+        modules, enc_states, lengths, tokens_bos
+    )
+    return enc_states, dec_states, log_probs
 
 
 def export_pretrained(modules, folder, vocabulary):

@@ -7,8 +7,8 @@ model* (Interspeech 2020). The pieces of its SER model and baselines:
   256 units then 8-head structured self-attention (section 2.2);
 * :class:`FixedLengthFrames` -- the acoustic branch reads 40 log-mel
   filterbanks cut or zero-padded to 7.5 s (section 5.2);
-* :func:`decoder_states` -- the text branch of the ASR-SER model reads the
-  hidden states of the A2W decoder (section 4.1), given the transcript
+* the text branch of the ASR-SER model reads the hidden states of the A2W
+  decoder (section 4.1; ``a2w.decoder_states``), given the transcript
   (teacher forcing) or the model's own hypothesis;
 * :func:`a2w_asr_features` -- the A2W side of the ASR-SER model;
 * :class:`A2WTranscriber` -- the pre-trained model's transcripts for the
@@ -29,10 +29,14 @@ import os
 
 import torch
 from speechbrain.nnet.RNN import LSTM
+from speechbrain.utils.data_utils import batch_pad_right
 
 from speechbrain_ext.dataio.librispeech_prepare import UNK
 from speechbrain_ext.dataio.word_tokens import EOS, ids_to_words
-from speechbrain_ext.lobes.models.a2w import a2w_teacher_forced
+from speechbrain_ext.lobes.models.a2w import (
+    a2w_teacher_forced,
+    decoder_states,
+)
 from speechbrain_ext.nnet.coattention import frame_counts, relative_lengths
 from speechbrain_ext.nnet.structured_attention import (
     StructuredSelfAttentionPooling,
@@ -270,61 +274,10 @@ def pad_sequences(sequences, device=None, prefix=None, min_length=1):
     if prefix is not None:
         sequences = [[prefix] + list(seq) for seq in sequences]
     sequences = [list(seq) or [0] * min_length for seq in sequences]
-    counts = [len(seq) for seq in sequences]
-    n_max = max(counts)
-    ids = torch.zeros(len(sequences), n_max, dtype=torch.long)
-    for i, seq in enumerate(sequences):
-        ids[i, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-    lengths = torch.tensor(counts, dtype=torch.float) / n_max
+    ids, lengths = batch_pad_right(
+        [torch.tensor(seq, dtype=torch.long) for seq in sequences]
+    )
     return ids.to(device), lengths.to(device)
-
-
-def decoder_states(modules, enc_states, enc_lens, tokens_bos):
-    """Teacher-forced A2W decoder: hidden states and log-probabilities.
-
-    ``emb -> dec -> seq_lin``: the decoder reads ``tokens_bos`` (bos then
-    the words) while attending to the encoder states; its hidden states
-    ``s_l`` (equation 6, the output of ``AttentionalRNNDecoder``) are the
-    "ASR features" of Feng et al. (2020), and ``seq_lin`` (tanh hidden
-    layer and output layer) gives the word log-probabilities.
-
-    Arguments
-    ---------
-    modules : dict-like
-        ``emb``, ``dec`` and ``seq_lin``.
-    enc_states : torch.Tensor
-        Encoder states [batch, frames, enc_dim].
-    enc_lens : torch.Tensor
-        Relative lengths of the encoder states.
-    tokens_bos : torch.LongTensor
-        [batch, steps] word ids after bos.
-
-    Returns
-    -------
-    states : torch.Tensor
-        Decoder hidden states [batch, steps, dec_dim].
-    log_probs : torch.Tensor
-        [batch, steps, vocabulary].
-
-    Example
-    -------
-    >>> from speechbrain.nnet.RNN import AttentionalRNNDecoder
-    >>> from speechbrain.nnet.embedding import Embedding
-    >>> mods = {
-    ...     "emb": Embedding(num_embeddings=6, embedding_dim=4),
-    ...     "dec": AttentionalRNNDecoder(
-    ...         "lstm", "location", 8, 8, 1, enc_dim=10, input_size=4,
-    ...         channels=2, kernel_size=3),
-    ...     "seq_lin": torch.nn.Linear(8, 6)}
-    >>> states, logp = decoder_states(
-    ...     mods, torch.rand(2, 7, 10), torch.ones(2),
-    ...     torch.tensor([[5, 1, 2], [5, 3, 0]]))
-    >>> states.shape, logp.shape
-    (torch.Size([2, 3, 8]), torch.Size([2, 3, 6]))
-    """
-    states, _ = modules["dec"](modules["emb"](tokens_bos), enc_states, enc_lens)
-    logits = modules["seq_lin"](states)
-    return states, torch.log_softmax(logits, dim=-1)
 
 
 def a2w_asr_features(
