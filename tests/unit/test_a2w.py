@@ -85,7 +85,8 @@ def test_teacher_forced_shapes_and_gradient():
     assert dec.shape == (2, 4, 10)
     assert log_probs.shape == (2, 4, VOCAB)
     log_probs[:, :, 1].sum().backward()
-    assert modules["enc"].rnn.rnn.weight_ih_l0.grad.abs().sum() > 0
+    first_layer = modules["enc"].rnn.forward_layers[0]
+    assert first_layer.weight_ih_l0.grad.abs().sum() > 0
 
 
 def test_teacher_forced_pass_learns_one_utterance():

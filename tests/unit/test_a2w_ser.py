@@ -312,5 +312,5 @@ def test_shape_mismatch_names_file_parameter_and_shapes(tmp_path):
         )
     message = str(error.value)
     assert os.path.join(export, "enc.ckpt") in message
-    assert "parameter 'rnn.rnn.weight_ih_l0'" in message
+    assert "parameter 'rnn.forward_layers.0.weight_ih_l0'" in message
     assert "(512, 120)" in message and "(256, 120)" in message

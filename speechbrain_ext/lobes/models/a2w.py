@@ -24,7 +24,8 @@ Authors
 import os
 
 import torch
-from speechbrain.nnet.RNN import LSTM
+
+from speechbrain_ext.nnet.RNN import PaddedBLSTM
 
 # Names (yaml keys and checkpoint files) of the pre-trained parts
 PRETRAINED_MODULES = ("normalize", "enc", "emb", "dec", "seq_lin")
@@ -114,12 +115,11 @@ class A2WEncoder(torch.nn.Module):
         super().__init__()
         self.stack = StackFrames(n_stack)
         self.output_size = 2 * hidden_size
-        self.rnn = LSTM(
-            hidden_size=hidden_size,
+        self.rnn = PaddedBLSTM(
             input_size=input_size * n_stack,
+            hidden_size=hidden_size,
             num_layers=num_layers,
             dropout=dropout,
-            bidirectional=True,
         )
 
     def forward(self, feats, lengths=None):
@@ -130,7 +130,8 @@ class A2WEncoder(torch.nn.Module):
         feats : torch.Tensor
             Features (batch, time, input_size).
         lengths : torch.Tensor, optional
-            Relative lengths; padded frames are skipped by the BLSTM.
+            Relative lengths; padding frames never reach real
+            frames.
 
         Returns
         -------
@@ -142,12 +143,7 @@ class A2WEncoder(torch.nn.Module):
             # whole stacked frames only, at least one per utterance
             frames = torch.round(lengths * feats.shape[1]) // self.stack.n_stack
             lengths = frames.clamp(min=1) / x.shape[1]
-        out, _ = self.rnn(x, lengths=lengths)
-        if out.shape[1] < x.shape[1]:  # packing drops all-padding frames
-            out = torch.nn.functional.pad(
-                out, (0, 0, 0, x.shape[1] - out.shape[1])
-            )
-        return out
+        return self.rnn(x, lengths)
 
 
 class TanhOutputLayer(torch.nn.Module):

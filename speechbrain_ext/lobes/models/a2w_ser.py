@@ -28,7 +28,6 @@ Authors
 import os
 
 import torch
-from speechbrain.nnet.RNN import LSTM
 from speechbrain.utils.data_utils import batch_pad_right
 
 from speechbrain_ext.dataio.librispeech_prepare import UNK
@@ -38,6 +37,7 @@ from speechbrain_ext.lobes.models.a2w import (
     decoder_states,
 )
 from speechbrain_ext.nnet.coattention import frame_counts, relative_lengths
+from speechbrain_ext.nnet.RNN import PaddedBLSTM
 from speechbrain_ext.nnet.structured_attention import (
     StructuredSelfAttentionPooling,
 )
@@ -50,8 +50,8 @@ class BiLSTMStructuredAttention(torch.nn.Module):
     units per direction, dropout 0.2 after each layer) whose states ``H``
     are pooled by ``n_heads`` attention heads
     (:class:`StructuredSelfAttentionPooling`); the heads' vectors are
-    concatenated (equation 4). Padding is packed away in the BiLSTM and
-    gets no attention.
+    concatenated (equation 4). Padding never reaches the real frames in
+    the BiLSTM (:class:`PaddedBLSTM`) and gets no attention.
 
     Arguments
     ---------
@@ -88,11 +88,10 @@ class BiLSTMStructuredAttention(torch.nn.Module):
         attention_size=512,
     ):
         super().__init__()
-        self.lstm = LSTM(
-            hidden_size=hidden_size,
+        self.lstm = PaddedBLSTM(
             input_size=input_size,
+            hidden_size=hidden_size,
             num_layers=num_layers,
-            bidirectional=True,
             dropout=dropout,
         )
         # torch's LSTM drops out between layers; this is after the last one
@@ -121,9 +120,7 @@ class BiLSTMStructuredAttention(torch.nn.Module):
         """
         n_frames = x.shape[1]
         lengths = relative_lengths(frame_counts(lengths, n_frames), n_frames)
-        h = self.lstm(x, lengths=lengths)[0]
-        if h.shape[1] < n_frames:  # no utterance of the batch is full-length
-            h = torch.nn.functional.pad(h, (0, 0, 0, n_frames - h.shape[1]))
+        h = self.lstm(x, lengths)
         return self.attention(self.dropout(h), lengths)
 
 
@@ -133,7 +130,8 @@ class FixedLengthFrames(torch.nn.Module):
     Feng et al. (2020), following Li et al. (2019), cut utterances longer
     than 7.5 s at 7.5 s from the start and pad shorter ones with zeros.
     The relative lengths returned mark the real frames, so the padding
-    frames are packed away by the BiLSTM and get no attention weight.
+    frames never reach the real ones in the BiLSTM and get no attention
+    weight.
 
     Arguments
     ---------

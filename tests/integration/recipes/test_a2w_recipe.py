@@ -131,4 +131,4 @@ def test_full_size_training_step(tmp_path):
     losses = read_log_stats(out / "train_log.txt")[0]
     assert 0 < losses["train loss"] < 20, losses
     enc = torch.load(out / "pretrained" / "enc.ckpt")
-    assert enc["rnn.rnn.weight_ih_l4"].shape == (4 * 320, 640)
+    assert enc["rnn.forward_layers.4.weight_ih_l0"].shape == (4 * 320, 640)
