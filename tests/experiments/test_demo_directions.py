@@ -7,8 +7,8 @@ seed-to-seed range when measured: the fusion family's directions did not
 (``bench/fusion_directions.py`` and the recipe README give the numbers),
 so they have no test here. The A2W direction held, narrowly (difference
 of the means 5.5 UA points against a range of 4.8). The tests take hours
-on 2 cores, so they run only with ``pytest --run-long tests/experiments``; ``DEMO_DIRECTIONS_WORK``
-names a folder whose finished runs are reused.
+on 2 cores, so they run only with ``pytest --run-long tests/experiments``;
+``DEMO_DIRECTIONS_WORK`` names a folder whose finished runs are reused.
 """
 
 import os
