@@ -115,8 +115,6 @@ class PaddedBLSTM(torch.nn.Module):
             counts = torch.full((x.shape[0],), n_frames, device=x.device)
         else:
             counts = frame_counts(lengths, n_frames).to(x.device)
-        mask = torch.arange(n_frames, device=x.device) < counts.unsqueeze(1)
-        mask = mask.unsqueeze(-1).to(x.dtype)
         layers = zip(self.forward_layers, self.backward_layers)
         for index, (forward_lstm, backward_lstm) in enumerate(layers):
             if index > 0:
@@ -124,5 +122,7 @@ class PaddedBLSTM(torch.nn.Module):
             ahead, _ = forward_lstm(x)
             back, _ = backward_lstm(reverse_padded(x, counts))
             x = torch.cat([ahead, reverse_padded(back, counts)], dim=-1)
-            x = x * mask
-        return x
+        # padding stays behind the real frames in both directions, so it is
+        # zeroed once, at the output
+        mask = torch.arange(n_frames, device=x.device) < counts.unsqueeze(1)
+        return x * mask.unsqueeze(-1).to(x.dtype)

@@ -94,7 +94,7 @@ class BiLSTMStructuredAttention(torch.nn.Module):
             num_layers=num_layers,
             dropout=dropout,
         )
-        # torch's LSTM drops out between layers; this is after the last one
+        # the BiLSTM drops out between layers; this is after the last one
         self.dropout = torch.nn.Dropout(dropout)
         self.attention = StructuredSelfAttentionPooling(
             2 * hidden_size, attention_size, n_heads
