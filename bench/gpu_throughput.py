@@ -28,6 +28,7 @@ CPU) matrix-product rate of the device.
 """
 
 import argparse
+import functools
 import gc
 import json
 import math
@@ -200,7 +201,18 @@ def build_hparams(system, args, folders, work):
     if system == "joint":
         overrides.update(bert_source=folders["bert"], bert_dim=bert_dim)
     with open(os.path.join(RECIPE, "hparams", SYSTEMS[system])) as f:
-        return load_hyperpyyaml(f, overrides)
+        hparams = load_hyperpyyaml(f, overrides)
+    if args.fused_adam:
+        for group in hparams["param_groups"].values():
+            opt = group["optimizer"]
+            if getattr(opt, "func", None) in (
+                torch.optim.Adam,
+                torch.optim.AdamW,
+            ):
+                group["optimizer"] = functools.partial(
+                    opt.func, *opt.args, **{**opt.keywords, "fused": True}
+                )
+    return hparams
 
 
 def calibrate_blank(modules, batches, device, tokenizer, target_cps):
@@ -241,13 +253,17 @@ def calibrate_blank(modules, batches, device, tokenizer, target_cps):
 
 
 def time_training(brain, batches, args, device):
-    """Seconds per step, audio seconds per second, FLOPs per step."""
+    """Seconds per step, audio seconds per second, FLOPs per step.
+
+    The audio seconds are the core's count of the audio that reached the
+    model (``RecipeBrain.epoch_throughput``): augmented and noisy copies
+    included.
+    """
     import speechbrain as sb
 
     brain.on_fit_start()
     brain.on_stage_start(sb.Stage.TRAIN, 1)
     brain.modules.train()
-    factor = 2 if args.noise else 1
     for batch in batches[: args.warmup]:
         brain.fit_batch(batch)
     flops = None
@@ -255,24 +271,25 @@ def time_training(brain, batches, args, device):
         from torch.utils.flop_counter import FlopCounterMode
 
         counter = FlopCounterMode(display=False)
+        brain.on_stage_start(sb.Stage.TRAIN, 1)
         with counter:
             brain.fit_batch(batches[args.warmup])
         flops = counter.get_total_flops()
-        flops_audio = audio_seconds(batches[args.warmup]) * factor
+        flops_audio = brain.epoch_throughput()["audio_s"]
     timed = batches[args.warmup + 1 : args.warmup + 1 + args.steps]
-    reset_peak = device.startswith("cuda")
-    if reset_peak:
-        torch.cuda.reset_peak_memory_stats()
     sync(device)
+    brain.on_stage_start(sb.Stage.TRAIN, 1)
     start = time.perf_counter()
-    losses = [float(brain.fit_batch(batch)) for batch in timed]
+    losses = [brain.fit_batch(batch) for batch in timed]
     sync(device)
     elapsed = time.perf_counter() - start
-    seconds = sum(audio_seconds(b) for b in timed) * factor
+    counted = brain.epoch_throughput()
+    losses = [float(loss) for loss in losses]
+    seconds = counted["audio_s"]
     result = {
         "steps": len(timed),
         "seconds_per_step": elapsed / len(timed),
-        "utterances_per_step": sum(len(b.id) for b in timed) / len(timed),
+        "utterances_per_step": counted["utt_per_s"] / counted["steps_per_s"],
         "audio_seconds_per_second": seconds / elapsed,
         "peak_memory_gib": peak_memory_gib(device),
         "loss_first_last": [losses[0], losses[-1]],
@@ -363,6 +380,55 @@ def audio_seconds(batch):
     )
 
 
+def compare_precisions(args, folders, work, tokenizer, rng, device):
+    """Training losses of the joint system in each precision, same start.
+
+    Every precision starts from the same weights (the yaml loaded anew
+    after seeding) and trains on the same fixed-size batches, without
+    augmentation or noise. Returns the losses in windows of 20 steps and
+    the largest relative difference of the window means.
+    """
+    import speechbrain as sb
+
+    durations = iemocap_durations(args.compare_steps * args.batch_size, rng)
+    batches = [
+        make_batch(durations[i : i + args.batch_size], tokenizer, rng, 4)
+        for i in range(0, len(durations), args.batch_size)
+    ]
+    recipe = load_recipe()
+    curves = {}
+    for precision in args.precision:
+        sb.utils.seed_everything(args.seed)
+        hparams = build_hparams("joint", args, folders, work)
+        brain = build_brain(
+            recipe,
+            hparams,
+            {"device": device, "precision": precision},
+            tokenizer,
+        )
+        brain.bert_reads_words = True
+        brain.on_fit_start()
+        brain.on_stage_start(sb.Stage.TRAIN, 1)
+        brain.modules.train()
+        losses = [float(brain.fit_batch(b)) for b in batches]
+        curves[precision] = [
+            sum(losses[i : i + 20]) / len(losses[i : i + 20])
+            for i in range(0, len(losses), 20)
+        ]
+        del brain, hparams
+        reset_memory(device)
+    result = {"steps": len(batches), "window_means": curves}
+    if len(curves) == 2:
+        a, b = curves.values()
+        result["max_relative_difference"] = max(
+            abs(x - y) / abs(x) for x, y in zip(a, b)
+        )
+        result["last_window_relative_difference"] = abs(a[-1] - b[-1]) / abs(
+            a[-1]
+        )
+    return result
+
+
 def profile_steps(brain, batches, device, rows):
     """Prints the profiler's tables of a few training steps."""
     from torch.profiler import ProfilerActivity, profile
@@ -417,6 +483,21 @@ def main():
     )
     parser.add_argument("--hyp_chars_per_second", type=float, default=14.0)
     parser.add_argument("--count_flops", action="store_true")
+    parser.add_argument(
+        "--compare_steps",
+        type=int,
+        default=0,
+        help="compare the joint losses of --precision over so many steps",
+    )
+    parser.add_argument(
+        "--fused_adam", action="store_true", help="Adam(fused=True)"
+    )
+    parser.add_argument(
+        "--compile",
+        nargs="*",
+        default=None,
+        help="torch.compile these modules (dynamic shapes), e.g. encoder",
+    )
     parser.add_argument("--profile", type=int, default=0)
     parser.add_argument("--profile_inference", action="store_true")
     parser.add_argument("--seed", type=int, default=1986)
@@ -448,6 +529,10 @@ def main():
         write_noise_pool(os.path.join(work, "noise"), rng)
 
     tokenizer = char_tokenizer()
+    if args.compare_steps:
+        result = compare_precisions(args, folders, work, tokenizer, rng, device)
+        print(json.dumps(result, indent=1))
+        return
     n_train = args.warmup + 1 + args.steps + args.profile
     durations = iemocap_durations(4000, rng)
     train_durs = group_batches(
@@ -488,12 +573,14 @@ def main():
         reset_memory(device)
         hparams = build_hparams(system, args, folders, work)
         for precision in args.precision:
-            brain = build_brain(
-                recipe,
-                hparams,
-                {"device": device, "precision": precision},
-                tokenizer,
-            )
+            run_opts = {"device": device, "precision": precision}
+            if args.compile:
+                run_opts.update(
+                    compile=True,
+                    compile_module_keys=args.compile,
+                    compile_using_dynamic_shape_tracing=True,
+                )
+            brain = build_brain(recipe, hparams, run_opts, tokenizer)
             brain.bert_reads_words = args.bert_reads == "reference"
             if "ctc_lin" in brain.modules:
                 cps = calibrate_blank(

@@ -18,6 +18,9 @@ The base class provides:
   audio through :attr:`condition_mixer`;
 * **validation bookkeeping**: per-loss averages, annealing of every group on
   the checkpoint-selection error, logging and checkpointing;
+* **throughput**: every training epoch logs the seconds of audio that
+  reached the model per second of wall time (augmented and noisy copies
+  included), the utterances per second and, on a GPU, the peak memory;
 * **resume**: the log names the checkpoint an interrupted run resumes from;
   evaluation fails when there is no checkpoint to load.
 
@@ -27,6 +30,7 @@ Authors
 
 import collections
 import logging
+import time
 
 import speechbrain as sb
 import torch
@@ -94,6 +98,9 @@ class RecipeBrain(sb.Brain):
     test_records = None
     """Per-utterance records that a test pass under conditions fills."""
 
+    sample_rate = 16000
+    """Sampling rate of the waveforms, for the audio-seconds throughput."""
+
     def __init__(
         self,
         modules=None,
@@ -129,6 +136,8 @@ class RecipeBrain(sb.Brain):
         self.condition_mixer = condition_mixer
         self.train_logger = train_logger
         self.loss_parts = collections.defaultdict(list)
+        self._throughput = None
+        self._step_counted = False
 
     # ------------------------------------------------------------------
     # Optimizers
@@ -196,6 +205,7 @@ class RecipeBrain(sb.Brain):
                         replicate_batch_items(augmenter, *targets.values()),
                     )
                 )
+            self.count_audio(wavs, wav_lens)
         elif stage == sb.Stage.TEST and self.test_condition is not None:
             if self.condition_mixer is None:
                 raise RuntimeError(
@@ -206,6 +216,72 @@ class RecipeBrain(sb.Brain):
                 wavs, wav_lens, ids, self.test_condition
             )
         return wavs, wav_lens, targets
+
+    # ------------------------------------------------------------------
+    # Throughput
+    # ------------------------------------------------------------------
+    def count_audio(self, wavs, wav_lens):
+        """Adds a training batch to the epoch's throughput counters.
+
+        Called by :meth:`augment` with the audio that reaches the model;
+        :meth:`fit_batch` counts the batch's ``sig`` for recipes that do
+        not augment. The sums stay on the device until the epoch ends.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Waveforms [batch, time].
+        wav_lens : torch.Tensor
+            Relative lengths.
+        """
+        if self._throughput is None or self._step_counted:
+            return
+        samples = (wav_lens.float() * wavs.shape[1]).sum().detach()
+        self._throughput["samples"] = self._throughput["samples"] + samples
+        self._throughput["utterances"] += wavs.shape[0]
+        self._step_counted = True
+
+    def fit_batch(self, batch):
+        """One training step, counted for the epoch's throughput."""
+        self._step_counted = False
+        loss = super().fit_batch(batch)
+        sig = getattr(batch, "sig", None)
+        if not self._step_counted and sig is not None:
+            self.count_audio(sig.data, sig.lengths)
+        if self._throughput is not None:
+            if not self._step_counted and hasattr(batch, "id"):
+                self._throughput["utterances"] += len(batch.id)
+            self._throughput["steps"] += 1
+        return loss
+
+    def epoch_throughput(self):
+        """Throughput of the training steps since the training stage began.
+
+        Reading it ends the count (the next training stage starts anew).
+
+        Returns
+        -------
+        dict
+            ``steps_per_s``, ``utt_per_s``, ``audio_s`` (seconds of audio
+            that reached the model) and ``audio_s_per_s`` when audio was
+            counted, and ``peak_gib`` (peak allocated memory) on a GPU;
+            empty when no step was counted.
+        """
+        counts, self._throughput = self._throughput, None
+        if counts is None or not counts["steps"]:
+            return {}
+        elapsed = max(time.perf_counter() - counts["start"], 1e-9)
+        stats = {
+            "steps_per_s": counts["steps"] / elapsed,
+            "utt_per_s": counts["utterances"] / elapsed,
+        }
+        audio = float(counts["samples"]) / self.sample_rate
+        if audio > 0:
+            stats["audio_s"] = audio
+            stats["audio_s_per_s"] = audio / elapsed
+        if str(self.device).startswith("cuda"):
+            stats["peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
+        return stats
 
     # ------------------------------------------------------------------
     # Stage bookkeeping
@@ -221,6 +297,15 @@ class RecipeBrain(sb.Brain):
     def on_stage_start(self, stage, epoch=None):
         """Resets the loss terms; subclasses add their metric trackers."""
         self.loss_parts = collections.defaultdict(list)
+        if stage == sb.Stage.TRAIN:
+            if str(self.device).startswith("cuda"):
+                torch.cuda.reset_peak_memory_stats()
+            self._throughput = {
+                "start": time.perf_counter(),
+                "samples": 0.0,
+                "utterances": 0,
+                "steps": 0,
+            }
 
     def summarize_metrics(self, stage):
         """Metrics of a finished VALID or TEST stage (override).
@@ -263,6 +348,7 @@ class RecipeBrain(sb.Brain):
                 mean = torch.stack([v.float() for v in values]).mean()
                 stats[f"loss_{name}"] = float(mean)
         if stage == sb.Stage.TRAIN:
+            stats.update(self.epoch_throughput())
             self.train_stats = stats
             return
         stats.update(self.summarize_metrics(stage))
