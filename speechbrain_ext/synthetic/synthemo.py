@@ -429,6 +429,182 @@ def _format_transcript(rng, text, emotion):
     return out
 
 
+N_SESSIONS = 5
+MIN_NOISE_FILES = 2
+"""SynthNoise files per category that ``prepare_musan`` needs: one for the
+train pool and one for the disjoint test pool."""
+
+
+def _plan_labels(n_utterances, seed, dialogs_per_session):
+    """The dialogs, speakers and labels of a corpus, before any synthesis.
+
+    Returns the random generator (in the state that the rest of the
+    generation continues from), the ``(session, dialog, kind)`` list, the
+    prosody offset of every speaker, the labels in order and the label
+    indices of every dialog.
+    """
+    rng = np.random.default_rng(seed)
+    dialogs = []
+    for session in range(1, N_SESSIONS + 1):
+        for d in range(dialogs_per_session):
+            kind = "impro" if d % 2 == 0 else "script"
+            number = d // 2 + 1
+            lead = "F" if (d // 2) % 2 == 0 else "M"
+            name = (
+                f"Ses{session:02d}{lead}_impro{number:02d}"
+                if kind == "impro"
+                else f"Ses{session:02d}{lead}_script{number:02d}_1"
+            )
+            dialogs.append((session, name, kind))
+    speaker_offsets = {}
+    for session in range(1, N_SESSIONS + 1):
+        for gender in "FM":
+            speaker_offsets[(session, gender)] = {
+                "rate": rng.normal(0, 8),
+                "pitch": rng.normal(0, 5),
+                "volume": rng.normal(0, 8),
+            }
+    targets = list(TARGET_PRIORS)
+    priors = np.array([TARGET_PRIORS[t] for t in targets])
+    n_non_target = int(round(n_utterances * NON_TARGET_SHARE))
+    labels = list(rng.choice(targets, size=n_utterances, p=priors))
+    labels += list(rng.choice(["fru", "xxx"], size=n_non_target))
+    order = rng.permutation(len(labels))
+    labels = [str(labels[i]) for i in order]
+    per_dialog = np.array_split(np.arange(len(labels)), len(dialogs))
+    return rng, dialogs, speaker_offsets, labels, per_dialog
+
+
+def speakers_without_target(n_utterances, seed=1234, dialogs_per_session=8):
+    """The speakers that a corpus gives no utterance of the target classes.
+
+    The IEMOCAP preparation needs one utterance of the four target classes
+    (neu, hap/exc, sad, ang) from every speaker: otherwise a fold of the
+    speaker or session protocol has an empty split. This function draws
+    the labels of the corpus (as :func:`generate_synthemo` does, without
+    synthesising anything) and lists the speakers left without one.
+
+    Arguments
+    ---------
+    n_utterances : int
+        Target utterances of the corpus (at least 1).
+    seed : int
+        Random seed of the corpus.
+    dialogs_per_session : int
+        Dialogs per session.
+
+    Returns
+    -------
+    list of str
+        Speaker ids (``Ses01F`` ... ``Ses05M``), empty when every speaker
+        has one.
+
+    Example
+    -------
+    >>> speakers_without_target(2000)
+    []
+    >>> speakers_without_target(12)[:3]
+    ['Ses01M', 'Ses02M', 'Ses03F']
+    """
+    _, dialogs, _, labels, per_dialog = _plan_labels(
+        n_utterances, seed, dialogs_per_session
+    )
+    covered = set()
+    for (session, _, _), idx in zip(dialogs, per_dialog):
+        for i, k in enumerate(idx):
+            if labels[k] in TARGET_PRIORS:
+                covered.add(f"Ses{session:02d}{'FM'[i % 2]}")
+    return [
+        f"Ses{session:02d}{gender}"
+        for session in range(1, N_SESSIONS + 1)
+        for gender in "FM"
+        if f"Ses{session:02d}{gender}" not in covered
+    ]
+
+
+def _check_integer(name, value, minimum=None):
+    """Raises a ValueError naming ``name`` unless ``value`` is an integer.
+
+    With ``minimum``, the integer must also be at least ``minimum``.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+
+
+def check_synthemo_options(
+    n_utterances, seed=1234, dialogs_per_session=8, n_noise_files=None
+):
+    """Fails on options that give a corpus the preparations reject.
+
+    Nothing is read or written. Every one of the 10 speakers needs an
+    utterance of the four target classes (see
+    :func:`speakers_without_target`); which ones get one depends on the
+    seed, so the message gives the next ``n_utterances`` that gives every
+    speaker one with that seed (65 or 66 for most seeds). SynthNoise needs
+    :data:`MIN_NOISE_FILES` files per category for the disjoint train and
+    test pools of ``prepare_musan``.
+
+    Arguments
+    ---------
+    n_utterances : int
+        Target utterances of SynthEmo.
+    seed : int
+        Random seed (a non-negative integer).
+    dialogs_per_session : int
+        Dialogs per session (at least 1).
+    n_noise_files : int, optional
+        Files per SynthNoise category, when SynthNoise is generated too.
+
+    Example
+    -------
+    >>> check_synthemo_options(2000, n_noise_files=30)
+    >>> check_synthemo_options(2000, n_noise_files=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_noise_files must be at least 2, got 1 ...
+    >>> check_synthemo_options(-5)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_utterances=-5 is too small ... n_utterances=65 is the next ...
+    """
+    _check_integer("seed", seed, 0)
+    _check_integer("dialogs_per_session", dialogs_per_session, 1)
+    if n_noise_files is not None:
+        try:
+            _check_integer("n_noise_files", n_noise_files, MIN_NOISE_FILES)
+        except ValueError as error:
+            raise ValueError(
+                f"{error} (prepare_musan needs {MIN_NOISE_FILES} files per "
+                "category: disjoint train and test pools)"
+            ) from None
+    _check_integer("n_utterances", n_utterances)
+    n_speakers = 2 * N_SESSIONS
+    missing = (
+        speakers_without_target(n_utterances, seed, dialogs_per_session)
+        if n_utterances >= n_speakers
+        else None
+    )
+    if missing == []:
+        return
+    candidate = max(n_utterances + 1, n_speakers)
+    while speakers_without_target(candidate, seed, dialogs_per_session):
+        candidate += 1
+    detail = (
+        f"fewer than {n_speakers} cannot give one to each"
+        if missing is None
+        else f"{', '.join(missing)} would get none"
+    )
+    raise ValueError(
+        f"n_utterances={n_utterances} is too small for the IEMOCAP "
+        "preparation, which needs an utterance of the four target classes "
+        f"(neu, hap/exc, sad, ang) from each of the {n_speakers} speakers: "
+        f"{detail}. With seed {seed}, n_utterances={candidate} is the next "
+        "value that gives every speaker one."
+    )
+
+
 def generate_synthemo(
     output_folder,
     n_utterances=2000,
@@ -445,10 +621,14 @@ def generate_synthemo(
         Where to write; the corpus root gets ``Session1`` ... ``Session5``.
     n_utterances : int
         Number of utterances of the four target classes (neu, hap/exc, sad,
-        ang). About ``NON_TARGET_SHARE`` more non-target rows (fru, xxx) are
-        written on top.
+        ang), at least 1. About ``NON_TARGET_SHARE`` more non-target rows
+        (fru, xxx) are written on top. Every fold of the IEMOCAP
+        preparation needs more (about 65, depending on the seed):
+        :func:`ensure_synthemo` checks it with
+        :func:`check_synthemo_options`.
     seed : int
-        Random seed: the same seed gives byte-identical files.
+        Random seed (non-negative): the same seed gives byte-identical
+        files.
     num_workers : int
         Synthesis processes.
     dialogs_per_session : int
@@ -472,39 +652,14 @@ def generate_synthemo(
     >>> sorted(os.listdir(out))[:2]
     ['Session1', 'Session2']
     """
+    _check_integer("n_utterances", n_utterances, 1)
+    _check_integer("seed", seed, 0)
+    _check_integer("dialogs_per_session", dialogs_per_session, 1)
     start = time.time()
-    rng = np.random.default_rng(seed)
     pool = _script_pool()
-    n_sessions = 5
-    dialogs = []
-    for session in range(1, n_sessions + 1):
-        for d in range(dialogs_per_session):
-            kind = "impro" if d % 2 == 0 else "script"
-            number = d // 2 + 1
-            lead = "F" if (d // 2) % 2 == 0 else "M"
-            name = (
-                f"Ses{session:02d}{lead}_impro{number:02d}"
-                if kind == "impro"
-                else f"Ses{session:02d}{lead}_script{number:02d}_1"
-            )
-            dialogs.append((session, name, kind))
-    speaker_offsets = {}
-    for session in range(1, n_sessions + 1):
-        for gender in "FM":
-            speaker_offsets[(session, gender)] = {
-                "rate": rng.normal(0, 8),
-                "pitch": rng.normal(0, 5),
-                "volume": rng.normal(0, 8),
-            }
-    targets = list(TARGET_PRIORS)
-    priors = np.array([TARGET_PRIORS[t] for t in targets])
-    n_non_target = int(round(n_utterances * NON_TARGET_SHARE))
-    labels = list(rng.choice(targets, size=n_utterances, p=priors))
-    labels += list(rng.choice(["fru", "xxx"], size=n_non_target))
-    order = rng.permutation(len(labels))
-    labels = [str(labels[i]) for i in order]
-    per_dialog = np.array_split(np.arange(len(labels)), len(dialogs))
-
+    rng, dialogs, speaker_offsets, labels, per_dialog = _plan_labels(
+        n_utterances, seed, dialogs_per_session
+    )
     jobs, rows_by_dialog = [], {}
     for (session, dialog, kind), idx in zip(dialogs, per_dialog):
         folder = os.path.join(output_folder, f"Session{session}")
@@ -685,7 +840,8 @@ def generate_synthnoise(output_folder, n_per_category=30, seed=1234):
     output_folder : str
         The ``musan`` folder to write.
     n_per_category : int
-        Files per category, each 3 to 10 seconds long.
+        Files per category, each 3 to 10 seconds long; at least 1
+        (``prepare_musan`` needs :data:`MIN_NOISE_FILES`).
     seed : int
         Random seed: the same seed gives byte-identical files.
 
@@ -704,6 +860,8 @@ def generate_synthnoise(output_folder, n_per_category=30, seed=1234):
     """
     from speechbrain_ext.synthetic.espeak import Prosody
 
+    _check_integer("n_per_category", n_per_category, 1)
+    _check_integer("seed", seed, 0)
     rng = np.random.default_rng(seed)
     sources = {"noise": "free-sound", "music": "fma", "speech": "librivox"}
     clips, talkers = [], []
@@ -765,20 +923,28 @@ def ensure_synthemo(
 ):
     """Generates SynthEmo and SynthNoise unless they already exist.
 
-    ``output_folder`` receives ``IEMOCAP_full_release`` and ``musan``. A
-    small ``synthemo.json`` records the options; the corpus is generated
-    again only when they change or a previous generation did not finish.
+    ``output_folder`` receives ``IEMOCAP_full_release`` and ``musan``, and a
+    small ``synthemo.json`` that records the options. Both corpora are
+    written to ``synthemo.partial`` and moved into place when complete
+    (see :func:`~speechbrain_ext.synthetic.staging.generate_once`): a
+    second call with the same options returns at once; other options are
+    an error. Nothing that this function did not write is changed: a
+    non-empty ``IEMOCAP_full_release`` or ``musan`` folder without the
+    record (a real corpus, say), or a ``synthemo.partial`` folder without
+    the generator's mark, is an error naming the folder. The options are
+    checked first (:func:`check_synthemo_options`).
 
     Arguments
     ---------
     output_folder : str
         Folder that receives both corpora.
     n_utterances : int
-        Target utterances of SynthEmo.
+        Target utterances of SynthEmo (about 65 at least, see
+        :func:`check_synthemo_options`).
     seed : int
         Random seed of both generators.
     n_noise_files : int
-        Files per SynthNoise category.
+        Files per SynthNoise category (at least :data:`MIN_NOISE_FILES`).
 
     Returns
     -------
@@ -790,58 +956,90 @@ def ensure_synthemo(
     -------
     >>> import tempfile
     >>> out = tempfile.mkdtemp()
-    >>> first = ensure_synthemo(out, n_utterances=20, n_noise_files=2)
-    >>> ensure_synthemo(out, n_utterances=20, n_noise_files=2) == first
+    >>> first = ensure_synthemo(out, n_utterances=65, n_noise_files=2)
+    >>> ensure_synthemo(out, n_utterances=65, n_noise_files=2) == first
     True
+    >>> sorted(os.listdir(out))
+    ['IEMOCAP_full_release', 'musan', 'synthemo.json']
     """
+    from speechbrain_ext.synthetic.staging import generate_once
+
+    check_synthemo_options(n_utterances, seed, n_noise_files=n_noise_files)
     options = {
         "n_utterances": n_utterances,
         "seed": seed,
         "n_noise_files": n_noise_files,
     }
-    marker = os.path.join(output_folder, "synthemo.json")
-    if os.path.exists(marker):
-        with open(marker, encoding="utf-8") as f:
-            done = json.load(f)
-        if done.get("options") == options:
-            logger.info("SynthEmo already generated in %s", output_folder)
-            return done["summary"]
-        raise FileExistsError(
-            f"{output_folder} holds a SynthEmo corpus generated with other "
-            f"options ({done.get('options')}); choose another folder or "
-            "delete it."
+
+    def generate(staging):
+        logger.info("Generating SynthEmo and SynthNoise in %s", output_folder)
+        summary = generate_synthemo(
+            os.path.join(staging, "IEMOCAP_full_release"),
+            n_utterances=n_utterances,
+            seed=seed,
         )
-    logger.info("Generating SynthEmo and SynthNoise in %s", output_folder)
-    summary = generate_synthemo(
-        os.path.join(output_folder, "IEMOCAP_full_release"),
-        n_utterances=n_utterances,
-        seed=seed,
+        summary["noise"] = generate_synthnoise(
+            os.path.join(staging, "musan"),
+            n_per_category=n_noise_files,
+            seed=seed,
+        )
+        return summary
+
+    return generate_once(
+        output_folder,
+        "synthemo",
+        ["IEMOCAP_full_release", "musan"],
+        options,
+        generate,
     )
-    summary["noise"] = generate_synthnoise(
-        os.path.join(output_folder, "musan"),
-        n_per_category=n_noise_files,
-        seed=seed,
-    )
-    with open(marker, "w", encoding="utf-8") as f:
-        json.dump({"options": options, "summary": summary}, f, indent=2)
-    return summary
 
 
 def main(argv=None):
-    """Command line: writes SynthEmo and SynthNoise under one folder."""
+    """Command line: writes SynthEmo and SynthNoise under one folder.
+
+    Bad options exit with status 2 and a message naming the option; a
+    folder that the generator must not write into exits with status 1 and
+    a message naming it.
+
+    Arguments
+    ---------
+    argv : list of str, optional
+        Command-line arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    dict
+        The generation summary.
+
+    Example
+    -------
+    >>> main(["--output_folder", "unused", "--n_noise_files", "1"])
+    Traceback (most recent call last):
+    ...
+    SystemExit: 2
+    """
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--output_folder", required=True)
     parser.add_argument("--n_utterances", type=int, default=2000)
     parser.add_argument("--n_noise_files", type=int, default=30)
     parser.add_argument("--seed", type=int, default=1234)
     args = parser.parse_args(argv)
+    try:
+        check_synthemo_options(
+            args.n_utterances, args.seed, n_noise_files=args.n_noise_files
+        )
+    except ValueError as error:
+        parser.error(str(error))
     logging.basicConfig(level=logging.INFO)
-    info = ensure_synthemo(
-        args.output_folder,
-        n_utterances=args.n_utterances,
-        seed=args.seed,
-        n_noise_files=args.n_noise_files,
-    )
+    try:
+        info = ensure_synthemo(
+            args.output_folder,
+            n_utterances=args.n_utterances,
+            seed=args.seed,
+            n_noise_files=args.n_noise_files,
+        )
+    except FileExistsError as error:
+        parser.exit(1, f"{parser.prog}: error: {error}\n")
     print(json.dumps(info, indent=2))
     return info
 

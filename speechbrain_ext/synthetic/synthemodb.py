@@ -40,12 +40,16 @@ import argparse
 import json
 import logging
 import os
-import shutil
 import time
 
 import numpy as np
 
-from speechbrain_ext.synthetic.synthemo import _run_jobs, _stable_seed
+from speechbrain_ext.synthetic.staging import generate_once
+from speechbrain_ext.synthetic.synthemo import (
+    _check_integer,
+    _run_jobs,
+    _stable_seed,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +132,8 @@ SPEAKER_EMOTION_SPREAD = dict(rate=4.5, pitch=3.0, pitch_range=6.0, volume=6.0)
 _LIMITS = dict(rate=(90, 260), pitch=(5, 95), pitch_range=(0, 99))
 _LIMITS["volume"] = (35, 190)
 VERSIONS = "abcdefghijklmnopqrstuvwxyz"
+MIN_UTTERANCES = len(EMODB_SPEAKERS) * len(EMODB_EMOTIONS)
+"""One utterance per speaker and emotion."""
 GENERATOR_VERSION = 1
 """Recorded by :func:`ensure_synthemodb`: bump it when the output changes."""
 
@@ -176,10 +182,12 @@ def plan_corpus(n_utterances=535, seed=1234):
     Arguments
     ---------
     n_utterances : int
-        Size of the corpus (535 like Emo-DB); at least 70, one utterance per
-        speaker and emotion.
+        Size of the corpus (535 like Emo-DB); at least
+        :data:`MIN_UTTERANCES` (70), one utterance per speaker and emotion,
+        and at most about 7500 (26 versions of each text per speaker and
+        emotion).
     seed : int
-        Random seed.
+        Random seed (non-negative).
 
     Returns
     -------
@@ -195,11 +203,13 @@ def plan_corpus(n_utterances=535, seed=1234):
     >>> sum(u["spk_id"] == "16" for u in plan)
     71
     """
-    if n_utterances < len(EMODB_SPEAKERS) * len(EMODB_EMOTIONS):
+    _check_integer("seed", seed, 0)
+    _check_integer("n_utterances", n_utterances)
+    if n_utterances < MIN_UTTERANCES:
         raise ValueError(
             f"n_utterances={n_utterances} is too small: at least "
-            f"{len(EMODB_SPEAKERS) * len(EMODB_EMOTIONS)} (one utterance per "
-            "speaker and emotion)"
+            f"{MIN_UTTERANCES} (one utterance per speaker and emotion, so "
+            "that every speaker of prepare_emodb's folds has every emotion)"
         )
     rng = np.random.default_rng(seed)
     speakers, letters = sorted(EMODB_SPEAKERS), list(EMODB_EMOTIONS)
@@ -213,6 +223,15 @@ def plan_corpus(n_utterances=535, seed=1234):
         rest, [EMODB_EMOTIONS[e] - len(speakers) for e in letters]
     )
     cells = 1 + _cell_counts(rows, columns, rng)
+    most = len(TEXTS) * len(VERSIONS)
+    if cells.max() > most:
+        i, j = np.unravel_index(int(cells.argmax()), cells.shape)
+        raise ValueError(
+            f"n_utterances={n_utterances} is too large: speaker "
+            f"{speakers[i]} would need {cells[i, j]} utterances of emotion "
+            f"{letters[j]}, more than the {most} that {len(TEXTS)} texts in "
+            f"{len(VERSIONS)} versions (a-z) allow"
+        )
     plan = []
     for spk, counts in zip(speakers, cells):
         versions = {}
@@ -339,18 +358,23 @@ def ensure_synthemodb(output_folder, n_utterances=535, seed=1234):
     """Generates SynthEmoDB in ``output_folder`` unless it exists already.
 
     A small ``synthemodb.json`` records the options; a corpus generated
-    with other options is an error (choose another folder). The corpus is
-    written to a temporary folder and moved to ``wav/`` when complete, so
-    an interrupted generation starts again from scratch.
+    with other options is an error (choose another folder). The options
+    are checked before anything is written. The corpus is written to
+    ``synthemodb.partial`` and moved to ``wav/`` when complete, so an
+    interrupted generation starts again from scratch (see
+    :func:`~speechbrain_ext.synthetic.staging.generate_once`). Nothing that
+    this function did not write is changed: a non-empty ``wav`` folder
+    without the record, or a ``synthemodb.partial`` folder without the
+    generator's mark, is an error naming the folder.
 
     Arguments
     ---------
     output_folder : str
         The corpus folder (the ``data_folder`` of ``prepare_emodb``).
     n_utterances : int
-        Number of utterances.
+        Number of utterances (at least :data:`MIN_UTTERANCES`).
     seed : int
-        Random seed.
+        Random seed (non-negative).
 
     Returns
     -------
@@ -370,37 +394,22 @@ def ensure_synthemodb(output_folder, n_utterances=535, seed=1234):
     ...
     FileExistsError: ... generated with other options ...
     """
+    plan_corpus(n_utterances, seed)  # checks the options
     options = {
         "n_utterances": n_utterances,
         "seed": seed,
         "generator_version": GENERATOR_VERSION,
     }
-    marker = os.path.join(output_folder, "synthemodb.json")
-    wav_folder = os.path.join(output_folder, "wav")
-    if os.path.exists(marker):
-        with open(marker, encoding="utf-8") as f:
-            done = json.load(f)
-        if done.get("options") == options:
-            logger.info("SynthEmoDB already generated in %s", output_folder)
-            return done["summary"]
-        raise FileExistsError(
-            f"{output_folder} holds a SynthEmoDB corpus generated with other "
-            f"options ({done.get('options')}, not {options}); choose another "
-            "folder or delete it."
+
+    def generate(staging):
+        logger.info("Generating SynthEmoDB in %s", output_folder)
+        return generate_synthemodb(
+            staging, n_utterances=n_utterances, seed=seed
         )
-    if os.path.exists(wav_folder):
-        raise FileExistsError(
-            f"{wav_folder} exists but was not written by ensure_synthemodb "
-            f"(no {marker}): choose another output folder."
-        )
-    logger.info("Generating SynthEmoDB in %s", output_folder)
-    partial = os.path.join(output_folder, "wav.partial")
-    shutil.rmtree(partial, ignore_errors=True)  # an interrupted generation
-    summary = generate_synthemodb(partial, n_utterances=n_utterances, seed=seed)
-    os.rename(os.path.join(partial, "wav"), wav_folder)
-    os.rmdir(partial)
-    with open(marker, "w", encoding="utf-8") as f:
-        json.dump({"options": options, "summary": summary}, f, indent=2)
+
+    summary = generate_once(
+        output_folder, "synthemodb", ["wav"], options, generate
+    )
     logger.info(
         "SynthEmoDB: %d utterances (%.0f s of audio) in %.1f s",
         summary["n_utterances"],
@@ -412,6 +421,10 @@ def ensure_synthemodb(output_folder, n_utterances=535, seed=1234):
 
 def main(argv=None):
     """Command line: writes SynthEmoDB in ``--output_folder``.
+
+    Bad options exit with status 2 and a message naming the option; a
+    folder that the generator must not write into exits with status 1 and
+    a message naming it.
 
     Arguments
     ---------
@@ -428,10 +441,17 @@ def main(argv=None):
     parser.add_argument("--n_utterances", type=int, default=535)
     parser.add_argument("--seed", type=int, default=1234)
     args = parser.parse_args(argv)
+    try:
+        plan_corpus(args.n_utterances, args.seed)
+    except ValueError as error:
+        parser.error(str(error))
     logging.basicConfig(level=logging.INFO)
-    info = ensure_synthemodb(
-        args.output_folder, n_utterances=args.n_utterances, seed=args.seed
-    )
+    try:
+        info = ensure_synthemodb(
+            args.output_folder, n_utterances=args.n_utterances, seed=args.seed
+        )
+    except FileExistsError as error:
+        parser.exit(1, f"{parser.prog}: error: {error}\n")
     print(json.dumps(info, indent=2))
     return info
 

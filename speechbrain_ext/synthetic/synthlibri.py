@@ -51,13 +51,17 @@ import argparse
 import json
 import logging
 import os
-import shutil
 import time
 
 import numpy as np
 
 from speechbrain_ext.synthetic import synthemo
-from speechbrain_ext.synthetic.synthemo import _run_jobs, _stable_seed
+from speechbrain_ext.synthetic.staging import generate_once
+from speechbrain_ext.synthetic.synthemo import (
+    _check_integer,
+    _run_jobs,
+    _stable_seed,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +136,11 @@ SPEAKER_SPREAD = dict(rate=12.0, pitch=7.0, pitch_range=8.0, volume=10.0)
 PROSODY_JITTER = dict(rate=5.0, pitch=2.5, pitch_range=5.0, volume=5.0)
 _LIMITS = dict(rate=(120, 220), pitch=(15, 85), pitch_range=(15, 80))
 _LIMITS["volume"] = (60, 120)
+_CHAPTER_IDS = (10000, 200000)
+MAX_UTTERANCES = _CHAPTER_IDS[1] - _CHAPTER_IDS[0]
+"""Utterances of all splits together, at most (chapter ids are drawn from
+``_CHAPTER_IDS`` without replacement)."""
+_SIZE_OPTIONS = ("n_train", "n_dev", "n_test")
 CHAPTER_SIZE = (20, 60)
 """Range of the number of utterances per chapter (the last one of a
 speaker may be smaller)."""
@@ -533,12 +542,18 @@ def _prosody(rng, offset):
 def _check_sizes(n_train, n_dev, n_test):
     """Split -> number of utterances; a ValueError names a bad one."""
     sizes = dict(zip(SPLITS, (n_train, n_dev, n_test)))
-    for split, n in sizes.items():
-        if not isinstance(n, (int, np.integer)) or n < 1:
+    for (split, n), option in zip(sizes.items(), _SIZE_OPTIONS):
+        integer = isinstance(n, (int, np.integer)) and not isinstance(n, bool)
+        if not integer or n < 1:
             raise ValueError(
-                f"the number of {split} utterances must be a positive "
-                f"integer, got {n!r}"
+                f"the number of {split} utterances ({option}) must be a "
+                f"positive integer, got {n!r}"
             )
+    if sum(sizes.values()) > MAX_UTTERANCES:
+        raise ValueError(
+            f"n_train + n_dev + n_test = {sum(sizes.values())} is too large: "
+            f"at most {MAX_UTTERANCES} (one chapter id per utterance)"
+        )
     return sizes
 
 
@@ -579,7 +594,7 @@ def plan_synthlibri(n_train=2000, n_dev=150, n_test=150, seed=1234):
     speakers = _speakers(seed)
     chapter_rng = np.random.default_rng(_stable_seed(seed, "chapters"))
     chapter_ids = chapter_rng.choice(
-        np.arange(10000, 200000), size=sum(sizes.values()), replace=False
+        np.arange(*_CHAPTER_IDS), size=sum(sizes.values()), replace=False
     )
     next_chapter = 0
     plan = []
@@ -708,9 +723,6 @@ def generate_synthlibri(
     }
 
 
-_PARTIAL_MARK = ".synthlibri_partial"
-
-
 def ensure_synthlibri(
     output_folder, n_train=2000, n_dev=150, n_test=150, seed=1234, num_workers=2
 ):
@@ -721,11 +733,13 @@ def ensure_synthlibri(
     ``synthlibri.json`` records the options. A second call with the same
     options returns at once (or generates the corpus again if its folder
     was removed); other options are an error (choose another folder). The
-    corpus is written to ``LibriSpeech.partial`` and renamed when
-    complete, so an interrupted generation starts again. Nothing that
-    this function did not write is ever deleted: an existing
-    ``LibriSpeech`` folder without the record, or a ``LibriSpeech.partial``
-    folder without this generator's mark, is an error.
+    options are checked before anything is written. The corpus is written
+    to ``synthlibri.partial`` and moved into place when complete, so an
+    interrupted generation starts again (see
+    :func:`~speechbrain_ext.synthetic.staging.generate_once`). Nothing that
+    this function did not write is changed: a non-empty ``LibriSpeech``
+    folder without the record, or a ``synthlibri.partial`` folder without
+    this generator's mark, is an error naming the folder.
 
     Arguments
     ---------
@@ -760,9 +774,7 @@ def ensure_synthlibri(
     ...
     FileExistsError: ... generated with other options ...
     """
-    from speechbrain_ext.dataio.preparation import prepare_lock
-
-    _check_sizes(n_train, n_dev, n_test)
+    check_synthlibri_options(n_train, n_dev, n_test, seed, num_workers)
     options = {
         "n_train": n_train,
         "n_dev": n_dev,
@@ -770,48 +782,17 @@ def ensure_synthlibri(
         "seed": seed,
         "generator_version": GENERATOR_VERSION,
     }
-    marker = os.path.join(output_folder, "synthlibri.json")
-    corpus = os.path.join(output_folder, "LibriSpeech")
-    partial = corpus + ".partial"
-    with prepare_lock(output_folder):
-        if os.path.exists(marker):
-            with open(marker, encoding="utf-8") as f:
-                done = json.load(f)
-            if done.get("options") == options and os.path.isdir(corpus):
-                logger.info("SynthLibri already generated in %s", corpus)
-                return done["summary"]
-            if done.get("options") == options:
-                logger.info("%s was removed: generating it again", corpus)
-                os.remove(marker)
-            else:
-                raise FileExistsError(
-                    f"{output_folder} holds a SynthLibri corpus generated "
-                    f"with other options ({done.get('options')}, not "
-                    f"{options}); choose another folder or delete it."
-                )
-        if os.path.exists(corpus):
-            raise FileExistsError(
-                f"{corpus} exists but was not written by ensure_synthlibri "
-                f"(no {marker}): choose another output folder."
-            )
-        if os.path.exists(partial):
-            if not os.path.exists(os.path.join(partial, _PARTIAL_MARK)):
-                raise FileExistsError(
-                    f"{partial} exists but was not written by "
-                    "ensure_synthlibri: move it away or choose another "
-                    "output folder."
-                )
-            shutil.rmtree(partial)  # an interrupted generation of ours
-        os.makedirs(partial)
-        open(os.path.join(partial, _PARTIAL_MARK), "w").close()
-        logger.info("Generating SynthLibri in %s", corpus)
-        summary = generate_synthlibri(
-            partial, n_train, n_dev, n_test, seed, num_workers
+
+    def generate(staging):
+        corpus = os.path.join(staging, "LibriSpeech")
+        logger.info("Generating SynthLibri in %s", output_folder)
+        return generate_synthlibri(
+            corpus, n_train, n_dev, n_test, seed, num_workers
         )
-        os.remove(os.path.join(partial, _PARTIAL_MARK))
-        os.rename(partial, corpus)
-        with open(marker, "w", encoding="utf-8") as f:
-            json.dump({"options": options, "summary": summary}, f, indent=2)
+
+    summary = generate_once(
+        output_folder, "synthlibri", ["LibriSpeech"], options, generate
+    )
     logger.info(
         "SynthLibri: %d utterances (%.0f s of audio) in %.1f s",
         sum(s["utterances"] for s in summary["splits"].values()),
@@ -821,8 +802,46 @@ def ensure_synthlibri(
     return summary
 
 
+def check_synthlibri_options(n_train, n_dev, n_test, seed, num_workers=1):
+    """Fails, naming the option, on options that cannot give a corpus.
+
+    Every split needs at least one utterance (``prepare_librispeech``
+    refuses an empty split folder), all of them together at most
+    :data:`MAX_UTTERANCES`; ``seed`` must be an integer and
+    ``num_workers`` at least 1.
+
+    Arguments
+    ---------
+    n_train : int
+        Utterances of ``train-clean-100``.
+    n_dev : int
+        Utterances of ``dev-clean``.
+    n_test : int
+        Utterances of ``test-clean``.
+    seed : int
+        Random seed.
+    num_workers : int
+        Synthesis processes.
+
+    Example
+    -------
+    >>> check_synthlibri_options(2000, 150, 150, seed=1)
+    >>> check_synthlibri_options(2000, 0, 150, seed=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: the number of dev-clean utterances (n_dev) must be ...
+    """
+    _check_sizes(n_train, n_dev, n_test)
+    _check_integer("seed", seed)
+    _check_integer("num_workers", num_workers, 1)
+
+
 def main(argv=None):
     """Command line: writes SynthLibri under ``--output_folder``.
+
+    Bad options exit with status 2 and a message naming the option; a
+    folder that the generator must not write into exits with status 1 and
+    a message naming it.
 
     Arguments
     ---------
@@ -852,15 +871,24 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--num_workers", type=int, default=2)
     args = parser.parse_args(argv)
+    try:
+        check_synthlibri_options(
+            args.n_train, args.n_dev, args.n_test, args.seed, args.num_workers
+        )
+    except ValueError as error:
+        parser.error(str(error))
     logging.basicConfig(level=logging.INFO)
-    info = ensure_synthlibri(
-        args.output_folder,
-        n_train=args.n_train,
-        n_dev=args.n_dev,
-        n_test=args.n_test,
-        seed=args.seed,
-        num_workers=args.num_workers,
-    )
+    try:
+        info = ensure_synthlibri(
+            args.output_folder,
+            n_train=args.n_train,
+            n_dev=args.n_dev,
+            n_test=args.n_test,
+            seed=args.seed,
+            num_workers=args.num_workers,
+        )
+    except FileExistsError as error:
+        parser.exit(1, f"{parser.prog}: error: {error}\n")
     print(json.dumps(info, indent=2))
     return info
 

@@ -13,10 +13,13 @@ from speechbrain_ext.synthetic.modality_check import modality_check
 from speechbrain_ext.synthetic.synthemo import (
     BABBLE_VOICES,
     SPEAKER_VOICES,
+    check_synthemo_options,
     ensure_synthemo,
     generate_synthemo,
     generate_synthnoise,
+    main,
 )
+from tests.fixtures_corpora import make_iemocap, make_musan
 
 
 def tree_hashes(folder):
@@ -154,3 +157,143 @@ def test_modality_check_on_default_corpus(tmp_path):
     assert 45 <= words <= 80, result
     assert 45 <= prosody <= 80, result
     assert both >= max(words, prosody) + 8, result
+
+
+@pytest.fixture(scope="module")
+def minimal_corpus(tmp_path_factory):
+    """The smallest corpus the options allow, generated into a folder that
+    holds a user file and the staging folder of an interrupted run."""
+    root = tmp_path_factory.mktemp("minimal")
+    staging = root / "synthemo.partial"
+    (staging / "IEMOCAP_full_release" / "Session1").mkdir(parents=True)
+    (staging / ".synthemo_partial").touch()
+    (staging / "IEMOCAP_full_release" / "Session1" / "half.txt").touch()
+    (root / "notes.txt").write_text("user notes")
+    info = ensure_synthemo(str(root), n_utterances=65, n_noise_files=2)
+    return root, info
+
+
+def test_minimal_corpus_prepares_every_fold(minimal_corpus, tmp_path):
+    root, info = minimal_corpus
+    assert sorted(os.listdir(root)) == [
+        "IEMOCAP_full_release",
+        "musan",
+        "notes.txt",
+        "synthemo.json",
+    ]
+    assert (root / "notes.txt").read_text() == "user notes"
+    corpus = root / "IEMOCAP_full_release"
+    assert not (corpus / "Session1" / "half.txt").exists()
+    assert info["n_target"] == 65
+    for protocol, folds in (("speaker", 10), ("session", 5)):
+        for fold in range(1, folds + 1):
+            prepare_iemocap(
+                str(corpus),
+                str(tmp_path / f"{protocol}{fold}"),
+                protocol=protocol,
+                fold=fold,
+                check_counts=False,
+            )
+    pools = prepare_musan(str(root / "musan"), str(tmp_path / "pools"))
+    assert set(pools) == {"noise", "music", "speech"}
+
+
+def test_completed_generation_is_reused(minimal_corpus):
+    root, info = minimal_corpus
+    before = tree_hashes(root)
+    mtimes = {p: p.stat().st_mtime_ns for p in root.rglob("*")}
+    assert ensure_synthemo(str(root), n_utterances=65, n_noise_files=2) == info
+    assert tree_hashes(root) == before
+    assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
+    with pytest.raises(FileExistsError, match="other options"):
+        ensure_synthemo(str(root), n_utterances=66, n_noise_files=2)
+    assert tree_hashes(root) == before
+
+
+@pytest.mark.parametrize("corpora", ["both", "IEMOCAP_full_release", "musan"])
+def test_never_writes_over_a_real_corpus(tmp_path, corpora):
+    if corpora in ("both", "IEMOCAP_full_release"):
+        make_iemocap(tmp_path)
+    if corpora in ("both", "musan"):
+        make_musan(tmp_path)
+    before = tree_hashes(tmp_path)
+    assert len(before) > 10
+    with pytest.raises(FileExistsError) as error:
+        ensure_synthemo(str(tmp_path), n_utterances=65, n_noise_files=2)
+    folder = "IEMOCAP_full_release" if corpora == "both" else corpora
+    assert str(error.value).startswith(
+        f"{tmp_path / folder} exists and is not empty"
+    )
+    assert tree_hashes(tmp_path) == before
+    # nothing added either: no record, no staging folder, no lock file
+    assert set(os.listdir(tmp_path)) == {p.split(os.sep)[0] for p in before}
+
+
+def test_cli_never_writes_over_a_real_corpus(tmp_path, capsys):
+    make_iemocap(tmp_path)
+    make_musan(tmp_path)
+    before = tree_hashes(tmp_path)
+    args = ["--output_folder", str(tmp_path), "--n_utterances", "65"]
+    with pytest.raises(SystemExit) as error:
+        main(args)
+    assert error.value.code == 1
+    corpus = tmp_path / "IEMOCAP_full_release"
+    assert f"{corpus} exists and is not empty" in capsys.readouterr().err
+    assert tree_hashes(tmp_path) == before
+    # a staging folder without the generator's mark is not removed either
+    other = tmp_path / "other"
+    (other / "synthemo.partial").mkdir(parents=True)
+    (other / "synthemo.partial" / "mine.txt").write_text("keep")
+    with pytest.raises(SystemExit) as error:
+        main(["--output_folder", str(other), "--n_utterances", "65"])
+    assert error.value.code == 1
+    staging = other / "synthemo.partial"
+    assert f"{staging} exists but was not written by" in (
+        capsys.readouterr().err
+    )
+    assert os.listdir(other) == ["synthemo.partial"]
+    assert os.listdir(staging) == ["mine.txt"]
+    assert (staging / "mine.txt").read_text() == "keep"
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (
+            ["--n_utterances", "-5"],
+            [
+                "n_utterances=-5 is too small for the IEMOCAP preparation",
+                "from each of the 10 speakers",
+                "n_utterances=65 is the next value",
+            ],
+        ),
+        (["--n_utterances", "0"], ["n_utterances=0 is too small"]),
+        (
+            ["--n_utterances", "40"],
+            ["Ses02M, Ses03M, Ses04M, Ses05M would get none", "seed 1234"],
+        ),
+        (
+            ["--n_noise_files", "1"],
+            ["n_noise_files must be at least 2, got 1", "prepare_musan"],
+        ),
+        (["--seed", "-1"], ["seed must be at least 0, got -1"]),
+    ],
+)
+def test_cli_checks_options_before_writing(tmp_path, capsys, args, expected):
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as error:
+        main(["--output_folder", str(out), *args])
+    assert error.value.code == 2
+    message = capsys.readouterr().err
+    for part in expected:
+        assert part in message
+    assert not out.exists()
+
+
+def test_minimum_depends_on_the_seed():
+    check_synthemo_options(65, seed=1234)
+    check_synthemo_options(65, seed=186)
+    with pytest.raises(ValueError, match="Ses05M would get none"):
+        check_synthemo_options(66, seed=186)
+    with pytest.raises(ValueError, match="n_utterances must be an integer"):
+        check_synthemo_options(65.0)

@@ -23,9 +23,11 @@ from speechbrain_ext.synthetic.synthlibri import (
     VOICE_VARIANTS,
     ensure_synthlibri,
     generate_synthlibri,
+    main,
     plan_synthlibri,
     synthemo_vocabulary,
 )
+from tests.fixtures_corpora import make_librispeech
 
 SIZES = dict(n_train=24, n_dev=6, n_test=6, seed=5)
 
@@ -115,27 +117,39 @@ def test_idempotent_and_never_deletes_user_files(corpus, tmp_path):
         ensure_synthlibri(str(root), **{**SIZES, "n_train": 25})
     # A LibriSpeech folder that the generator did not write is left alone
     user = tmp_path / "user"
-    (user / "LibriSpeech").mkdir(parents=True)
-    (user / "LibriSpeech" / "mine.txt").write_text("keep")
-    with pytest.raises(FileExistsError, match="not written by"):
+    make_librispeech(user)
+    (user / "LibriSpeech.partial").mkdir()
+    (user / "LibriSpeech.partial" / "mine.txt").write_text("keep")
+    user_files = tree_hashes(user)
+    with pytest.raises(FileExistsError) as error:
         ensure_synthlibri(str(user), **SIZES)
-    assert (user / "LibriSpeech" / "mine.txt").read_text() == "keep"
-    # So is a LibriSpeech.partial folder without the generator's mark
+    assert str(error.value).startswith(
+        f"{user / 'LibriSpeech'} exists and is not empty"
+    )
+    assert tree_hashes(user) == user_files
+    assert sorted(os.listdir(user)) == ["LibriSpeech", "LibriSpeech.partial"]
+    # So is a synthlibri.partial folder without the generator's mark
     other = tmp_path / "other"
-    (other / "LibriSpeech.partial").mkdir(parents=True)
-    (other / "LibriSpeech.partial" / "mine.txt").write_text("keep")
-    with pytest.raises(FileExistsError, match="LibriSpeech.partial"):
+    (other / "synthlibri.partial").mkdir(parents=True)
+    (other / "synthlibri.partial" / "mine.txt").write_text("keep")
+    with pytest.raises(FileExistsError) as error:
         ensure_synthlibri(str(other), **SIZES)
-    assert (other / "LibriSpeech.partial" / "mine.txt").exists()
+    assert str(error.value).startswith(
+        f"{other / 'synthlibri.partial'} exists but was not written by"
+    )
+    assert os.listdir(other / "synthlibri.partial") == ["mine.txt"]
+    assert (other / "synthlibri.partial" / "mine.txt").read_text() == "keep"
 
 
 def test_interrupted_generation_starts_again(tmp_path):
-    partial = tmp_path / "LibriSpeech.partial"
-    (partial / "dev-clean" / "1" / "2").mkdir(parents=True)
+    partial = tmp_path / "synthlibri.partial"
+    (partial / "LibriSpeech" / "dev-clean" / "1" / "2").mkdir(parents=True)
     (partial / ".synthlibri_partial").touch()
-    (partial / "dev-clean" / "1" / "2" / "1-2-0000.flac").write_bytes(b"")
+    half = partial / "LibriSpeech" / "dev-clean" / "1" / "2" / "1-2-0000.flac"
+    half.write_bytes(b"")
     info = ensure_synthlibri(str(tmp_path), n_train=2, n_dev=1, n_test=1)
     assert not partial.exists()
+    assert sorted(os.listdir(tmp_path)) == ["LibriSpeech", "synthlibri.json"]
     assert not (tmp_path / "LibriSpeech" / "dev-clean" / "1").exists()
     assert not (tmp_path / "LibriSpeech" / ".synthlibri_partial").exists()
     assert info["splits"]["dev-clean"]["utterances"] == 1
@@ -221,5 +235,29 @@ def test_synthemo_words_in_top_n_of_default_train_split(tmp_path, seed):
 def test_bad_sizes_are_refused_before_writing(tmp_path):
     with pytest.raises(ValueError, match="dev-clean utterances"):
         ensure_synthlibri(str(tmp_path / "out"), n_train=4, n_dev=0)
-    assert not (tmp_path / "out" / "LibriSpeech").exists()
-    assert not (tmp_path / "out" / "LibriSpeech.partial").exists()
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (
+            ["--n_dev", "0"],
+            "the number of dev-clean utterances (n_dev) must be a positive "
+            "integer, got 0",
+        ),
+        (["--n_train", "-5"], "train-clean-100 utterances (n_train)"),
+        (
+            ["--n_train", "200000"],
+            "n_train + n_dev + n_test = 200300 is too large: at most 190000",
+        ),
+        (["--num_workers", "0"], "num_workers must be at least 1, got 0"),
+    ],
+)
+def test_cli_checks_options_before_writing(tmp_path, capsys, args, expected):
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as error:
+        main(["--output_folder", str(out), *args])
+    assert error.value.code == 2
+    assert expected in capsys.readouterr().err
+    assert not out.exists()

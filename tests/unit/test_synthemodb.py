@@ -28,6 +28,7 @@ from speechbrain_ext.synthetic.synthemodb import (
     main,
     plan_corpus,
 )
+from tests.fixtures_corpora import make_emodb
 
 
 def tree_hashes(folder):
@@ -144,26 +145,77 @@ def test_same_seed_same_bytes(tmp_path):
     assert ha != hc
 
 
-def test_ensure_reuses_and_refuses(small_corpus, tmp_path, caplog):
+def test_ensure_reuses_and_refuses(small_corpus, tmp_path):
     folder, summary = small_corpus
+    before = tree_hashes(folder)
     assert ensure_synthemodb(folder, n_utterances=84, seed=5) == summary
+    assert tree_hashes(folder) == before
     with pytest.raises(FileExistsError, match="other options"):
         ensure_synthemodb(folder, n_utterances=84, seed=6)
-    # A wav folder that the generator did not write is left alone
-    foreign = tmp_path / "foreign"
-    (foreign / "wav").mkdir(parents=True)
-    (foreign / "wav" / "keep.wav").write_bytes(b"")
-    with pytest.raises(FileExistsError, match="not written by"):
-        ensure_synthemodb(str(foreign), n_utterances=70)
-    assert os.listdir(foreign / "wav") == ["keep.wav"]
-    # An interrupted generation is started again
-    partial = tmp_path / "again" / "wav.partial" / "wav"
-    partial.mkdir(parents=True)
-    (partial / "03a01Wz.wav").write_bytes(b"")
-    ensure_synthemodb(str(tmp_path / "again"), n_utterances=70)
-    names = os.listdir(tmp_path / "again" / "wav")
+    assert tree_hashes(folder) == before
+
+
+@pytest.mark.parametrize("user_folder", ["wav", "synthemodb.partial"])
+def test_never_writes_over_user_folders(tmp_path, user_folder):
+    """A real Emo-DB (or a folder named like the staging folder) is left
+    byte for byte as it was, with an error naming it."""
+    data = tmp_path / "emodb"
+    if user_folder == "wav":
+        make_emodb(tmp_path)
+    else:
+        (data / user_folder).mkdir(parents=True)
+        (data / user_folder / "notes.txt").write_text("user notes")
+    (data / "wav.partial").mkdir()
+    (data / "wav.partial" / "03a01Fa.wav").write_bytes(b"user audio")
+    before = tree_hashes(data)
+    with pytest.raises(FileExistsError) as error:
+        ensure_synthemodb(str(data), n_utterances=70)
+    assert str(error.value).startswith(f"{data / user_folder} exists")
+    assert tree_hashes(data) == before
+    assert sorted(os.listdir(data)) == sorted([user_folder, "wav.partial"])
+
+
+def test_interrupted_generation_redone_user_partial_kept(tmp_path):
+    """The generator's own staging folder (with its mark) is removed and
+    the corpus generated again; a user's wav.partial is not touched."""
+    folder = tmp_path / "again"
+    staging = folder / "synthemodb.partial"
+    (staging / "wav").mkdir(parents=True)
+    (staging / ".synthemodb_partial").touch()
+    (staging / "wav" / "03a01Wz.wav").write_bytes(b"")
+    (folder / "wav.partial" / "sub").mkdir(parents=True)
+    (folder / "wav.partial" / "sub" / "keep.wav").write_bytes(b"user audio")
+    user = tree_hashes(folder / "wav.partial")
+    ensure_synthemodb(str(folder), n_utterances=70)
+    names = os.listdir(folder / "wav")
     assert len(names) == 70 and "03a01Wz.wav" not in names
-    assert sorted(os.listdir(tmp_path / "again")) == ["synthemodb.json", "wav"]
+    assert sorted(os.listdir(folder)) == [
+        "synthemodb.json",
+        "wav",
+        "wav.partial",
+    ]
+    assert tree_hashes(folder / "wav.partial") == user
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--n_utterances", "69"], "n_utterances=69 is too small: at least 70"),
+        (["--n_utterances", "-5"], "n_utterances=-5 is too small: at least 70"),
+        (
+            ["--n_utterances", "9000"],
+            "n_utterances=9000 is too large: speaker 16 would need 310",
+        ),
+        (["--seed", "-1"], "seed must be at least 0, got -1"),
+    ],
+)
+def test_cli_checks_options_before_writing(tmp_path, capsys, args, expected):
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as error:
+        main(["--output_folder", str(out), *args])
+    assert error.value.code == 2
+    assert expected in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_cli(tmp_path, capsys):
