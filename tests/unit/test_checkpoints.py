@@ -4,6 +4,8 @@ deleted: SpeechBrain's own, older versions', another process's save."""
 import hashlib
 import logging
 import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -15,6 +17,8 @@ from speechbrain_ext.utils.checkpoints import (
     COMPLETE_MARKER,
     ResumableCheckpointer,
 )
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 
 
 def _checksums(folder):
@@ -156,3 +160,22 @@ def test_evaluation_without_usable_checkpoint_says_what_it_found(tmp_path):
         error.value
     )
     assert os.path.isdir(cut.path)
+
+
+def test_bench_demo_keeps_an_earlier_run(tmp_path):
+    """``bench/demo.py --work`` runs in a new folder, never over a run."""
+    earlier, _ = _plain_checkpoint(tmp_path / "run" / "save")
+    before = _checksums(tmp_path / "run")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(ROOT, "bench", "demo.py"),
+            "--yaml=missing.yaml",  # the training fails at once
+            f"--work={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode != 0
+    assert _checksums(tmp_path / "run") == before
