@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,14 +26,16 @@ RECIPE = os.path.join(
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--yaml", default="joint_demo.yaml")
-    parser.add_argument("--work", default=None, help="folder for the run")
+    parser.add_argument(
+        "--work", default=None, help="folder for the runs (a new run_* each)"
+    )
     parser.add_argument("--synthemo_folder", default=None)
     parser.add_argument("overrides", nargs="*", help="extra --key=value")
     args = parser.parse_args()
     work = args.work or tempfile.mkdtemp(prefix="demo_bench_")
     os.makedirs(work, exist_ok=True)
-    out = os.path.join(work, "run")
-    shutil.rmtree(out, ignore_errors=True)
+    # a fresh output folder: a run left by an earlier call is kept
+    out = tempfile.mkdtemp(prefix="run_", dir=work)
     synth = args.synthemo_folder or os.path.join(work, "synthemo")
     cmd = [
         sys.executable,

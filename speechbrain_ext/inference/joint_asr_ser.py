@@ -25,7 +25,16 @@ run's ``hyperparams.yaml`` stores the paths of the training's working folder,
 which are rewritten against the run folder, so a run loads the same model
 from any working folder and loading creates nothing outside the run folder.
 An ``inference.yaml`` written for another location (a moved or copied run
-folder, an older version) is written again by :func:`load_model`.
+folder, an older version) is written again by :func:`load_model`; the
+exported files get the permissions of any new file (umask). A read-only
+run folder is left as it is: :func:`load_model` writes the export to a
+temporary folder, removed once the model is loaded.
+
+Only runs of the joint recipe (and its ASR-only and SER-only baselines)
+are loaded: a run of another recipe is refused, naming its recipe and
+modules, before anything is written. A run without a usable checkpoint is
+refused with the list of its checkpoint folders and why each cannot be
+used.
 
 Bad input: a file that cannot be read, or holds less than
 :data:`MIN_SAMPLES` samples (0.1 s at 16 kHz) or non-finite samples, gets
@@ -40,6 +49,7 @@ Authors
 
 import argparse
 import csv
+import errno
 import json
 import logging
 import os
@@ -48,6 +58,7 @@ import sys
 import tempfile
 
 import torch
+import yaml
 from hyperpyyaml import resolve_references
 from speechbrain.dataio import audio_io
 from speechbrain.inference.interfaces import Pretrained
@@ -55,13 +66,22 @@ from speechbrain.utils.data_utils import batch_pad_right
 from speechbrain.utils.fetching import FetchConfig, LocalStrategy
 
 from speechbrain_ext.lobes.models.joint_asr_ser import joint_asr_ser_forward
-from speechbrain_ext.utils.checkpoints import ResumableCheckpointer
+from speechbrain_ext.utils.checkpoints import (
+    ResumableCheckpointer,
+    why_no_checkpoint,
+)
 
 logger = logging.getLogger(__name__)
 
 LOADABLES = ("model", "pretrained", "normalize")
 INTERFACE_FILE = "custom_interface.py"
 INFERENCE_YAML = "inference.yaml"
+# The recipe whose runs this interface loads, and the modules that
+# joint_asr_ser_forward runs: an encoder, at least one head, optional parts.
+JOINT_RECIPE = "recipes/IEMOCAP/ASR_SER/wav2vec2_CTC_BERT"
+JOINT_HEADS = ("ctc_lin", "emo_classifier")
+JOINT_OPTIONAL = ("asr_enc", "text_encoder", "fusion")
+JOINT_MODULES = ("encoder", *JOINT_HEADS, *JOINT_OPTIONAL)
 # Shortest input, in samples at 16 kHz (0.1 s). Below 640 samples the demo
 # encoders leave one frame and the mean+std pooling returns NaN; wav2vec2
 # needs 400 samples for its first frame. 0.1 s leaves a margin and holds
@@ -323,6 +343,16 @@ def relocate_paths(yaml_text, old, new):
     return re.sub(pattern, lambda match: new, yaml_text, flags=re.M)
 
 
+def _hparams_path(output_folder):
+    hparams_path = os.path.join(output_folder, "hyperparams.yaml")
+    if not os.path.isfile(hparams_path):
+        raise FileNotFoundError(
+            f"{hparams_path} not found: is {output_folder} the output folder "
+            "of a training run?"
+        )
+    return hparams_path
+
+
 def _run_hparams(output_folder):
     """Hyperparameters of a run with its paths inside ``output_folder``.
 
@@ -338,12 +368,7 @@ def _run_hparams(output_folder):
     save_folder : str
         Absolute checkpoint folder.
     """
-    hparams_path = os.path.join(output_folder, "hyperparams.yaml")
-    if not os.path.isfile(hparams_path):
-        raise FileNotFoundError(
-            f"{hparams_path} not found: is {output_folder} the output folder "
-            "of a training run?"
-        )
+    hparams_path = _hparams_path(output_folder)
     with open(hparams_path, encoding="utf-8") as f:
         text = resolve_references(f.read()).getvalue()
     recorded = _resolved_value(text, "output_folder")
@@ -361,16 +386,168 @@ def _run_hparams(output_folder):
     return text, save_folder
 
 
-def _best_checkpoint(save_folder, min_key):
-    checkpoint = None
-    if os.path.isdir(save_folder):  # the checkpointer would create it
-        checkpoint = ResumableCheckpointer(save_folder).find_checkpoint(
-            min_key=min_key
+class _TagBlindLoader(yaml.SafeLoader):
+    """Reads a HyperPyYAML file as plain data: no object is created."""
+
+
+def _untagged(loader, node):
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_scalar(node)
+
+
+_TagBlindLoader.add_constructor(None, _untagged)
+
+
+def describe_run(output_folder):
+    r"""What a run folder's ``hyperparams.yaml`` says about its model.
+
+    Reads only, and creates no object of the yaml.
+
+    Arguments
+    ---------
+    output_folder : str
+        The output folder of a training run.
+
+    Returns
+    -------
+    dict
+        ``hparams_file``: the yaml the run was generated from (SpeechBrain
+        writes it in the header of ``hyperparams.yaml``), or ``None``;
+        ``recipe``: the recipe folder of that yaml (from ``recipes/`` on
+        when it is inside one), or ``None``; ``modules``: the names of the
+        run's ``modules``; ``recoverables``: the names of its checkpointer's
+        recoverables, or ``None`` when the yaml lists none.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> run = tempfile.mkdtemp()
+    >>> with open(os.path.join(run, "hyperparams.yaml"), "w") as f:
+    ...     _ = f.write(
+    ...         "# Generated 2024-05-01 from:\n"
+    ...         "# /src/recipes/EmoDB/emotion_recognition/LSTM/hparams/a.yaml\n"
+    ...         "encoder: &id001 !new:torch.nn.LSTM\n"
+    ...         "  input_size: 4\n"
+    ...         "modules:\n  encoder: *id001\n")
+    >>> info = describe_run(run)
+    >>> info["recipe"], info["modules"]
+    ('recipes/EmoDB/emotion_recognition/LSTM', ['encoder'])
+    """
+    path = _hparams_path(output_folder)
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    try:
+        hparams = yaml.load(text, Loader=_TagBlindLoader)
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path} cannot be read as YAML: {e}") from e
+    if not isinstance(hparams, dict):
+        raise ValueError(f"{path} does not hold hyperparameters")
+    match = re.match(r"# Generated .* from:\n# (.+)\n", text)
+    hparams_file = match.group(1).strip() if match else None
+    recipe = None
+    if hparams_file:
+        recipe = os.path.dirname(hparams_file)
+        if os.path.basename(recipe) == "hparams":
+            recipe = os.path.dirname(recipe)
+        inside = f"{os.sep}recipes{os.sep}"
+        if inside in recipe:
+            recipe = recipe[recipe.rindex(inside) + 1 :]
+    modules = hparams.get("modules")
+    checkpointer = hparams.get("checkpointer")
+    recoverables = None
+    if isinstance(checkpointer, dict):
+        if isinstance(checkpointer.get("recoverables"), dict):
+            recoverables = list(checkpointer["recoverables"])
+    return {
+        "hparams_file": hparams_file,
+        "recipe": recipe,
+        "modules": list(modules) if isinstance(modules, dict) else [],
+        "recoverables": recoverables,
+    }
+
+
+def check_joint_run(output_folder):
+    r"""Checks that a run folder holds a model this interface can run.
+
+    The interface runs the models of the joint recipe (and of its ASR-only
+    and SER-only baselines): an ``encoder``, ``ctc_lin`` and/or
+    ``emo_classifier``, optionally ``asr_enc``, ``text_encoder`` and
+    ``fusion``. A run of another recipe is refused before anything is
+    written. Reads only.
+
+    Arguments
+    ---------
+    output_folder : str
+        The output folder of a training run (with ``hyperparams.yaml``).
+
+    Returns
+    -------
+    dict
+        :func:`describe_run` of the folder.
+
+    Raises
+    ------
+    ValueError
+        When the run's ``modules`` are not those of the joint recipe; the
+        message names the recipe and modules found and those expected.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> run = tempfile.mkdtemp()
+    >>> with open(os.path.join(run, "hyperparams.yaml"), "w") as f:
+    ...     _ = f.write("modules:\n  encoder: null\n  classifier: null\n")
+    >>> check_joint_run(run)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: .../hyperparams.yaml is a run of an unknown recipe ...
+    """
+    info = describe_run(output_folder)
+    modules = info["modules"]
+    problems = []
+    if "encoder" not in modules:
+        problems.append("it has no encoder")
+    if not any(head in modules for head in JOINT_HEADS):
+        problems.append(f"it has neither {' nor '.join(JOINT_HEADS)}")
+    unknown = [name for name in modules if name not in JOINT_MODULES]
+    if unknown:
+        problems.append(f"it cannot run {', '.join(unknown)}")
+    if not problems:
+        return info
+    if info["recipe"]:
+        origin = f"{info['recipe']} ({os.path.basename(info['hparams_file'])})"
+    else:
+        origin = "an unknown recipe (no 'Generated ... from' header)"
+    found = ", ".join(modules) if modules else "none"
+    raise ValueError(
+        f"{os.path.join(output_folder, 'hyperparams.yaml')} is a run of "
+        f"{origin} with the modules {found}: this interface runs models of "
+        f"{JOINT_RECIPE} (modules encoder, {' and/or '.join(JOINT_HEADS)}, "
+        f"optionally {', '.join(JOINT_OPTIONAL)}), and {'; '.join(problems)}."
+    )
+
+
+def _best_checkpoint(save_folder, min_key, expected=None):
+    """The best usable checkpoint, or an error saying what was found.
+
+    ``expected``: the recoverables an unmarked checkpoint must hold (those
+    of the run's checkpointer).
+    """
+    if not os.path.isdir(save_folder):  # the checkpointer would create it
+        raise FileNotFoundError(
+            f"No checkpoint: {save_folder} does not exist (the run has not "
+            "finished an epoch)."
         )
+    checkpointer = ResumableCheckpointer(save_folder, expected=expected)
+    checkpoint = checkpointer.find_checkpoint(min_key=min_key)
     if checkpoint is None:
         raise FileNotFoundError(
-            f"No checkpoint in {save_folder}: the run has not finished an "
-            "epoch."
+            f"No usable checkpoint in {save_folder} (the run has not "
+            "finished an epoch, or its checkpoints cannot be loaded): "
+            f"{why_no_checkpoint(checkpointer, key=min_key)}."
         )
     return checkpoint
 
@@ -395,7 +572,12 @@ def check_run_folder(output_folder, min_key="error"):
     Raises
     ------
     FileNotFoundError
-        When the folder, its ``hyperparams.yaml`` or a checkpoint is missing.
+        When the folder, its ``hyperparams.yaml`` or a usable checkpoint is
+        missing; the message lists the checkpoint folders found and why
+        each cannot be used.
+    ValueError
+        When the run is not one of the joint recipe (see
+        :func:`check_joint_run`).
 
     Example
     -------
@@ -409,17 +591,45 @@ def check_run_folder(output_folder, min_key="error"):
     if not os.path.isdir(output_folder):
         raise FileNotFoundError(f"{output_folder} is not a folder")
     _, save_folder = _run_hparams(output_folder)
-    return _best_checkpoint(save_folder, min_key).path
+    recoverables = describe_run(output_folder)["recoverables"]
+    checkpoint = _best_checkpoint(save_folder, min_key, recoverables)
+    check_joint_run(output_folder)
+    return checkpoint.path
+
+
+def new_file_mode():
+    """The permissions ``open(path, "w")`` gives a new file: 0o666 - umask.
+
+    Returns
+    -------
+    int
+        The mode bits.
+
+    Example
+    -------
+    >>> old = os.umask(0o027)
+    >>> oct(new_file_mode())
+    '0o640'
+    >>> _ = os.umask(old)
+    """
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _write_atomic(path, text):
-    """Writes a file so that readers see the old or the new one, whole."""
+    """Writes a file so that readers see the old or the new one, whole.
+
+    The file gets the permissions of any new file (``mkstemp`` would leave
+    it readable by its owner only).
+    """
     fd, tmp = tempfile.mkstemp(
         dir=os.path.dirname(path), prefix=f".{os.path.basename(path)}."
     )
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        os.chmod(tmp, new_file_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -427,13 +637,16 @@ def _write_atomic(path, text):
         raise
 
 
-def export_for_inference(output_folder, min_key="error"):
+def export_for_inference(output_folder, min_key="error", export_folder=None):
     """Writes ``inference.yaml`` and ``custom_interface.py`` in a run folder.
 
     Every path of ``inference.yaml`` is absolute and resolved against
     ``output_folder`` (never against the current working folder): the
     paths that ``hyperparams.yaml`` records under the training's output
-    folder are moved into ``output_folder``.
+    folder are moved into ``output_folder``. The run is checked first
+    (:func:`check_joint_run`, a usable checkpoint): nothing is written for
+    a run this interface cannot load. The files get the permissions of any
+    new file (umask).
 
     Arguments
     ---------
@@ -442,6 +655,10 @@ def export_for_inference(output_folder, min_key="error"):
         and a ``save`` folder with checkpoints).
     min_key : str
         Checkpoint metadata key of the best checkpoint (lower is better).
+    export_folder : str, optional
+        Where to write the two files (default: ``output_folder``), e.g.
+        elsewhere when the run folder is read-only. Their paths still point
+        into ``output_folder``.
 
     Returns
     -------
@@ -449,8 +666,11 @@ def export_for_inference(output_folder, min_key="error"):
         Path of the written ``inference.yaml``.
     """
     output_folder = os.path.abspath(output_folder)
+    export_folder = os.path.abspath(export_folder or output_folder)
     text, save_folder = _run_hparams(output_folder)
-    checkpoint = _best_checkpoint(save_folder, min_key)
+    recoverables = describe_run(output_folder)["recoverables"]
+    checkpoint = _best_checkpoint(save_folder, min_key, recoverables)
+    check_joint_run(output_folder)
     top_keys = set(re.findall(r"^([A-Za-z_]\w*):", text, flags=re.M))
     paths = {
         name: os.path.join(checkpoint.path, f"{name}.ckpt")
@@ -475,10 +695,10 @@ def export_for_inference(output_folder, min_key="error"):
         *[f"    {name}: {path}" for name, path in paths.items()],
         "",
     ]
-    out_path = os.path.join(output_folder, INFERENCE_YAML)
+    out_path = os.path.join(export_folder, INFERENCE_YAML)
     _write_atomic(out_path, "\n".join(lines))
     _write_atomic(
-        os.path.join(output_folder, INTERFACE_FILE),
+        os.path.join(export_folder, INTERFACE_FILE),
         '"""Inference interface of this run (see speechbrain_ext)."""\n\n'
         "from speechbrain_ext.inference.joint_asr_ser import "
         "JointASRSER  # noqa: F401\n",
@@ -503,6 +723,10 @@ def _export_is_current(output_folder):
     )
 
 
+def _cannot_write(error):
+    return isinstance(error, PermissionError) or error.errno == errno.EROFS
+
+
 def load_model(output_folder, device="cpu"):
     """Loads the inference interface of a run folder (exporting if needed).
 
@@ -510,7 +734,9 @@ def load_model(output_folder, device="cpu"):
     and loading creates nothing outside ``output_folder``. A missing
     ``inference.yaml``, or one written for another location (a moved or
     copied run folder, an older version with relative paths), is written
-    again with :func:`export_for_inference`.
+    again with :func:`export_for_inference`. When the run folder cannot be
+    written (read-only), the export goes to a temporary folder that is
+    removed once the model is loaded, and the run folder is left as it is.
 
     Arguments
     ---------
@@ -524,15 +750,38 @@ def load_model(output_folder, device="cpu"):
     JointASRSER
     """
     output_folder = os.path.abspath(output_folder)
-    if not _export_is_current(output_folder):
-        export_for_inference(output_folder)
+    check_joint_run(output_folder)
+    if _export_is_current(output_folder):
+        return _from_export(output_folder, device)
+    if os.access(output_folder, os.W_OK):
+        try:
+            export_for_inference(output_folder)
+            return _from_export(output_folder, device)
+        except OSError as e:
+            if not _cannot_write(e):
+                raise
+    logger.info(
+        "%s cannot be written: %s goes to a temporary folder",
+        output_folder,
+        INFERENCE_YAML,
+    )
+    with tempfile.TemporaryDirectory(prefix="joint_asr_ser_") as folder:
+        export_for_inference(output_folder, export_folder=folder)
+        return _from_export(folder, device)
+
+
+def _from_export(folder, device):
+    """The interface of the ``inference.yaml`` in ``folder``.
+
+    Nothing is written: no ``savedir``, and the files are read where they
+    are (the run's own files, not links left by an earlier load in an
+    ``inference`` folder, which may point into another copy of the run).
+    """
     return JointASRSER.from_hparams(
-        source=output_folder,
+        source=folder,
         hparams_file=INFERENCE_YAML,
-        savedir=os.path.join(output_folder, "inference"),
+        savedir=None,
         run_opts={"device": device},
-        # the run's own files, not links left in savedir by an earlier
-        # load (they may point into another copy of the run)
         local_strategy=LocalStrategy.NO_LINK,
         fetch_config=FetchConfig(overwrite=True, allow_network=False),
     )
@@ -654,6 +903,8 @@ def check_args(parser, args):
         check_run_folder(args.model)
     except FileNotFoundError as e:
         parser.error(f"argument --model: not a training run folder: {e}")
+    except ValueError as e:
+        parser.error(f"argument --model: not a run of the joint recipe: {e}")
 
 
 def main(argv=None):

@@ -36,6 +36,10 @@ import speechbrain as sb
 import torch
 
 from speechbrain_ext.augment.replicate import replicate_batch_items
+from speechbrain_ext.utils.checkpoints import (
+    ResumableCheckpointer,
+    why_no_checkpoint,
+)
 from speechbrain_ext.utils.ddp import freeze_unused_parameters, uses_layerdrop
 
 logger = logging.getLogger(__name__)
@@ -410,9 +414,13 @@ class RecipeBrain(sb.Brain):
             max_key=max_key, min_key=min_key
         )
         if checkpoint is None:
+            found = ""
+            if isinstance(self.checkpointer, ResumableCheckpointer):
+                found = why_no_checkpoint(self.checkpointer, min_key or max_key)
+                found = f" ({found})"
             raise FileNotFoundError(
-                f"No checkpoint found in {self.checkpointer.checkpoints_dir}: "
-                "train the model first (or point --output_folder to a "
-                "finished run) before evaluating."
+                f"No checkpoint found in {self.checkpointer.checkpoints_dir}"
+                f"{found}: train the model first (or point --output_folder "
+                "to a finished run) before evaluating."
             )
         self.loaded_checkpoint = checkpoint.path

@@ -4,9 +4,11 @@ The slow tests train ser_demo.yaml for one epoch on SpeechBrain's sample
 files (about 30 s); the argument tests need no model.
 """
 
+import hashlib
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 
@@ -16,14 +18,24 @@ import soundfile as sf
 import torch
 
 from speechbrain_ext.inference import joint_asr_ser
-from speechbrain_ext.inference.joint_asr_ser import load_model, main
-from speechbrain_ext.utils.checkpoints import ResumableCheckpointer
-from tests.integration.recipes.helpers import ROOT, run_recipe
+from speechbrain_ext.inference.joint_asr_ser import (
+    export_for_inference,
+    load_model,
+    main,
+)
+from speechbrain_ext.utils.checkpoints import (
+    COMPLETE_MARKER,
+    ResumableCheckpointer,
+)
+from tests.integration.recipes.helpers import ROOT, run_recipe, untrained_run
 
 SAMPLES = os.path.join(ROOT, "tests", "samples")
 SAMPLE_WAV = os.path.join(SAMPLES, "ASR", "spk1_snt1.wav")
 RUN = os.path.join("results", "ser_demo", "1986")  # the yaml's default
 CLI = [sys.executable, "-m", "speechbrain_ext.inference.joint_asr_ser"]
+EMODB_LSTM = os.path.join(
+    ROOT, "recipes", "EmoDB", "emotion_recognition", "LSTM"
+)
 
 
 def _model_weights(run):
@@ -209,6 +221,7 @@ def fake_run(tmp_path, monkeypatch):
     run.mkdir()
     (run / "hyperparams.yaml").write_text(
         "output_folder: results/run\nsave_folder: results/run/save\n"
+        "modules:\n  encoder: null\n  emo_classifier: null\n"
     )
     ResumableCheckpointer(run / "save").save_checkpoint(meta={"error": 1.0})
     return run
@@ -292,3 +305,131 @@ def test_cli_bad_argument_exit_status(tmp_path):
     assert proc.returncode == 2
     assert "argument --batch_size" in proc.stderr
     assert os.listdir(tmp_path) == []
+
+
+# Runs that cannot be loaded, other recipes, permissions -------------------
+
+
+def _tree(folder):
+    """{relative path: sha256 of a file, or its mode for a folder}."""
+    tree = {}
+    for root, dirs, files in os.walk(folder):
+        for name in dirs:
+            path = os.path.join(root, name)
+            tree[os.path.relpath(path, folder)] = oct(os.stat(path).st_mode)
+        for name in files:
+            path = os.path.join(root, name)
+            with open(path, "rb") as f:
+                digest = hashlib.sha256(f.read()).hexdigest()
+            tree[os.path.relpath(path, folder)] = (
+                digest,
+                oct(os.stat(path).st_mode),
+            )
+    return tree
+
+
+def test_model_without_usable_checkpoint_says_what_it_found(tmp_path, capsys):
+    run = tmp_path / "run"
+    cut = untrained_run(run).path  # interrupted while writing model.ckpt
+    os.remove(cut / COMPLETE_MARKER)
+    with open(cut / "model.ckpt", "r+b") as f:
+        f.truncate(300)
+    intra = ResumableCheckpointer(
+        run / "save", {"model": torch.nn.Linear(2, 2)}
+    ).save_checkpoint(end_of_epoch=False, name="intra")
+    before = _tree(run)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--model", str(run), SAMPLE_WAV])
+    assert exit_info.value.code == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"No usable checkpoint in {run / 'save'}" in err
+    assert (
+        f"{cut}: no SAVED marker, and model.ckpt is a torch file cut short"
+        in err
+    )
+    assert (
+        f"{intra.path}: no 'error' in its CKPT.yaml (saved in the middle of "
+        "an epoch)" in err
+    )
+    assert _tree(run) == before
+
+
+def test_run_of_another_recipe_is_refused_before_writing(tmp_path, capsys):
+    run = tmp_path / "emodb_run"
+    untrained_run(run, "lstm_demo.yaml", recipe=EMODB_LSTM)
+    before = _tree(run)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--model", str(run), SAMPLE_WAV])
+    assert exit_info.value.code == 2
+    err = " ".join(capsys.readouterr().err.split())
+    for expected in (
+        "argument --model: not a run of the joint recipe",
+        f"{run / 'hyperparams.yaml'} is a run of "
+        "recipes/EmoDB/emotion_recognition/LSTM (lstm_demo.yaml) with the "
+        "modules normalize, encoder, classifier",
+        "runs models of recipes/IEMOCAP/ASR_SER/wav2vec2_CTC_BERT",
+        "it cannot run normalize, classifier",
+    ):
+        assert expected in err, err
+    for call in load_model, export_for_inference:
+        with pytest.raises(ValueError, match="EmoDB/emotion_recognition"):
+            call(str(run))
+    assert _tree(run) == before
+
+
+def test_exported_files_get_the_permissions_of_new_files(tmp_path):
+    run = tmp_path / "run"
+    untrained_run(run)
+    old_umask = os.umask(0o027)
+    try:
+        export_for_inference(str(run))
+    finally:
+        os.umask(old_umask)
+    for name in "inference.yaml", "custom_interface.py":
+        assert stat.S_IMODE(os.stat(run / name).st_mode) == 0o640, name
+
+
+def _unwritable(folder):
+    """Makes ``folder`` read-only; the command prefix that respects it.
+
+    Root writes whatever the permissions: its command runs in a user and
+    mount namespace where ``folder`` is a read-only bind mount.
+    """
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            path = os.path.join(root, name)
+            os.chmod(path, stat.S_IMODE(os.stat(path).st_mode) & ~0o222)
+    os.chmod(folder, stat.S_IMODE(os.stat(folder).st_mode) & ~0o222)
+    if os.geteuid() != 0:
+        return []
+    unshare = shutil.which("unshare")
+    if unshare is None or subprocess.run([unshare, "-rm", "true"]).returncode:
+        pytest.skip("running as root without user namespaces (unshare -rm)")
+    script = (
+        'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"'
+    )
+    return [unshare, "-rm", "sh", "-c", script, str(folder)]
+
+
+def test_read_only_run_loads_and_stays_byte_identical(tmp_path):
+    run = tmp_path / "run"
+    untrained_run(run)
+    prefix = _unwritable(run)
+    try:
+        before = _tree(run)
+        proc = subprocess.run(
+            prefix + CLI + ["--model", str(run), SAMPLE_WAV],
+            cwd=tmp_path,
+            env=dict(os.environ, HF_HUB_OFFLINE="1"),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        (result,) = json.loads(proc.stdout[proc.stdout.index("[") :])
+        assert result["emotion"] in result["probabilities"]
+        assert _tree(run) == before
+        assert sorted(os.listdir(tmp_path)) == ["run"]
+    finally:
+        for root, dirs, _ in os.walk(run):
+            os.chmod(root, 0o755)

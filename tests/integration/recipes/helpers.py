@@ -1,10 +1,14 @@
-"""Helpers of the recipe tests: run a recipe, read its logs."""
+"""Helpers of the recipe tests: run a recipe, read its logs, fake a run."""
 
 import json
 import os
 import re
 import subprocess
 import sys
+
+import speechbrain as sb
+import torch
+from hyperpyyaml import load_hyperpyyaml, resolve_references
 
 ROOT = os.path.abspath(
     os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, os.pardir)
@@ -87,3 +91,48 @@ def run_joint_yaml(tmp_path, manifest, w2v, bert, *flags):
         *flags,
         cwd=tmp_path,
     )
+
+
+def untrained_run(output_folder, yaml_name="ser_demo.yaml", recipe=RECIPE):
+    """A run folder as a recipe leaves it after an epoch, in seconds.
+
+    ``hyperparams.yaml`` written the way SpeechBrain writes it (header
+    naming the yaml, references resolved) and one checkpoint of the
+    untrained model (normalisation statistics of one random batch). For the
+    joint recipe, the emotion label encoder too, so that the inference
+    interface loads the run.
+
+    Arguments
+    ---------
+    output_folder : str or pathlib.Path
+        The run folder to create.
+    yaml_name : str
+        A yaml of ``recipe/hparams``.
+    recipe : str
+        The recipe folder.
+
+    Returns
+    -------
+    speechbrain.utils.checkpoints.Checkpoint
+        The saved checkpoint.
+    """
+    hparams_file = os.path.join(recipe, "hparams", yaml_name)
+    overrides = {"output_folder": str(output_folder)}
+    os.makedirs(output_folder)
+    with open(hparams_file, encoding="utf-8") as f:
+        resolved = resolve_references(f, overrides).getvalue()
+    with open(
+        os.path.join(output_folder, "hyperparams.yaml"), "w", encoding="utf-8"
+    ) as f:
+        f.write(f"# Generated 2025-01-01 from:\n# {hparams_file}\n")
+        f.write(f"# yamllint disable\n{resolved}")
+    with open(hparams_file, encoding="utf-8") as f:
+        hparams = load_hyperpyyaml(f, overrides)
+    if recipe == RECIPE:
+        encoder = hparams["modules"]["encoder"].train()
+        encoder(torch.randn(2, 16000), torch.ones(2))
+        labels = sb.dataio.encoder.CategoricalEncoder()
+        labels.update_from_iterable(hparams["emotions"])
+        os.makedirs(hparams["save_folder"], exist_ok=True)
+        labels.save(os.path.join(hparams["save_folder"], "emo_encoder.txt"))
+    return hparams["checkpointer"].save_checkpoint(meta={"error": 1.0})

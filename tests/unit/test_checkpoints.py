@@ -1,0 +1,181 @@
+"""Checkpoints without the completion marker are used when whole, never
+deleted: SpeechBrain's own, older versions', another process's save."""
+
+import hashlib
+import logging
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from speechbrain.utils.checkpoints import Checkpointer
+from speechbrain.utils.epoch_loop import EpochCounter
+
+from speechbrain_ext.recipe.brain import RecipeBrain
+from speechbrain_ext.utils.checkpoints import (
+    COMPLETE_MARKER,
+    ResumableCheckpointer,
+)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+
+
+def _checksums(folder):
+    """{relative path: sha256} of every file under ``folder``."""
+    sums = {}
+    for root, _, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(root, name)
+            with open(path, "rb") as f:
+                digest = hashlib.sha256(f.read()).hexdigest()
+            sums[os.path.relpath(path, folder)] = digest
+    return sums
+
+
+def _recoverables(seed):
+    torch.manual_seed(seed)
+    return {"net": torch.nn.Linear(3, 2), "counter": EpochCounter(5)}
+
+
+def _plain_checkpoint(folder, seed=0, error=1.0):
+    """A checkpoint written by SpeechBrain's own Checkpointer (no marker)."""
+    objects = _recoverables(seed)
+    objects["counter"].current = 3
+    checkpoint = Checkpointer(folder, objects).save_checkpoint(
+        meta={"error": error}
+    )
+    assert not os.path.exists(checkpoint.path / COMPLETE_MARKER)
+    return checkpoint, objects
+
+
+def test_plain_speechbrain_checkpoint_is_recovered_not_deleted(tmp_path):
+    checkpoint, saved = _plain_checkpoint(tmp_path)
+    before = _checksums(tmp_path)
+    fresh = _recoverables(seed=1)
+    recovered = ResumableCheckpointer(tmp_path, fresh).recover_if_possible(
+        min_key="error"
+    )
+    assert recovered is not None and recovered.path == checkpoint.path
+    assert torch.equal(fresh["net"].weight, saved["net"].weight)
+    assert fresh["counter"].current == 3
+    assert _checksums(tmp_path) == before
+
+
+def test_incomplete_unmarked_checkpoints_stay_with_a_warning(tmp_path, caplog):
+    complete, _ = _plain_checkpoint(tmp_path, error=2.0)
+    # interrupted while writing net.ckpt: SpeechBrain writes CKPT.yaml first
+    cut, _ = _plain_checkpoint(tmp_path, error=1.0)
+    with open(cut.path / "net.ckpt", "r+b") as f:
+        f.truncate(200)
+    # another process's save in progress: counter.ckpt not written yet
+    running, _ = _plain_checkpoint(tmp_path, error=0.5)
+    os.remove(running.path / "counter.ckpt")
+    before = _checksums(tmp_path)
+    checkpointer = ResumableCheckpointer(tmp_path, _recoverables(seed=1))
+    with caplog.at_level(logging.WARNING):
+        recovered = checkpointer.recover_if_possible(min_key="error")
+    assert recovered.path == complete.path
+    assert _checksums(tmp_path) == before
+    warnings = [r.getMessage() for r in caplog.records]
+    assert any(
+        str(cut.path) in w and "net.ckpt is a torch file cut short" in w
+        for w in warnings
+    ), warnings
+    assert any(
+        str(running.path) in w and "counter.ckpt is missing" in w
+        for w in warnings
+    ), warnings
+
+
+def test_keeping_the_best_deletes_only_marked_checkpoints(tmp_path):
+    plain, _ = _plain_checkpoint(tmp_path, error=3.0)
+    checkpointer = ResumableCheckpointer(tmp_path, _recoverables(seed=1))
+    first = checkpointer.save_checkpoint(meta={"error": 2.0})
+    checkpointer.save_and_keep_only(meta={"error": 1.0}, min_keys=["error"])
+    names = sorted(os.listdir(tmp_path))
+    assert plain.path.name in names  # unmarked: never deleted
+    assert first.path.name not in names  # marked, neither best nor latest
+    assert len(names) == 2
+
+
+class Regressor(RecipeBrain):
+    def compute_forward(self, batch, stage):
+        return self.modules.net(batch[0])
+
+    def compute_objectives(self, predictions, batch, stage):
+        return torch.nn.functional.mse_loss(predictions, batch[1])
+
+
+def _brain(checkpointer, net, counter, **run_opts):
+    groups = {
+        "model": {
+            "modules": net,
+            "optimizer": lambda p: torch.optim.SGD(p, lr=0.1),
+        }
+    }
+    return Regressor(
+        {"net": net},
+        hparams={"epoch_counter": counter},
+        param_groups=groups,
+        run_opts={"device": "cpu", **run_opts},
+        checkpointer=checkpointer,
+    )
+
+
+def test_test_only_loads_a_run_of_plain_speechbrain(tmp_path):
+    """``--test_only`` on a run saved without the marker tests its model."""
+    torch.manual_seed(0)
+    data = [(torch.rand(4, 3), torch.rand(4, 2)) for _ in range(2)]
+    net, counter = torch.nn.Linear(3, 2), EpochCounter(1)
+    plain = Checkpointer(tmp_path, {"net": net, "counter": counter})
+    _brain(plain, net, counter).fit(counter, data, data)
+    (saved,) = os.listdir(tmp_path)
+    before = _checksums(tmp_path)
+
+    net, counter = torch.nn.Linear(3, 2), EpochCounter(1)
+    checkpointer = ResumableCheckpointer(
+        tmp_path, {"net": net, "counter": counter}
+    )
+    brain = _brain(checkpointer, net, counter, test_only=True)
+    brain.evaluate(data, min_key="error")
+    assert os.path.basename(brain.loaded_checkpoint) == saved
+    assert torch.equal(
+        net.weight, torch.load(tmp_path / saved / "net.ckpt")["weight"]
+    )
+    assert _checksums(tmp_path) == before
+
+
+def test_evaluation_without_usable_checkpoint_says_what_it_found(tmp_path):
+    cut, _ = _plain_checkpoint(tmp_path)
+    os.remove(cut.path / "net.ckpt")
+    net, counter = torch.nn.Linear(3, 2), EpochCounter(1)
+    checkpointer = ResumableCheckpointer(
+        tmp_path, {"net": net, "counter": counter}
+    )
+    brain = _brain(checkpointer, net, counter, test_only=True)
+    with pytest.raises(FileNotFoundError) as error:
+        brain.evaluate([(torch.rand(4, 3), torch.rand(4, 2))], min_key="error")
+    assert f"{cut.path}: no SAVED marker, and net.ckpt is missing" in str(
+        error.value
+    )
+    assert os.path.isdir(cut.path)
+
+
+def test_bench_demo_keeps_an_earlier_run(tmp_path):
+    """``bench/demo.py --work`` runs in a new folder, never over a run."""
+    earlier, _ = _plain_checkpoint(tmp_path / "run" / "save")
+    before = _checksums(tmp_path / "run")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(ROOT, "bench", "demo.py"),
+            "--yaml=missing.yaml",  # the training fails at once
+            f"--work={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode != 0
+    assert _checksums(tmp_path / "run") == before
