@@ -83,11 +83,9 @@ def test_audio_level_reads_in_blocks(tmp_path, monkeypatch):
 def test_is_prepared_rejects_truncated_json(tmp_path, caplog):
     options = {"prepare": "demo", "fold": 1}
     folder = str(tmp_path)
-    preparation.write_json(
-        os.path.join(folder, "prepare_options.json"), options
-    )
     manifest = os.path.join(folder, "train.json")
     preparation.write_json(manifest, {"utt": {"wav": "/a.wav"}})
+    preparation.write_options(folder, options, [manifest])
     assert preparation.is_prepared(folder, options, [manifest])
     with open(manifest, encoding="utf-8") as f:
         text = f.read()
@@ -102,18 +100,16 @@ def test_is_prepared_rejects_truncated_json(tmp_path, caplog):
 def test_is_prepared_rejects_csv_without_header(tmp_path, caplog, content):
     options = {"prepare": "demo"}
     folder = str(tmp_path)
-    preparation.write_json(
-        os.path.join(folder, "prepare_options.json"), options
-    )
     table = os.path.join(folder, "noise_train.csv")
+    with open(table, "w", encoding="utf-8") as f:
+        f.write("ID,duration,wav,wav_format,wav_opts\n" + content)
+    preparation.write_options(folder, options, [table])
+    assert preparation.is_prepared(folder, options, [table])
     with open(table, "w", encoding="utf-8") as f:
         f.write(content)
     with caplog.at_level(logging.WARNING):
         assert not preparation.is_prepared(folder, options, [table])
     assert table in caplog.text
-    with open(table, "w", encoding="utf-8") as f:
-        f.write("ID,duration,wav,wav_format,wav_opts\n" + content)
-    assert preparation.is_prepared(folder, options, [table])
 
 
 def test_write_json_is_atomic(tmp_path):
