@@ -251,7 +251,7 @@ def audio_duration(
     ...     audio_duration(path, "Emo-DB")
     ... except ValueError as error:
     ...     print(str(error).split(";")[0].replace(path, "<wav>"))
-    <wav> holds 1600 non-finite samples (NaN or infinity), the first at frame 0
+    <wav> holds non-finite samples (NaN or infinity): 1600, the first at frame 0
     """
     try:
         info = sf.info(path)
@@ -422,7 +422,7 @@ def _scan(path, block_size=65536):
 def _non_finite_problem(path, count, first):
     """Describe the non-finite samples of a file."""
     return (
-        f"{path} holds {count} non-finite samples (NaN or infinity), the "
+        f"{path} holds non-finite samples (NaN or infinity): {count}, the "
         f"first at frame {first}"
     )
 
