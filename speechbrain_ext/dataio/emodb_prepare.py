@@ -36,8 +36,10 @@ Each manifest maps an utterance id (the file name without extension) to
 ``text_id``.
 
 Bad input: folders, file names and ``fold`` are checked before any audio is
-read; a wav with fewer than 1600 samples (0.1 s) is refused by name. The save
-folder is locked while a preparation runs; use one save folder per fold.
+read; a wav with fewer than 1600 samples (0.1 s) or with NaN or infinite
+samples is refused by name. The save folder is locked while a preparation
+runs; use one save folder per fold. A changed corpus (files added, removed
+or modified) is prepared again.
 """
 
 import argparse
@@ -48,12 +50,12 @@ import os
 import re
 
 from speechbrain_ext.dataio.preparation import (
-    OPTIONS_FILE,
     audio_durations,
     check_folders,
-    prepare_lock,
+    corpus_fingerprint,
+    reuse_or_lock,
+    write_options,
 )
-from speechbrain_ext.dataio.preparation import is_prepared as _is_prepared
 from speechbrain_ext.dataio.preparation import remove_options as _remove_options
 from speechbrain_ext.dataio.preparation import write_json as _write_json
 
@@ -255,9 +257,11 @@ def prepare_emodb(
     """Write the Emo-DB manifests of one fold or of a fixed speaker split.
 
     Writes ``train.json``, ``valid.json``, ``test.json``, ``all.json`` and
-    ``prepare_options.json``. A second call with the same options and
-    intact outputs does nothing; different options (or a manifest that does
-    not parse) regenerate them. The save folder is locked during the
+    ``prepare_options.json``. A second call with the same options, the same
+    corpus files (count, sizes, modification times) and intact outputs does
+    nothing, and writes nothing (a read-only save folder is reused);
+    different options, a changed corpus or a manifest that does not parse
+    or lost entries regenerate them. The save folder is locked during the
     preparation; folds sharing one save folder overwrite each other (the
     last one wins), so give each fold its own.
 
@@ -298,8 +302,12 @@ def prepare_emodb(
     ValueError
         On a bad ``protocol``, ``fold``, ``valid_speaker``,
         ``valid_speakers`` or ``test_speakers``, a file name that is not an
-        Emo-DB name, an unknown emotion letter, an unreadable, non-16 kHz
-        or too short file (fewer than 1600 samples), or an empty split.
+        Emo-DB name, an unknown emotion letter, an unreadable, non-16 kHz,
+        non-mono, too short (fewer than 1600 samples) or non-finite (NaN or
+        infinite samples) file, or an empty split.
+    PermissionError
+        If ``save_folder`` cannot be written and holds no complete
+        preparation with these options.
 
     Example
     -------
@@ -386,11 +394,12 @@ def prepare_emodb(
             "test_speakers": split["test"],
         }
         held_out = {"test": set(split["test"]), "valid": set(split["valid"])}
-    with prepare_lock(save_folder):
-        if _is_prepared(save_folder, options, outputs.values()):
+    options["corpus"] = corpus_fingerprint(e["wav"] for e in manifest.values())
+    with reuse_or_lock(save_folder, options, outputs.values()) as prepared:
+        if prepared:
             logger.info(
-                "Emo-DB manifests in %s were prepared with the same options, "
-                "skipping preparation",
+                "Emo-DB manifests in %s were prepared with the same options "
+                "and corpus, skipping preparation",
                 save_folder,
             )
             return outputs
@@ -439,7 +448,7 @@ def _write_fold(save_folder, options, outputs, manifest, test_spk, valid_spk):
             dict(collections.Counter(e["emo"] for e in splits[name].values())),
         )
     _write_json(outputs["all"], manifest)
-    _write_json(os.path.join(save_folder, OPTIONS_FILE), options)
+    write_options(save_folder, options, outputs.values())
 
 
 def main(argv=None):

@@ -34,13 +34,22 @@ Each manifest maps an utterance id to ``wav`` (absolute path), ``duration``
 ``normalize_transcript``) and ``improvised`` (bool).
 
 Bad input: arguments (``split_ratio``, folds, folders) are checked before
-anything is read; a wav with fewer than 1600 samples (0.1 s) is refused by
-name; a wav shorter than its ``[start - end]`` segment in EmoEvaluation is
-kept with a warning naming it; a session or speaker without any labelled
-utterance is named in a warning. The save folder is locked while a
-preparation runs (see ``speechbrain_ext.dataio.preparation``); use one save
-folder per fold: two folds prepared into one folder overwrite each other's
-manifests (the last one wins).
+anything is read; a wav with fewer than 1600 samples (0.1 s) or with NaN or
+infinite samples is refused by name; a wav shorter than its ``[start -
+end]`` segment in EmoEvaluation is kept with a warning naming it; a session
+or speaker without any labelled utterance is named in a warning. The save
+folder is locked while a preparation runs (see
+``speechbrain_ext.dataio.preparation``); use one save folder per fold: two
+folds prepared into one folder overwrite each other's manifests (the last
+one wins). A changed corpus (files added, removed or modified) is prepared
+again.
+
+Text encoding: the EmoEvaluation and transcription files are decoded as
+UTF-8 (the release is ASCII). A file that is not UTF-8 is decoded as
+Windows-1252 (``cp1252``, Latin-1 with the Windows punctuation), which
+keeps an "É" of a Latin-1 transcript, and a warning names the file and its
+first line that is not UTF-8; a file that is neither is refused, naming the
+file and the line. No character is ever replaced silently.
 """
 
 import argparse
@@ -53,13 +62,14 @@ import re
 import unicodedata
 
 from speechbrain_ext.dataio.preparation import (
-    OPTIONS_FILE,
     audio_durations,
     check_folders,
+    corpus_fingerprint,
     normalize_unicode,
-    prepare_lock,
+    read_text_lines,
+    reuse_or_lock,
+    write_options,
 )
-from speechbrain_ext.dataio.preparation import is_prepared as _is_prepared
 from speechbrain_ext.dataio.preparation import remove_options as _remove_options
 from speechbrain_ext.dataio.preparation import write_json as _write_json
 
@@ -91,6 +101,8 @@ SAMPLE_RATE = 16000
 # A wav may be this much shorter (seconds) than its EmoEvaluation segment
 # before a warning says it looks truncated.
 TRUNCATION_TOLERANCE = 0.1
+TEXT_FALLBACK_ENCODING = "cp1252"
+"""Encoding of a text file that is not UTF-8 (with a warning naming it)."""
 
 _NUMBER = r"\d+(?:\.\d+)?"
 _EMO_LINE = re.compile(
@@ -184,7 +196,9 @@ def read_emo_evaluation(path):
 
     Only the first line of each block (``[start - end]<TAB>utt_id<TAB>emo
     <TAB>[V, A, D]``) is read, also when indented; header and annotator
-    lines are skipped.
+    lines are skipped. The file is decoded as UTF-8, or as
+    ``TEXT_FALLBACK_ENCODING`` (cp1252) with a warning naming the file and
+    line when it is not UTF-8.
 
     Arguments
     ---------
@@ -199,8 +213,9 @@ def read_emo_evaluation(path):
     Raises
     ------
     ValueError
-        If a label is not an IEMOCAP label, a block line is malformed or an
-        utterance id occurs twice (the message names the file and line).
+        If a label is not an IEMOCAP label, a block line is malformed, an
+        utterance id occurs twice or the file is neither UTF-8 nor cp1252
+        (the message names the file and line).
 
     Example
     -------
@@ -223,32 +238,31 @@ def read_emo_evaluation(path):
 def _read_emo_segments(path):
     """Read an evaluation file: utt_id -> (label, start, end) in seconds."""
     labels = {}
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line_no, line in enumerate(f, start=1):
-            # Indented lines (and a byte-order mark) are still utterances.
-            line = line.lstrip().lstrip("\ufeff").lstrip()
-            if not line.startswith("["):
-                continue
-            match = _EMO_LINE.match(line)
-            if match is None:
-                raise ValueError(
-                    f"{path}, line {line_no}: malformed utterance line "
-                    f"{line.rstrip()!r}; expected "
-                    "'[start - end]<TAB>utt_id<TAB>emo<TAB>[V, A, D]'"
-                )
-            start, end, utt_id, label = match.groups()
-            if label not in IEMOCAP_LABELS:
-                raise ValueError(
-                    f"{path}, line {line_no}: unknown emotion label "
-                    f"'{label}' for {utt_id}; IEMOCAP labels are "
-                    f"{', '.join(IEMOCAP_LABELS)}"
-                )
-            if utt_id in labels:
-                raise ValueError(
-                    f"{path}, line {line_no}: utterance {utt_id} is "
-                    "labelled twice"
-                )
-            labels[utt_id] = (label, float(start), float(end))
+    lines = read_text_lines(path, TEXT_FALLBACK_ENCODING)
+    for line_no, line in enumerate(lines, start=1):
+        # Indented lines (and a byte-order mark) are still utterances.
+        line = line.lstrip().lstrip("\ufeff").lstrip()
+        if not line.startswith("["):
+            continue
+        match = _EMO_LINE.match(line)
+        if match is None:
+            raise ValueError(
+                f"{path}, line {line_no}: malformed utterance line "
+                f"{line.rstrip()!r}; expected "
+                "'[start - end]<TAB>utt_id<TAB>emo<TAB>[V, A, D]'"
+            )
+        start, end, utt_id, label = match.groups()
+        if label not in IEMOCAP_LABELS:
+            raise ValueError(
+                f"{path}, line {line_no}: unknown emotion label "
+                f"'{label}' for {utt_id}; IEMOCAP labels are "
+                f"{', '.join(IEMOCAP_LABELS)}"
+            )
+        if utt_id in labels:
+            raise ValueError(
+                f"{path}, line {line_no}: utterance {utt_id} is labelled twice"
+            )
+        labels[utt_id] = (label, float(start), float(end))
     return labels
 
 
@@ -256,7 +270,9 @@ def read_transcriptions(path):
     r"""Read one ``transcriptions/<dialog>.txt`` file.
 
     Lines of the form ``<utt_id> [start-end]: text`` are utterances; any
-    other line is skipped.
+    other line is skipped. The file is decoded as UTF-8, or as
+    ``TEXT_FALLBACK_ENCODING`` (cp1252) with a warning naming the file and
+    line when it is not UTF-8 (a Latin-1 "CAFÉ" stays "CAFÉ").
 
     Arguments
     ---------
@@ -267,6 +283,11 @@ def read_transcriptions(path):
     -------
     dict
         Utterance id -> raw text (stripped, possibly empty).
+
+    Raises
+    ------
+    ValueError
+        If the file is neither UTF-8 nor cp1252 (naming file and line).
 
     Example
     -------
@@ -285,11 +306,10 @@ def read_transcriptions(path):
     'Yeah [BREATHING]'
     """
     texts = {}
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            match = _TRN_LINE.match(line.strip())
-            if match is not None:
-                texts[match.group(1)] = match.group(2).strip()
+    for line in read_text_lines(path, TEXT_FALLBACK_ENCODING):
+        match = _TRN_LINE.match(line.strip())
+        if match is not None:
+            texts[match.group(1)] = match.group(2).strip()
     return texts
 
 
@@ -406,12 +426,15 @@ def prepare_iemocap(
 
     Writes ``train.json``, ``valid.json`` and ``test.json`` for the fold,
     ``all.json`` with every kept utterance and ``prepare_options.json`` with
-    the options. A second call with the same options and intact outputs
-    does nothing; different options (or a manifest that does not parse)
-    regenerate the manifests. The save folder is locked during the
-    preparation: a second preparation into it waits for the first. Each
-    fold needs its own save folder; folds sharing one overwrite each other
-    and the last one wins.
+    the options. A second call with the same options, the same corpus
+    files (count, sizes, modification times) and intact outputs does
+    nothing, and writes nothing (a read-only save folder is reused);
+    different options, a changed corpus or a manifest that does not parse
+    or lost entries regenerate the manifests. The save folder is locked
+    during the preparation: a second preparation into it waits for the
+    first. Each fold needs its own save folder; folds sharing one overwrite
+    each other and the last one wins. Text files that are not UTF-8 are
+    decoded as cp1252 with a warning (see the module docstring).
 
     Arguments
     ---------
@@ -462,9 +485,13 @@ def prepare_iemocap(
         If ``data_folder`` or ``save_folder`` is a file.
     ValueError
         On a bad argument (named in the message), an unknown label, a
-        missing or empty transcript, an unreadable, non-16 kHz or too short
-        wav (fewer than 1600 samples), counts that differ from the full
-        release or an empty split.
+        missing or empty transcript, a text file neither UTF-8 nor cp1252,
+        an unreadable, non-16 kHz, non-mono, too short (fewer than 1600
+        samples) or non-finite (NaN or infinite samples) wav, counts that
+        differ from the full release or an empty split.
+    PermissionError
+        If ``save_folder`` cannot be written and holds no complete
+        preparation with these options.
 
     Example
     -------
@@ -527,17 +554,40 @@ def prepare_iemocap(
         "check_counts": check_counts,
         "split_ratio": split_ratio,
         "seed": seed,
+        "corpus": corpus_fingerprint(_corpus_files(corpus)),
     }
-    with prepare_lock(save_folder):
-        if _is_prepared(save_folder, options, outputs.values()):
+    with reuse_or_lock(save_folder, options, outputs.values()) as prepared:
+        if prepared:
             logger.info(
                 "IEMOCAP manifests in %s were prepared with the same "
-                "options, skipping preparation",
+                "options and corpus, skipping preparation",
                 save_folder,
             )
             return outputs
         _prepare(corpus, save_folder, options, outputs)
     return outputs
+
+
+def _corpus_files(corpus):
+    """List the files a preparation reads: annotations and sentence wavs."""
+    files = []
+    for name in sorted(os.listdir(corpus)):
+        session = os.path.join(corpus, name)
+        if _SESSION_DIR.match(name) is None or not os.path.isdir(session):
+            continue
+        for sub in ("EmoEvaluation", "transcriptions"):
+            folder = os.path.join(session, "dialog", sub)
+            if os.path.isdir(folder):
+                files += [os.path.join(folder, n) for n in _list_txt(folder)]
+        wav_root = os.path.join(session, "sentences", "wav")
+        for root, dirs, names in os.walk(wav_root):
+            dirs.sort()
+            files += [
+                os.path.join(root, n)
+                for n in sorted(names)
+                if n.endswith(".wav") and not n.startswith(".")
+            ]
+    return files
 
 
 def _prepare(corpus, save_folder, options, outputs):
@@ -605,7 +655,7 @@ def _prepare(corpus, save_folder, options, outputs):
             dict(collections.Counter(e["emo"] for e in splits[name].values())),
         )
     _write_json(outputs["all"], manifest)
-    _write_json(os.path.join(save_folder, OPTIONS_FILE), options)
+    write_options(save_folder, options, outputs.values())
 
 
 def _check_options(protocol, fold, valid_speaker, label_map, emotions):

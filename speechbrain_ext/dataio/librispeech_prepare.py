@@ -14,8 +14,12 @@ upper-cased after Unicode folding: full-width letters and accents give the
 same words as plain ASCII).
 
 Bad input: folders and splits are checked before any audio is read; an
-audio file with fewer than 1600 samples (0.1 s) is refused by name. The save
-folder is locked while a preparation runs.
+audio file with fewer than 1600 samples (0.1 s), with more than one channel
+(LibriSpeech is mono; the recipes read one channel) or with NaN or infinite
+samples is refused by name; a ``.trans.txt`` file that is not UTF-8 is
+refused, naming the file and the line. The save folder is locked while a
+preparation runs. A changed corpus (files added, removed or modified) is
+prepared again.
 
 ``build_word_vocabulary`` and ``words_to_ids`` give word-level targets: the
 vocabulary is ``<unk>`` (index 0) followed by the most frequent words.
@@ -28,14 +32,15 @@ import logging
 import os
 
 from speechbrain_ext.dataio.preparation import (
-    OPTIONS_FILE,
     atomic_write,
     audio_durations,
     check_folders,
+    corpus_fingerprint,
     normalize_unicode,
-    prepare_lock,
+    read_text_lines,
+    reuse_or_lock,
+    write_options,
 )
-from speechbrain_ext.dataio.preparation import is_prepared as _is_prepared
 from speechbrain_ext.dataio.preparation import remove_options as _remove_options
 from speechbrain_ext.dataio.preparation import write_json as _write_json
 
@@ -65,8 +70,8 @@ def read_split(split_folder):
     ------
     ValueError
         If an audio file has no transcript line, a transcript line has no
-        audio file, or a transcript line is malformed (the message names
-        the file).
+        audio file, a transcript line is malformed or a transcript file is
+        not UTF-8 (the message names the file, and the line).
 
     Example
     -------
@@ -126,10 +131,12 @@ def prepare_librispeech(
 ):
     r"""Write one ``<split>.json`` manifest per LibriSpeech split.
 
-    A second call with the same options and intact outputs does nothing;
-    different options (or a manifest that does not parse) regenerate the
-    manifests. The save folder is locked during the preparation: a second
-    preparation into it waits for the first.
+    A second call with the same options, the same corpus files (count,
+    sizes, modification times) and intact outputs does nothing, and writes
+    nothing (a read-only save folder is reused); different options, a
+    changed corpus or a manifest that does not parse or lost entries
+    regenerate the manifests. The save folder is locked during the
+    preparation: a second preparation into it waits for the first.
 
     Arguments
     ---------
@@ -156,8 +163,12 @@ def prepare_librispeech(
     NotADirectoryError
         If ``data_folder`` or ``save_folder`` is a file.
     ValueError
-        On unpaired audio and transcripts, or an unreadable, non-16 kHz or
-        too short file (fewer than 1600 samples).
+        On unpaired audio and transcripts, a transcript file that is not
+        UTF-8, or an unreadable, non-16 kHz, non-mono, too short (fewer
+        than 1600 samples) or non-finite (NaN or infinite samples) file.
+    PermissionError
+        If ``save_folder`` cannot be written and holds no complete
+        preparation with these options.
 
     Example
     -------
@@ -200,17 +211,32 @@ def prepare_librispeech(
         "prepare": "prepare_librispeech",
         "data_folder": os.path.abspath(data_folder),
         "splits": splits,
+        "corpus": corpus_fingerprint(_corpus_files(data_folder, splits)),
     }
-    with prepare_lock(save_folder):
-        if _is_prepared(save_folder, options, outputs.values()):
+    with reuse_or_lock(save_folder, options, outputs.values()) as prepared:
+        if prepared:
             logger.info(
                 "LibriSpeech manifests in %s were prepared with the same "
-                "options, skipping preparation",
+                "options and corpus, skipping preparation",
                 save_folder,
             )
             return outputs
         _prepare(data_folder, save_folder, options, outputs)
     return outputs
+
+
+def _corpus_files(data_folder, splits):
+    """List the audio and transcript files of the splits."""
+    files = []
+    for split in splits:
+        for root, dirs, names in os.walk(os.path.join(data_folder, split)):
+            dirs.sort()
+            files += [
+                os.path.join(root, name)
+                for name in sorted(names)
+                if name.endswith((".flac", ".trans.txt"))
+            ]
+    return files
 
 
 def _prepare(data_folder, save_folder, options, outputs):
@@ -225,7 +251,6 @@ def _prepare(data_folder, save_folder, options, outputs):
             [entry["wav"] for entry in manifest.values()],
             "LibriSpeech",
             SAMPLE_RATE,
-            mono=False,
         )
         for entry in manifest.values():
             entry["duration"] = durations[entry["wav"]]
@@ -248,7 +273,7 @@ def _prepare(data_folder, save_folder, options, outputs):
             len(manifest),
             sum(e["duration"] for e in manifest.values()) / 3600,
         )
-    _write_json(os.path.join(save_folder, OPTIONS_FILE), options)
+    write_options(save_folder, options, outputs.values())
 
 
 def normalize_words(text):
@@ -394,19 +419,18 @@ def words_to_ids(text, vocab):
 
 
 def _read_trans(path):
-    """Read a ``.trans.txt`` file: utt_id -> (text, path)."""
+    """Read a ``.trans.txt`` file (UTF-8): utt_id -> (text, path)."""
     texts = {}
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            parts = line.strip().split(maxsplit=1)
-            if len(parts) != 2:
-                raise ValueError(
-                    f"{path}, line {line_no}: expected '<utt_id> TRANSCRIPT', "
-                    f"got {line.rstrip()!r}"
-                )
-            texts[parts[0]] = (normalize_words(parts[1]), path)
+    for line_no, line in enumerate(read_text_lines(path), start=1):
+        if not line.strip():
+            continue
+        parts = line.strip().split(maxsplit=1)
+        if len(parts) != 2:
+            raise ValueError(
+                f"{path}, line {line_no}: expected '<utt_id> TRANSCRIPT', "
+                f"got {line.rstrip()!r}"
+            )
+        texts[parts[0]] = (normalize_words(parts[1]), path)
     return texts
 
 

@@ -18,14 +18,17 @@ Silent files are left out of the pools, with a warning listing them: files
 whose RMS over the whole file is below ``min_rms`` (1e-4 on [-1, 1] float
 audio; all-zero files always), and files with fewer than 1600 samples
 (0.1 s). Each file is read block by block, never whole. Partly silent files
-stay: the test-time mixer redraws near-silent segments.
+stay: the test-time mixer redraws near-silent segments. A float file with
+NaN or infinite samples stops the preparation with an error naming it (it
+has no level, and would turn every mixture it enters into NaN).
 
 The corpus folder is only read. Unlike
 ``speechbrain.augment.preparation.prepare_csv``, which cuts long files in
 place and deletes the originals, nothing in ``data_folder`` is cut, moved,
 modified or deleted. The save folder is locked while a preparation runs
 and every csv file is written to a temporary file first, then moved into
-place.
+place. A changed corpus (files added, removed or modified) is prepared
+again.
 """
 
 import argparse
@@ -36,17 +39,16 @@ import random
 
 from speechbrain_ext.dataio.preparation import (
     MIN_SAMPLES,
-    OPTIONS_FILE,
     SILENCE_RMS,
     atomic_write,
     audio_duration,
     audio_level,
     check_folders,
-    prepare_lock,
+    corpus_fingerprint,
+    reuse_or_lock,
+    write_options,
 )
-from speechbrain_ext.dataio.preparation import is_prepared as _is_prepared
 from speechbrain_ext.dataio.preparation import remove_options as _remove_options
-from speechbrain_ext.dataio.preparation import write_json as _write_json
 
 logger = logging.getLogger(__name__)
 
@@ -163,9 +165,11 @@ def prepare_musan(
     Silent files (RMS below ``min_rms``, or all zero) and files shorter than
     1600 samples are left out, with a warning listing them; the remaining
     files of each category are split into the two pools. A second call with
-    the same options and intact outputs does nothing; different options (or
-    a csv file without header) regenerate the files. The save folder is
-    locked during the preparation. ``data_folder`` is only read.
+    the same options, the same corpus files (count, sizes, modification
+    times) and intact outputs does nothing, and writes nothing (a read-only
+    save folder is reused); different options, a changed corpus or a csv
+    file without header or with lost rows regenerate the files. The save
+    folder is locked during the preparation. ``data_folder`` is only read.
 
     Arguments
     ---------
@@ -198,8 +202,11 @@ def prepare_musan(
         If ``data_folder`` or ``save_folder`` is a file.
     ValueError
         On a bad argument (named in the message), if a category has fewer
-        than 2 usable files, or a file is unreadable, not 16 kHz or not
-        mono.
+        than 2 usable files, or a file is unreadable, not 16 kHz, not mono
+        or holds NaN or infinite samples.
+    PermissionError
+        If ``save_folder`` cannot be written and holds no complete
+        preparation with these options.
 
     Example
     -------
@@ -252,13 +259,14 @@ def prepare_musan(
         "test_share": test_share,
         "seed": seed,
         "min_rms": min_rms,
+        "corpus": corpus_fingerprint(f for fs in files.values() for f in fs),
     }
     paths = [p for pools in outputs.values() for p in pools.values()]
-    with prepare_lock(save_folder):
-        if _is_prepared(save_folder, options, paths):
+    with reuse_or_lock(save_folder, options, paths) as prepared:
+        if prepared:
             logger.info(
-                "MUSAN lists in %s were prepared with the same options, "
-                "skipping preparation",
+                "MUSAN lists in %s were prepared with the same options and "
+                "corpus, skipping preparation",
                 save_folder,
             )
             return outputs
@@ -310,7 +318,11 @@ def _prepare(musan, save_folder, options, outputs, files):
                 len(files),
                 sum(durations[f] for f in files),
             )
-    _write_json(os.path.join(save_folder, OPTIONS_FILE), options)
+    write_options(
+        save_folder,
+        options,
+        [p for pools in outputs.values() for p in pools.values()],
+    )
 
 
 def _check_arguments(categories, test_share, min_rms):
@@ -335,7 +347,7 @@ def _check_arguments(categories, test_share, min_rms):
 def _check_noise_file(path, min_rms):
     """Return (duration, None) for a usable noise file, or (None, reason).
 
-    Raises on an unreadable, non-16 kHz or non-mono file.
+    Raises on an unreadable, non-16 kHz, non-mono or non-finite file.
     """
     duration = _audio_duration(path)
     frames = round(duration * SAMPLE_RATE)

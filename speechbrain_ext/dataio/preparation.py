@@ -6,23 +6,38 @@ exist, parse and match, and never writes inside the corpus folder.
 What happens with bad input:
 
 - Arguments are checked before any audio is read (``check_folders`` and the
-  checks of each preparation); the error names the argument.
+  checks of each preparation); the error names the argument. A save folder
+  inside the corpus is refused before anything is written.
 - An audio file with fewer than ``MIN_SAMPLES`` samples (1600, i.e. 0.1 s
   at 16 kHz, the minimum of the inference interface too) is refused by
   name: an encoder with 4x downsampling gives it fewer than two frames, and
-  CTC and mean/std pooling turn that into NaN losses.
+  CTC and mean/std pooling turn that into NaN losses. A float audio file
+  holding NaN or infinite samples is refused by name too.
+- Text files are decoded as UTF-8; ``read_text_lines`` names the file and
+  the line of a byte sequence that is not UTF-8 (and may decode the file
+  with a fallback encoding instead, with a warning naming both).
 - A preparation holds an exclusive lock on its save folder
   (``prepare_lock``: ``fcntl.flock`` on ``.prepare.lock`` inside it) from
   the "already prepared?" check to the last write, and writes every output
-  to a temporary file of the same folder that ``os.replace`` moves into
+  to a temporary file of the same folder (``TMP_PREFIX`` + process id +
+  random part + file name + ``.tmp``) that ``os.replace`` moves into
   place: two preparations started at once into one folder run one after
-  the other and never leave a half-written file. Two preparations with
-  different options (e.g. fold 1 and fold 2 of IEMOCAP) into one folder
-  write the same file names: the last one wins. Use one save folder per
-  fold, as the recipes do.
-- ``is_prepared`` trusts existing outputs only when every JSON output
-  parses and every csv output has a header; otherwise the preparation
-  runs again, with a log line naming the broken file.
+  the other and never leave a half-written file. Temporary files of a
+  killed preparation are removed by the next one
+  (``remove_stale_temporary_files``), in the save folder only. Two
+  preparations with different options (e.g. fold 1 and fold 2 of IEMOCAP)
+  into one folder write the same file names: the last one wins. Use one
+  save folder per fold, as the recipes do.
+- A complete preparation in a save folder that cannot be written (read-only
+  file system or permissions) is reused without writing anything
+  (``reuse_or_lock``).
+- ``is_prepared`` trusts existing outputs only when the options match,
+  including a fingerprint of the corpus files that were read (count, total
+  size, latest modification time and a digest of every path, size and
+  modification time: ``corpus_fingerprint``), every JSON output parses,
+  every csv output has a header, and every output holds as many entries as
+  when it was written; otherwise the preparation runs again, with a log
+  line naming what differs.
 
 Authors
  * SpeechBrain joint ASR/SER recipe contributors
@@ -30,10 +45,14 @@ Authors
 
 import contextlib
 import csv
+import errno
+import hashlib
 import io
 import json
 import logging
 import os
+import re
+import stat
 import unicodedata
 import uuid
 
@@ -54,11 +73,25 @@ MIN_SAMPLES = 1600
 give fewer than two encoder frames and NaN CTC or pooling losses."""
 SILENCE_RMS = 1e-4
 """RMS (on [-1, 1] float audio) below which a noise file counts as silent."""
+TMP_PREFIX = ".prepare-tmp-"
+"""Start of the name of every temporary file written by ``atomic_write``;
+the process id, a random part and the file name follow, and ``.tmp`` ends
+it: ``.prepare-tmp-<pid>-<32 hex digits>-<name>.tmp``.
+"""
+FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
+"""soundfile subtypes that can hold NaN or infinite samples."""
+_TMP_NAME = re.compile(
+    rf"^{re.escape(TMP_PREFIX)}(\d+)-[0-9a-f]{{32}}-.+\.tmp$"
+)
+_READ_ONLY_ERRORS = (errno.EACCES, errno.EPERM, errno.EROFS)
 _MAX_LISTED = 20
 
 
-def check_save_folder(save_folder, data_folder):
+def check_save_folder(save_folder, data_folder, name="save_folder"):
     """Refuses a save folder that is the data folder or inside it.
+
+    Only the paths are compared (after resolving links): nothing needs to
+    exist, and nothing is created.
 
     Arguments
     ---------
@@ -66,21 +99,28 @@ def check_save_folder(save_folder, data_folder):
         Where outputs go.
     data_folder : str
         The corpus, which is only read.
+    name : str
+        Name of the save folder in the message (e.g. ``output_folder``).
+
+    Raises
+    ------
+    ValueError
+        Naming both folders.
 
     Example
     -------
     >>> check_save_folder("/data/out", "/corpus")
     >>> try:
-    ...     check_save_folder("/corpus/out", "/corpus")
+    ...     check_save_folder("/corpus/out", "/corpus", "output_folder")
     ... except ValueError as error:
     ...     print(str(error).split(";")[0])
-    save_folder /corpus/out is inside data_folder /corpus
+    output_folder /corpus/out is inside data_folder /corpus
     """
     save = os.path.realpath(save_folder)
     data = os.path.realpath(data_folder)
-    if save == data or save.startswith(data + os.sep):
+    if save == data or save.startswith(data.rstrip(os.sep) + os.sep):
         raise ValueError(
-            f"save_folder {save_folder} is inside data_folder {data_folder}; "
+            f"{name} {save_folder} is inside data_folder {data_folder}; "
             "choose a folder outside the corpus, which is only read"
         )
 
@@ -157,6 +197,10 @@ def audio_duration(
 ):
     """Duration of an audio file after checking its rate, channels, length.
 
+    A file of a float subtype (``FLOAT``, ``DOUBLE``) is also read, block by
+    block, and refused when it holds a NaN or infinite sample; integer
+    formats (PCM wav, flac) cannot hold such values and are not read.
+
     Arguments
     ---------
     path : str
@@ -179,7 +223,8 @@ def audio_duration(
     Raises
     ------
     ValueError
-        If the file is unreadable, has another rate or is not mono.
+        If the file is unreadable, has another rate, is not mono or holds
+        NaN or infinite samples.
     AudioTooShortError
         (a ``ValueError``) If it has fewer than ``min_samples`` samples.
 
@@ -201,6 +246,12 @@ def audio_duration(
     ... except AudioTooShortError as error:
     ...     print(str(error).split(";")[0].replace(path, "<wav>"))
     <wav> is too short: 10 samples (0.001 s)
+    >>> sf.write(path, np.full(1600, np.nan), 16000, subtype="FLOAT")
+    >>> try:
+    ...     audio_duration(path, "Emo-DB")
+    ... except ValueError as error:
+    ...     print(str(error).split(";")[0].replace(path, "<wav>"))
+    <wav> holds non-finite samples (NaN or infinity): 1600, the first at frame 0
     """
     try:
         info = sf.info(path)
@@ -224,6 +275,14 @@ def audio_duration(
             "features and NaN CTC or pooling losses. Remove or replace the "
             "file."
         )
+    if info.subtype in FLOAT_SUBTYPES:
+        non_finite, first = _scan(path)[2:]
+        if non_finite:
+            raise ValueError(
+                f"{_non_finite_problem(path, non_finite, first)}; {corpus} "
+                "preparation refuses such audio, which turns features and "
+                "losses into NaN. Remove or replace the file."
+            )
     return info.frames / info.samplerate
 
 
@@ -309,6 +368,12 @@ def audio_level(path, block_size=65536):
     peak : float
         Largest absolute sample value.
 
+    Raises
+    ------
+    ValueError
+        If the file is unreadable or holds NaN or infinite samples (which
+        have no level).
+
     Example
     -------
     >>> import tempfile, numpy as np
@@ -317,20 +382,49 @@ def audio_level(path, block_size=65536):
     >>> audio_level(path, block_size=300)
     (0.5, 0.5)
     """
+    rms, peak, non_finite, first = _scan(path, block_size)
+    if non_finite:
+        raise ValueError(_non_finite_problem(path, non_finite, first))
+    return rms, peak
+
+
+def _scan(path, block_size=65536):
+    """Read a file block by block: (rms, peak, non-finite count, first).
+
+    ``rms`` and ``peak`` are over the finite samples; ``first`` is the frame
+    of the first non-finite sample (None when there is none).
+    """
     total, count, peak = 0.0, 0, 0.0
+    non_finite, first, frame = 0, None, 0
     try:
         for block in sf.blocks(
-            path, blocksize=block_size, dtype="float32", always_2d=True
+            path, blocksize=block_size, dtype="float64", always_2d=True
         ):
-            if block.size:
-                block = block.astype(np.float64)
-                total += float(np.dot(block.ravel(), block.ravel()))
-                count += block.size
-                peak = max(peak, float(np.abs(block).max()))
+            values = block.ravel()
+            finite = np.isfinite(block)
+            if not finite.all():
+                if first is None:
+                    bad_frames = np.flatnonzero(~finite.all(axis=1))
+                    first = frame + int(bad_frames[0])
+                non_finite += int(block.size - finite.sum())
+                values = block[finite]
+            frame += len(block)
+            if values.size:
+                total += float(np.dot(values, values))
+                count += values.size
+                peak = max(peak, float(np.abs(values).max()))
     except (RuntimeError, OSError, ValueError) as error:
         raise ValueError(f"cannot read audio file {path}: {error}") from None
     rms = (total / count) ** 0.5 if count else 0.0
-    return rms, peak
+    return rms, peak, non_finite, first
+
+
+def _non_finite_problem(path, count, first):
+    """Describe the non-finite samples of a file."""
+    return (
+        f"{path} holds non-finite samples (NaN or infinity): {count}, the "
+        f"first at frame {first}"
+    )
 
 
 def normalize_unicode(text):
@@ -365,13 +459,135 @@ def normalize_unicode(text):
     return unicodedata.normalize("NFC", text)
 
 
+def read_text_lines(path, fallback_encoding=None):
+    r"""Lines of a text file, decoded strictly as UTF-8.
+
+    Line ends are those of ``open`` in text mode (``\n``, ``\r\n``,
+    ``\r``, all read as ``\n``).
+
+    Arguments
+    ---------
+    path : str
+        Text file.
+    fallback_encoding : str, optional
+        Encoding of a file that is not UTF-8 (e.g. ``"cp1252"``): the whole
+        file is decoded with it and a warning names the file and its first
+        line that is not UTF-8. Without it, such a file is refused.
+
+    Returns
+    -------
+    list of str
+        The lines, each ending in ``\n`` but perhaps the last.
+
+    Raises
+    ------
+    ValueError
+        If the file is not UTF-8 (and not ``fallback_encoding`` either);
+        the message names the file, the line and the bytes.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.txt")
+    >>> with open(path, "wb") as f:
+    ...     _ = f.write("A\r\nCAF\u00c9\n".encode("cp1252"))
+    >>> try:
+    ...     read_text_lines(path)
+    ... except ValueError as error:
+    ...     print(str(error).replace(path, "<txt>").split(";")[0])
+    <txt>, line 2: byte b'\xc9' is not UTF-8
+    >>> read_text_lines(path, fallback_encoding="cp1252")
+    ['A\n', 'CAF\xc9\n']
+    """
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        problem = (
+            f"{path}, line {line}: byte {data[error.start : error.end]!r} is "
+            "not UTF-8"
+        )
+        if fallback_encoding is None:
+            raise ValueError(f"{problem}; save the file as UTF-8") from None
+        try:
+            text = data.decode(fallback_encoding)
+        except UnicodeDecodeError as second:
+            line = data.count(b"\n", 0, second.start) + 1
+            raise ValueError(
+                f"{problem}, and {path} is not {fallback_encoding} either "
+                f"(line {line}: byte {data[second.start : second.end]!r}); "
+                "save the file as UTF-8"
+            ) from None
+        logger.warning(
+            "%s; %s is decoded as %s. Check its text, or save it as UTF-8",
+            problem,
+            path,
+            fallback_encoding,
+        )
+    return io.StringIO(text, newline=None).readlines()
+
+
+def corpus_fingerprint(paths):
+    """A cheap fingerprint of corpus files, from their metadata only.
+
+    Every file is ``stat``-ed, none is read: the fingerprint changes when a
+    file is added, removed, renamed, resized or modified (its modification
+    time changes).
+
+    Arguments
+    ---------
+    paths : iterable of str
+        Files a preparation reads (audio and annotations).
+
+    Returns
+    -------
+    dict
+        ``files`` (count), ``bytes`` (total size), ``latest_mtime_ns``
+        (latest modification time) and ``digest`` (SHA-256 of every path,
+        size and modification time, in sorted order).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.txt")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write("hello")
+    >>> before = corpus_fingerprint([path])
+    >>> before["files"], before["bytes"]
+    (1, 5)
+    >>> os.utime(path, ns=(0, 10**18))
+    >>> corpus_fingerprint([path]) == before
+    False
+    """
+    digest = hashlib.sha256()
+    files = size = latest = 0
+    for path in sorted(os.path.abspath(p) for p in paths):
+        info = os.stat(path)
+        files += 1
+        size += info.st_size
+        latest = max(latest, info.st_mtime_ns)
+        digest.update(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+    return {
+        "files": files,
+        "bytes": size,
+        "latest_mtime_ns": latest,
+        "digest": digest.hexdigest(),
+    }
+
+
 def is_prepared(save_folder, options, outputs):
     """Tells whether the outputs exist, are intact and match ``options``.
 
-    Outputs ending in ``.json`` must parse; outputs ending in ``.csv`` must
-    have a header line starting with ``ID``, rows as long as the header and
-    a final newline. A broken output is logged by name and means "not
-    prepared".
+    The options file must hold ``options`` (the preparations put the
+    ``corpus_fingerprint`` of the files they read under ``corpus``: a
+    changed corpus means "not prepared") and the entry counts that
+    ``write_options`` recorded. Outputs ending in ``.json`` must parse and
+    hold as many entries as recorded; outputs ending in ``.csv`` must have
+    a header line starting with ``ID``, rows as long as the header, a final
+    newline and as many rows as recorded (a csv file cut at a line boundary
+    is caught). What differs is logged and means "not prepared".
 
     Arguments
     ---------
@@ -380,7 +596,7 @@ def is_prepared(save_folder, options, outputs):
     options : dict
         The options of this call (with a ``prepare`` key naming the
         preparation).
-    outputs : list of str
+    outputs : iterable of str
         Files the preparation writes.
 
     Returns
@@ -391,14 +607,16 @@ def is_prepared(save_folder, options, outputs):
     -------
     >>> import tempfile
     >>> folder = tempfile.mkdtemp()
-    >>> options = {"prepare": "demo", "seed": 1}
-    >>> write_json(os.path.join(folder, OPTIONS_FILE), options)
-    >>> changed = {**options, "seed": 2}
-    >>> is_prepared(folder, options, []), is_prepared(folder, changed, [])
-    (True, False)
     >>> manifest = os.path.join(folder, "train.json")
-    >>> with open(manifest, "w") as f:
-    ...     _ = f.write('{"utt1": {"wav": "a.w')
+    >>> write_json(manifest, {"utt1": {"wav": "a.wav"}})
+    >>> options = {"prepare": "demo", "seed": 1}
+    >>> write_options(folder, options, [manifest])
+    >>> changed = {**options, "seed": 2}
+    >>> is_prepared(folder, options, [manifest])
+    True
+    >>> is_prepared(folder, changed, [manifest])
+    False
+    >>> write_json(manifest, {})
     >>> is_prepared(folder, options, [manifest])
     False
     """
@@ -419,10 +637,39 @@ def is_prepared(save_folder, options, outputs):
             save_folder,
             previous.get("prepare"),
         )
+    rows = previous.pop("rows", None)
     if previous != options:
+        changed = sorted(
+            key
+            for key in set(previous) | set(options)
+            if previous.get(key) != options.get(key)
+        )
+        if "corpus" in changed:
+            logger.info(
+                "the corpus files changed since the preparation in %s "
+                "(%s, now %s); preparing again",
+                save_folder,
+                previous.get("corpus"),
+                options.get("corpus"),
+            )
+        else:
+            logger.info(
+                "%s was written with other options (%s); preparing again",
+                path,
+                ", ".join(changed),
+            )
+        return False
+    if not isinstance(rows, dict):
+        logger.info("%s records no entry counts; preparing again", path)
         return False
     for output in outputs:
-        problem = _output_problem(output)
+        found, problem = _read_output(output)
+        recorded = rows.get(_output_key(save_folder, output))
+        if problem is None and found != recorded:
+            problem = (
+                f"holds {found} entries, not the {recorded} written "
+                "(cut short or edited?)"
+            )
         if problem is not None:
             logger.warning(
                 "%s %s; preparing %s again", output, problem, save_folder
@@ -431,24 +678,68 @@ def is_prepared(save_folder, options, outputs):
     return True
 
 
-def _output_problem(path):
-    """Return why an output cannot be trusted, or None when it is intact."""
+def write_options(save_folder, options, outputs):
+    """Writes the options file last, with the entry count of every output.
+
+    Arguments
+    ---------
+    save_folder : str
+        Folder receiving the options file.
+    options : dict
+        The options of the preparation.
+    outputs : iterable of str
+        Files the preparation wrote; their entries (JSON keys or csv rows)
+        are counted and recorded under ``rows``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> manifest = os.path.join(folder, "train.json")
+    >>> write_json(manifest, {"utt1": {}, "utt2": {}})
+    >>> write_options(folder, {"prepare": "demo"}, [manifest])
+    >>> with open(os.path.join(folder, OPTIONS_FILE)) as f:
+    ...     json.load(f)["rows"]
+    {'train.json': 2}
+    """
+    rows = {}
+    for output in outputs:
+        count, problem = _read_output(output)
+        if problem is not None:
+            raise ValueError(f"{output} {problem} right after it was written")
+        rows[_output_key(save_folder, output)] = count
+    write_json(
+        os.path.join(save_folder, OPTIONS_FILE), {**options, "rows": rows}
+    )
+
+
+def _output_key(save_folder, path):
+    """Name of an output in the ``rows`` record: its path in the folder."""
+    return os.path.relpath(os.path.abspath(path), os.path.abspath(save_folder))
+
+
+def _read_output(path):
+    """Return (entry count, None), or (None, why the output is broken)."""
     if not os.path.isfile(path):
-        return "is missing"
+        return None, "is missing"
     try:
         with open(path, encoding="utf-8", newline="") as f:
             if path.endswith(".json"):
-                json.load(f)
-            elif path.endswith(".csv"):
+                data = json.load(f)
+                return (
+                    len(data) if isinstance(data, (dict, list)) else 1
+                ), None
+            if path.endswith(".csv"):
                 text = f.read()
                 rows = list(csv.reader(io.StringIO(text)))
                 if not rows or rows[0][0:1] != ["ID"] or text[-1:] != "\n":
-                    return "has no complete csv header starting with ID"
+                    return None, "has no complete csv header starting with ID"
                 if any(len(row) != len(rows[0]) for row in rows):
-                    return "has csv rows of the wrong length (cut short?)"
+                    return None, "has csv rows of the wrong length (cut short?)"
+                return len(rows) - 1, None
+            return sum(1 for _ in f), None
     except (OSError, ValueError) as error:
-        return f"is broken ({type(error).__name__}: {error})"
-    return None
+        return None, f"is broken ({type(error).__name__}: {error})"
 
 
 def remove_options(save_folder):
@@ -477,10 +768,13 @@ def remove_options(save_folder):
 def atomic_write(path, newline=None):
     r"""Opens a temporary text file that replaces ``path`` when closed.
 
-    The data goes to a hidden temporary file of the same folder, which is
-    flushed to disk and moved onto ``path`` with ``os.replace`` when the
-    block ends without error (and removed otherwise): a reader or a
-    concurrent writer never sees a half-written ``path``.
+    The data goes to a hidden temporary file of the same folder, named
+    ``TMP_PREFIX`` + process id + random part + file name + ``.tmp``,
+    which is flushed to disk and moved onto ``path`` with ``os.replace``
+    when the block ends without error (and removed otherwise): a reader or
+    a concurrent writer never sees a half-written ``path``. The temporary
+    file of a killed process stays; ``remove_stale_temporary_files``
+    removes it.
 
     Arguments
     ---------
@@ -504,7 +798,9 @@ def atomic_write(path, newline=None):
     ('hello\n', ['a.txt'])
     """
     folder, name = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+    tmp = os.path.join(
+        folder, f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}-{name}.tmp"
+    )
     try:
         with open(tmp, "x", encoding="utf-8", newline=newline) as f:
             yield f
@@ -515,6 +811,71 @@ def atomic_write(path, newline=None):
         with contextlib.suppress(OSError):
             os.remove(tmp)
         raise
+
+
+def remove_stale_temporary_files(folder):
+    """Removes the temporary files that killed writers left in a folder.
+
+    Only files directly in ``folder`` whose name has the form of
+    ``atomic_write``'s temporary files (``TMP_PREFIX``, process id, 32 hex
+    digits, file name, ``.tmp``) and whose process no longer runs are
+    removed; anything else, including the temporary files of running
+    processes, is left alone.
+
+    Arguments
+    ---------
+    folder : str
+        A save folder (never a corpus folder).
+
+    Returns
+    -------
+    list of str
+        The removed files.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> dead = 2**22 + 1  # above the largest process id of Linux
+    >>> names = [f"{TMP_PREFIX}{pid}-{'0' * 32}-a.json.tmp"
+    ...          for pid in (dead, os.getpid())] + ["notes.tmp"]
+    >>> for name in names:
+    ...     open(os.path.join(folder, name), "w").close()
+    >>> [os.path.basename(p) for p in remove_stale_temporary_files(folder)]
+    ['.prepare-tmp-4194305-00000000000000000000000000000000-a.json.tmp']
+    >>> len(os.listdir(folder))
+    2
+    """
+    removed = []
+    for name in sorted(os.listdir(folder)):
+        match = _TMP_NAME.match(name)
+        if match is None or _process_runs(int(match.group(1))):
+            continue
+        path = os.path.join(folder, name)
+        with contextlib.suppress(OSError):
+            if stat.S_ISREG(os.lstat(path).st_mode):
+                os.remove(path)
+                removed.append(path)
+    if removed:
+        logger.info(
+            "removed %d temporary files of interrupted writers in %s",
+            len(removed),
+            folder,
+        )
+    return removed
+
+
+def _process_runs(pid):
+    """Tell whether a process of this id exists."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 def write_json(path, data):
@@ -619,6 +980,77 @@ def prepare_lock(save_folder):
         if fd is not None:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
+
+
+@contextlib.contextmanager
+def reuse_or_lock(save_folder, options, outputs):
+    """Tells whether a preparation can be reused, else locks its folder.
+
+    Takes ``prepare_lock`` on ``save_folder``, removes the temporary files
+    of interrupted writers (``remove_stale_temporary_files``) and yields
+    ``is_prepared(save_folder, options, outputs)``: the caller returns at
+    once on True and prepares under the lock on False. A save folder that
+    cannot be written (read-only file system or permissions) is not locked:
+    a complete preparation with the same options is reused without writing
+    anything (yields True), otherwise ``PermissionError`` names the folder.
+
+    Arguments
+    ---------
+    save_folder : str
+        Folder receiving the outputs.
+    options : dict
+        The options of this call (see ``is_prepared``).
+    outputs : iterable of str
+        Files the preparation writes.
+
+    Yields
+    ------
+    bool
+        Whether the outputs can be reused as they are.
+
+    Raises
+    ------
+    PermissionError
+        If the folder cannot be written and holds no complete preparation
+        with these options.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> save = tempfile.mkdtemp()
+    >>> options = {"prepare": "demo"}
+    >>> with reuse_or_lock(save, options, []) as prepared:
+    ...     if not prepared:
+    ...         write_options(save, options, [])
+    >>> with reuse_or_lock(save, options, []) as prepared:
+    ...     prepared
+    True
+    """
+    outputs = list(outputs)
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(prepare_lock(save_folder))
+            read_only = None
+        except OSError as error:
+            if error.errno not in _READ_ONLY_ERRORS:
+                raise
+            read_only = error.strerror
+        if read_only is None:
+            remove_stale_temporary_files(save_folder)
+            yield is_prepared(save_folder, options, outputs)
+            return
+    if not is_prepared(save_folder, options, outputs):
+        raise PermissionError(
+            f"save_folder {save_folder} cannot be written ({read_only}) and "
+            "holds no complete preparation with these options; choose a "
+            "writable save_folder"
+        )
+    logger.info(
+        "%s cannot be written (%s); reusing its complete preparation",
+        save_folder,
+        read_only,
+    )
+    yield True
 
 
 def _is_same_file(fd, path):

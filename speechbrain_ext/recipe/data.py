@@ -1,5 +1,7 @@
 """Data helpers shared by the recipes: preparation, datasets, loaders.
 
+* :func:`check_recipe_folders` refuses an output or save folder inside a
+  corpus before anything is written;
 * :func:`run_preparation` runs the preparation steps that a yaml lists
   (``!name:`` functions with their arguments), on the main process only;
 * :func:`load_datasets` reads JSON manifests into ``DynamicItemDataset``
@@ -18,14 +20,90 @@ import logging
 import operator
 import os
 
+import ruamel.yaml
 import speechbrain as sb
 import torch
+from hyperpyyaml import resolve_references
 from speechbrain.dataio.sampler import DynamicBatchSampler
 from speechbrain.utils.distributed import if_main_process, run_on_main
+
+from speechbrain_ext.dataio.preparation import check_save_folder
 
 logger = logging.getLogger(__name__)
 
 SORTINGS = ("random", "ascending", "descending")
+
+
+def check_recipe_folders(hparams_file, overrides=None):
+    r"""Refuses an output or save folder inside a corpus, before any write.
+
+    Reads the yaml with its overrides, resolving ``!ref`` but building no
+    object (building the checkpointer already creates its folder), and,
+    unless ``skip_prep`` is true, checks that ``output_folder`` is neither
+    the top-level ``data_folder`` nor the ``data_folder`` of a step of
+    ``data_preparation``, nor inside one, and that the ``save_folder`` of
+    each step is not inside its ``data_folder``. A recipe calls it before
+    ``load_hyperpyyaml`` and ``sb.create_experiment_directory``, which
+    write into the output folder.
+
+    Arguments
+    ---------
+    hparams_file : str
+        The recipe's yaml.
+    overrides : str or dict, optional
+        The overrides of the command line (as ``sb.parse_arguments``
+        returns them).
+
+    Raises
+    ------
+    ValueError
+        Naming the folder that is inside a corpus, and the corpus.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "hparams.yaml")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write(
+    ...         "data_folder: /corpus\n"
+    ...         "output_folder: results/1\n"
+    ...         "skip_prep: False\n"
+    ...         "data_preparation:\n"
+    ...         "  - !name:speechbrain_ext.dataio.emodb_prepare.prepare_emodb\n"
+    ...         "    data_folder: !ref <data_folder>\n"
+    ...         "    save_folder: !ref <output_folder>/prepared\n"
+    ...     )
+    >>> check_recipe_folders(path)
+    >>> try:
+    ...     check_recipe_folders(path, {"output_folder": "/corpus/results"})
+    ... except ValueError as error:
+    ...     print(str(error).split(";")[0])
+    output_folder /corpus/results is inside data_folder /corpus
+    """
+    with open(hparams_file, encoding="utf-8") as f:
+        hparams = ruamel.yaml.YAML().load(resolve_references(f, overrides))
+    if not isinstance(hparams, dict) or hparams.get("skip_prep") is True:
+        return
+    steps = [
+        step
+        for step in hparams.get("data_preparation") or []
+        if isinstance(step, dict)
+    ]
+    corpora = [hparams.get("data_folder")]
+    corpora += [step.get("data_folder") for step in steps]
+    output_folder = hparams.get("output_folder")
+    for corpus in corpora:
+        if _is_folder_name(corpus) and _is_folder_name(output_folder):
+            check_save_folder(output_folder, corpus, "output_folder")
+    for step in steps:
+        corpus, save = step.get("data_folder"), step.get("save_folder")
+        if _is_folder_name(corpus) and _is_folder_name(save):
+            check_save_folder(save, corpus)
+
+
+def _is_folder_name(value):
+    """Tell whether a yaml value names a folder (a non-empty string)."""
+    return isinstance(value, str) and value != ""
 
 
 def run_preparation(steps, skip_prep=False):

@@ -725,3 +725,56 @@ def test_emoji_only_transcript_warning(corpus, tmp_path, caplog):
         "1 utterances have no speakable words after normalisation"
     )
     assert utt_id in words[0]
+
+
+def test_latin1_transcript_decoded_with_a_warning(corpus, tmp_path, caplog):
+    data_folder, _ = corpus
+    utt_id = "Ses02F_impro01_M001"
+    trn = iemocap_paths(data_folder, utt_id)["trn"]
+    with open(trn, encoding="utf-8") as f:
+        lines = f.read().splitlines(keepends=True)
+    line_no = next(i for i, line in enumerate(lines, 1) if utt_id in line)
+    lines[line_no - 1] = lines[line_no - 1].replace("really!", "CAFÉ au lait!")
+    with open(trn, "w", encoding="latin-1") as f:
+        f.write("".join(lines))
+    with caplog.at_level(logging.WARNING):
+        manifest = load(prepare(data_folder, tmp_path / "out")["all"])
+    assert manifest[utt_id]["wrd"] == "OH I'M M001 CAFE AU LAIT"
+    assert (
+        f"{trn}, line {line_no}: byte b'\\xc9' is not UTF-8; {trn} is "
+        "decoded as cp1252" in caplog.text
+    )
+
+
+def test_latin1_evaluation_file_decoded_with_a_warning(
+    corpus, tmp_path, caplog
+):
+    data_folder, _ = corpus
+    emo = iemocap_paths(data_folder, "Ses04F_impro01_F000")["emo"]
+    replace_in_file(emo, "Other:calm", "Other:réservé")
+    with open(emo, encoding="utf-8") as f:
+        text = f.read()
+    with open(emo, "w", encoding="latin-1") as f:
+        f.write(text)
+    line_no = text.splitlines().index("C-E3:\tNeutral;\tOther:réservé") + 1
+    with caplog.at_level(logging.WARNING):
+        manifest = load(prepare(data_folder, tmp_path / "out")["all"])
+    assert manifest["Ses04F_impro01_F000"]["emo"] == "neu"
+    assert len(manifest) == 50
+    assert f"{emo}, line {line_no}: byte b'\\xe9' is not UTF-8" in caplog.text
+
+
+def test_text_file_neither_utf8_nor_cp1252_refused(corpus, tmp_path):
+    data_folder, _ = corpus
+    trn = iemocap_paths(data_folder, "Ses01F_impro01_F000")["trn"]
+    with open(trn, "ab") as f:
+        f.write(b"Ses01F_impro01_F099 [001.0000-002.0000]: \x81\n")
+    with open(trn, "rb") as f:
+        line_no = f.read().count(b"\n")
+    with pytest.raises(ValueError) as error:
+        prepare(data_folder, tmp_path / "out")
+    assert str(error.value).startswith(
+        f"{trn}, line {line_no}: byte b'\\x81' is not UTF-8, and {trn} is not "
+        f"cp1252 either (line {line_no}: byte b'\\x81')"
+    )
+    assert not (tmp_path / "out").exists()

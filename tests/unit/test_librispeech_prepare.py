@@ -195,3 +195,36 @@ def test_cli_refuses_bad_vocab_size_before_reading(corpus, tmp_path, capsys):
         )
     assert "--vocab_top_n must be positive" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_stereo_flac_refused_by_name(corpus, tmp_path):
+    data_folder, _ = corpus
+    flac = os.path.join(
+        data_folder, "dev-clean", "84", "121123", "84-121123-0001.flac"
+    )
+    write_wav(flac, channels=2, file_format="FLAC")
+    with pytest.raises(ValueError) as error:
+        prepare_librispeech(data_folder, str(tmp_path / "out"), SPLITS)
+    assert str(error.value) == (
+        f"{os.path.abspath(flac)} has 2 channels; LibriSpeech files are mono"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_transcript_not_utf8_named_with_line(corpus, tmp_path):
+    data_folder, _ = corpus
+    trans = os.path.join(
+        data_folder, "train-clean-100", "19", "198", "19-198.trans.txt"
+    )
+    with open(trans, "rb") as f:
+        lines = f.read().splitlines(keepends=True)
+    lines[1] = lines[1].replace(b"DOG", "DÖG".encode("latin-1"))
+    with open(trans, "wb") as f:
+        f.write(b"".join(lines))
+    with pytest.raises(ValueError) as error:
+        prepare_librispeech(data_folder, str(tmp_path / "out"), SPLITS)
+    assert str(error.value) == (
+        f"{os.path.abspath(trans)}, line 2: byte b'\\xd6' is not UTF-8; save "
+        "the file as UTF-8"
+    )
+    assert not (tmp_path / "out").exists()

@@ -253,3 +253,29 @@ def test_bad_arguments_named(tmp_path, kwargs, argument):
     with pytest.raises(ValueError, match=argument):
         prepare_musan(musan, str(tmp_path / "out"), **kwargs)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("kind", ["all_nan", "one_nan"])
+def test_non_finite_noise_file_refused_by_name(tmp_path, kind):
+    import numpy as np
+    import soundfile as sf
+
+    musan = make_musan(tmp_path / "data", counts={"noise": 5})
+    path = os.path.join(musan, "noise", "free-sound", "nan.wav")
+    # One NaN gives a NaN RMS, which "rms < min_rms" lets through; an
+    # all-NaN file has a peak of NaN, not of zero.
+    signal = 0.05 * np.random.default_rng(0).standard_normal(8000)
+    signal[100] = np.nan
+    if kind == "all_nan":
+        signal[:] = np.nan
+    sf.write(path, signal, 16000, subtype="FLOAT")
+    with pytest.raises(ValueError) as error:
+        prepare_musan(musan, str(tmp_path / "out"), ["noise"])
+    count = 8000 if kind == "all_nan" else 1
+    first = 0 if kind == "all_nan" else 100
+    assert str(error.value).startswith(
+        f"{path} holds non-finite samples (NaN or infinity): {count}, the "
+        f"first at frame {first}; MUSAN preparation refuses such audio"
+    )
+    assert "zero" not in str(error.value)
+    assert not (tmp_path / "out").exists()

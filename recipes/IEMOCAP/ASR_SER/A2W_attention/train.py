@@ -174,6 +174,8 @@ def dataio_prepare(hparams, vocabulary):
 
 if __name__ == "__main__":
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
+    # Refuse an output folder inside the corpus before anything is written
+    data.check_recipe_folders(hparams_file, overrides)
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
     sb.utils.distributed.ddp_init_group(run_opts)

@@ -43,6 +43,7 @@ from speechbrain_ext.lobes.models.a2w import (
 from speechbrain_ext.recipe.brain import RecipeBrain
 from speechbrain_ext.recipe.data import (
     add_audio,
+    check_recipe_folders,
     load_datasets,
     run_preparation,
     train_loader_options,
@@ -174,6 +175,8 @@ def dataio_prepare(hparams):
 if __name__ == "__main__":
     # Command line and hyperparameters
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
+    # Refuse an output folder inside the corpus before anything is written
+    check_recipe_folders(hparams_file, overrides)
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
 
