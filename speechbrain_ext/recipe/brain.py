@@ -22,7 +22,9 @@ The base class provides:
   reached the model per second of wall time (augmented and noisy copies
   included), the utterances per second and, on a GPU, the peak memory;
 * **resume**: the log names the checkpoint an interrupted run resumes from;
-  evaluation fails when there is no checkpoint to load.
+  evaluation fails when there is no checkpoint to load;
+* **checks** of the shared hyperparameters: ``number_of_epochs`` must be a
+  non-negative integer (see :mod:`speechbrain_ext.recipe.hparams`).
 
 Authors
  * SpeechBrain joint ASR/SER recipe contributors
@@ -40,6 +42,7 @@ from speechbrain_ext.utils.checkpoints import (
     ResumableCheckpointer,
     why_no_checkpoint,
 )
+from speechbrain_ext.recipe.hparams import EPOCHS_KEY, check_number_of_epochs
 from speechbrain_ext.utils.ddp import freeze_unused_parameters, uses_layerdrop
 
 logger = logging.getLogger(__name__)
@@ -122,6 +125,8 @@ class RecipeBrain(sb.Brain):
             run_opts=run_opts,
             checkpointer=checkpointer,
         )
+        if hparams and EPOCHS_KEY in hparams:
+            check_number_of_epochs(hparams[EPOCHS_KEY])
         if not param_groups:
             raise ValueError(
                 "param_groups is empty: declare at least one group with "

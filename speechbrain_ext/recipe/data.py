@@ -15,6 +15,7 @@ Authors
  * SpeechBrain joint ASR/SER recipe contributors
 """
 
+import collections
 import functools
 import logging
 import operator
@@ -178,8 +179,10 @@ def load_datasets(
     max_duration : float, optional
         Longest training utterance kept, in seconds.
     labels : list of str, optional
-        The labels a recipe knows; a manifest entry whose ``label_key`` is
-        not among them is an error that names the file.
+        The labels a recipe knows (the classes of its classifier): a
+        manifest entry whose ``label_key`` is not among them, and a label
+        without any utterance in the training set (after the
+        ``max_duration`` cut), are errors that name the file.
     label_key : str
         Manifest key of the label.
 
@@ -204,6 +207,10 @@ def load_datasets(
     Traceback (most recent call last):
     ...
     ValueError: ...train.json: label(s) ['joy'] (e.g. utterance 'b') ...
+    >>> load_datasets({"train": path}, "/data", labels=["sad", "joy", "ang"])
+    Traceback (most recent call last):
+    ...
+    ValueError: ...train.json: class(es) ['ang'] of the yaml list ...
     """
     if sorting not in SORTINGS:
         raise ValueError(
@@ -231,6 +238,10 @@ def load_datasets(
                     {"duration": max_duration} if max_duration else {}
                 ),
             )
+            if labels is not None:
+                _check_classes_trained(
+                    dataset, labels, label_key, path, max_duration
+                )
         else:
             dataset = dataset.filtered_sorted(sort_key="duration")
         datasets[split] = dataset
@@ -251,6 +262,22 @@ def _check_labels(dataset, labels, key, path):
             f"{path}: label(s) {sorted(unknown)} (e.g. utterance {first!r}) "
             f"are not in the yaml list {list(labels)}; add them to the list "
             "or map them in the preparation."
+        )
+
+
+def _check_classes_trained(dataset, labels, key, path, max_duration):
+    """Fails on classes of ``labels`` without a training utterance."""
+    counts = collections.Counter(
+        dataset.data[uid][key] for uid in dataset.data_ids
+    )
+    missing = [label for label in labels if not counts[label]]
+    if missing:
+        kept = f" of at most {max_duration} s" if max_duration else ""
+        raise ValueError(
+            f"{path}: class(es) {missing} of the yaml list {list(labels)} "
+            f"have no training utterance{kept}: the {len(labels)}-way "
+            "classifier would never learn them. Remove them from the list "
+            f"or fix the preparation (training counts: {dict(counts)})."
         )
 
 

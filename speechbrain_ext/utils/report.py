@@ -22,6 +22,13 @@ holds::
     <out_dir>/<condition>/confusion.png
     <out_dir>/<condition>/wer_breakdown.json   WER by emotion and by length
     <out_dir>/<condition>/wer_breakdown.md     the same as markdown tables
+    <out_dir>/condition_set.json      the condition set of these reports
+
+The top level of a results folder holds the reports of the first condition
+set evaluated in it; another set evaluated later (e.g. ``--test_only
+--test_conditions=snr_sweep``) gets ``<out_dir>/condition_sets/<set>/``
+with the same layout, so it never overwrites the run's results (see
+:func:`condition_set_folder`).
 
 All metrics are percentages (0-100). WER and CER are corpus-level (total
 edits over total reference words or characters) after the same
@@ -57,6 +64,12 @@ METRIC_NAMES = {
 _ASR_KEYS = ("ref", "hyp")
 _SER_KEYS = ("emo", "pred")
 _PROB_PREFIX = "prob_"
+CONDITION_SET_FILE = "condition_set.json"
+"""Record of the condition set whose reports a results folder holds."""
+
+OTHER_SETS_FOLDER = "condition_sets"
+"""Sub-folder of a results folder for the reports of other condition sets."""
+
 _APOSTROPHES = {"\u2019": "'", "\u2018": "'", "\u02bc": "'"}
 _SPACES = re.compile(r"\s+")
 
@@ -813,6 +826,117 @@ def _write_json(data, path):
         fout.write("\n")
 
 
+def _check_folder_name(name, what):
+    """Fails unless ``name`` can be used as one folder name."""
+    name = str(name)
+    if name in ("", ".", "..") or os.path.basename(name) != name:
+        raise ValueError(f"Invalid {what} name for a folder: {name!r}")
+    return name
+
+
+def _read_condition_set(folder):
+    """The record of ``folder``: its dict, or None when there is none."""
+    path = os.path.join(folder, CONDITION_SET_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as fin:
+        try:
+            record = json.load(fin)
+        except json.JSONDecodeError as error:
+            raise ValueError(
+                f"{path} is not valid JSON ({error}): move it away or "
+                "use another results folder."
+            ) from error
+    if not isinstance(record, dict) or "conditions" not in record:
+        raise ValueError(
+            f"{path} has no 'conditions': move it away or use another "
+            "results folder."
+        )
+    return record
+
+
+def _claim(folder, record):
+    """Whether ``folder`` may receive the reports of ``record``'s set.
+
+    It may when it holds no reports yet (the record is then written), or
+    when its record describes the same conditions.
+    """
+    existing = _read_condition_set(folder)
+    if existing is None:
+        if os.path.isfile(os.path.join(folder, "metrics.json")):
+            return False  # reports of an unrecorded set
+        os.makedirs(folder, exist_ok=True)
+        _write_json(record, os.path.join(folder, CONDITION_SET_FILE))
+        return True
+    return existing["conditions"] == record["conditions"]
+
+
+def condition_set_folder(out_dir, set_name, conditions):
+    """The folder for the reports of one condition set, never another's.
+
+    The top level of ``out_dir`` belongs to the first condition set
+    evaluated there (normally the set the run was trained and tested
+    with), recorded in ``<out_dir>/condition_set.json``. The same
+    conditions evaluated again (``--test_only`` with the same set) write
+    there again. Any other set gets
+    ``<out_dir>/condition_sets/<set_name>/``, under the same rule. A
+    results folder with a ``metrics.json`` but no record (written before
+    the record existed) is treated as holding another set.
+
+    Arguments
+    ---------
+    out_dir : str
+        Results folder of the run.
+    set_name : str
+        Name of the condition set (e.g. ``paper7``, or the name of a yaml
+        file without extension): the sub-folder of a set that is not the
+        first one.
+    conditions : list
+        JSON-serialisable description of the conditions (e.g. a dict per
+        condition with its name, noise category and SNR); two sets are the
+        same when their descriptions are equal.
+
+    Returns
+    -------
+    str
+        The folder to write the condition and run reports into.
+
+    Raises
+    ------
+    FileExistsError
+        When ``<out_dir>/condition_sets/<set_name>/`` holds the reports of
+        other conditions under the same name.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> out = tempfile.mkdtemp()
+    >>> paper7 = [{"name": "clean"}, {"name": "noise_5dB"}]
+    >>> condition_set_folder(out, "paper7", paper7) == out
+    True
+    >>> sweep = condition_set_folder(out, "snr_sweep", [{"name": "clean"}])
+    >>> os.path.relpath(sweep, out)
+    'condition_sets/snr_sweep'
+    >>> condition_set_folder(out, "paper7", paper7) == out
+    True
+    """
+    set_name = _check_folder_name(set_name, "condition set")
+    record = {
+        "name": set_name,
+        "conditions": json.loads(json.dumps(conditions)),
+    }
+    if _claim(out_dir, record):
+        return out_dir
+    folder = os.path.join(out_dir, OTHER_SETS_FOLDER, set_name)
+    if _claim(folder, record):
+        return folder
+    raise FileExistsError(
+        f"{folder} holds the results of other conditions named "
+        f"{set_name!r} (see its {CONDITION_SET_FILE}): rename the condition "
+        "set file or give another --results_folder."
+    )
+
+
 def write_condition_report(out_dir, condition_name, records, labels=None):
     """Score one condition and write its artefacts.
 
@@ -853,9 +977,7 @@ def write_condition_report(out_dir, condition_name, records, labels=None):
     ['confusion.png', 'metrics.json', 'predictions.csv']
     >>> tmp.cleanup()
     """
-    name = str(condition_name)
-    if name in ("", ".", "..") or os.path.basename(name) != name:
-        raise ValueError(f"Invalid condition name for a folder: {name!r}")
+    name = _check_folder_name(condition_name, "condition")
     folder = os.path.join(out_dir, name)
     os.makedirs(folder, exist_ok=True)
     metrics = compute_metrics(records, labels)

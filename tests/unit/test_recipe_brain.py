@@ -1,5 +1,6 @@
 """The shared recipe core: parameter groups, annealing, metrics, labels."""
 
+import glob
 import importlib.util
 import json
 import os
@@ -11,6 +12,7 @@ import torch
 
 from speechbrain_ext.recipe.brain import RecipeBrain
 from speechbrain_ext.recipe.data import load_datasets, run_preparation
+from speechbrain_ext.recipe.hparams import load_hparams
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 TRAIN = os.path.join(
@@ -172,3 +174,90 @@ def test_loss_terms_are_averaged_at_the_end_of_the_stage():
         ) / len(data)
     brain.on_stage_end(sb.Stage.TRAIN, stage_loss=0.0)
     assert brain.train_stats["loss_mse"] == pytest.approx(expected, rel=1e-6)
+
+
+EPOCHS_YAML = """number_of_epochs: 3
+epoch_counter: !new:speechbrain.utils.epoch_loop.EpochCounter
+  limit: !ref <number_of_epochs>
+"""
+
+
+@pytest.mark.parametrize(
+    "value, shown", [("1.5", "1.5"), ("abc", "'abc'"), ("-1", "-1")]
+)
+def test_number_of_epochs_is_checked_before_loading(tmp_path, value, shown):
+    path = tmp_path / "train.yaml"
+    path.write_text(EPOCHS_YAML)
+    _, _, overrides = sb.parse_arguments(
+        [str(path), f"--number_of_epochs={value}"]
+    )
+    message = rf"number_of_epochs={shown} \(from the command line\)"
+    with pytest.raises(ValueError, match=message):
+        load_hparams(str(path), overrides)
+    # a bad value in the yaml itself names the file
+    path.write_text(EPOCHS_YAML.replace(": 3", f": {value}", 1))
+    with pytest.raises(ValueError, match=rf"{shown} \(in .*train\.yaml\)"):
+        load_hparams(str(path))
+
+
+def test_zero_epochs_is_accepted_and_a_recipe_yaml_is_checked(tmp_path):
+    path = tmp_path / "train.yaml"
+    path.write_text(EPOCHS_YAML)
+    assert (
+        load_hparams(str(path), "number_of_epochs: 0")["epoch_counter"].limit
+        == 0
+    )
+    # a recipe's own yaml: the error comes before any model is built
+    joint = os.path.join(os.path.dirname(TRAIN), "hparams", "joint_demo.yaml")
+    _, _, overrides = sb.parse_arguments(
+        [joint, "--number_of_epochs=2.5", f"--output_folder={tmp_path}"]
+    )
+    with pytest.raises(ValueError, match=r"number_of_epochs=2\.5"):
+        load_hparams(joint, overrides)
+    assert os.listdir(tmp_path) == ["train.yaml"]
+
+
+def test_every_recipe_loads_its_yaml_with_the_checks():
+    pattern = os.path.join(ROOT, "recipes", "*", "*", "*", "train.py")
+    scripts = glob.glob(pattern)
+    assert len(scripts) == 6
+    for script in scripts:
+        with open(script, encoding="utf-8") as fin:
+            source = fin.read()
+        assert "load_hparams(hparams_file, overrides)" in source, script
+        assert "load_hyperpyyaml" not in source, script
+
+
+def test_brain_refuses_a_fractional_number_of_epochs():
+    net = torch.nn.Linear(3, 1)
+    groups = {"model": {"modules": net, "optimizer": torch.optim.Adam}}
+    with pytest.raises(ValueError, match=r"number_of_epochs=1\.5"):
+        _brain(groups, hparams={"number_of_epochs": 1.5})
+
+
+def _manifest(path, labels, durations=None):
+    durations = durations or [1.0] * len(labels)
+    entries = {
+        f"u{i}": {"wav": f"{i}.wav", "duration": d, "emo": label}
+        for i, (label, d) in enumerate(zip(labels, durations))
+    }
+    path.write_text(json.dumps(entries))
+    return str(path)
+
+
+def test_classes_without_training_utterances_name_the_manifest(tmp_path):
+    train = _manifest(tmp_path / "train.json", ["anger", "sad", "anger"])
+    test = _manifest(tmp_path / "test.json", ["anger"])
+    labels = ["anger", "sad", "fear", "neu"]
+    message = r"train\.json: class\(es\) \['fear', 'neu'\] .* 4-way"
+    with pytest.raises(ValueError, match=message):
+        load_datasets({"train": train, "test": test}, ".", labels=labels)
+    # a class the test set lacks is not an error; the training set decides
+    sets = load_datasets({"train": train, "test": test}, ".", labels=labels[:2])
+    assert len(sets["test"]) == 1
+    # a class whose every utterance is cut by max_duration has no data
+    long_sad = _manifest(tmp_path / "cut.json", ["anger", "sad"], [1.0, 9.0])
+    with pytest.raises(ValueError, match=r"cut\.json.*\['sad'\].*at most 5"):
+        load_datasets(
+            {"train": long_sad}, ".", max_duration=5, labels=labels[:2]
+        )

@@ -1,3 +1,4 @@
+import hashlib
 import json
 import os
 
@@ -5,9 +6,12 @@ import jiwer
 import pytest
 import torch
 
+from speechbrain_ext.augment.conditions import NoiseCondition
+from speechbrain_ext.utils.evaluation import evaluate_conditions
 from speechbrain_ext.utils.report import (
     WORD_COUNT_BINS,
     compute_metrics,
+    condition_set_folder,
     markdown_table,
     normalize_text,
     plot_conditions,
@@ -456,3 +460,88 @@ def test_condition_report_writes_wer_breakdown(tmp_path):
         "metrics.json",
         "predictions.csv",
     ]
+
+
+class EchoBrain:
+    """Predicts every test label right, or always the first label."""
+
+    test_condition, test_records = None, []
+
+    def __init__(self, right=True):
+        self.right = right
+
+    def evaluate(self, data, **kwargs):
+        self.test_records = [
+            {"id": uid, "emo": emo, "pred": emo if self.right else "neu"}
+            for uid, emo in data
+        ]
+
+
+def _sha256(path):
+    with open(path, "rb") as fin:
+        return hashlib.sha256(fin.read()).hexdigest()
+
+
+def test_condition_sets_do_not_overwrite_each_other(tmp_path):
+    out = str(tmp_path / "test_results")
+    data = [("u1", "neu"), ("u2", "ang"), ("u3", "sad")]
+    paper7 = [NoiseCondition("clean"), NoiseCondition("noise_5dB", "noise", 5)]
+    first = evaluate_conditions(
+        EchoBrain(), data, paper7, out, LABELS, condition_set="paper7"
+    )
+    run_files = ["results.md", "metrics.json", "clean/predictions.csv"]
+    sums = {name: _sha256(os.path.join(out, name)) for name in run_files}
+    with open(os.path.join(out, "metrics.json")) as fin:
+        assert json.load(fin) == first
+
+    # another set (same "clean" condition name, worse model) goes aside
+    sweep = [NoiseCondition("clean"), NoiseCondition("noise_0dB", "noise", 0)]
+    second = evaluate_conditions(
+        EchoBrain(right=False),
+        data,
+        sweep,
+        out,
+        LABELS,
+        condition_set="/somewhere/snr_sweep.yaml",
+    )
+    assert {n: _sha256(os.path.join(out, n)) for n in run_files} == sums
+    aside = os.path.join(out, "condition_sets", "snr_sweep")
+    with open(os.path.join(aside, "metrics.json")) as fin:
+        assert json.load(fin) == second
+    assert second["clean"]["WA"] < first["clean"]["WA"]
+    with open(os.path.join(aside, "results.md")) as fin:
+        assert "noise_0dB" in fin.read()
+    assert os.path.isfile(os.path.join(aside, "noise_0dB", "predictions.csv"))
+    assert not os.path.exists(os.path.join(out, "noise_0dB"))
+
+    # the run's own set evaluated again writes where it wrote before
+    evaluate_conditions(
+        EchoBrain(right=False),
+        data,
+        paper7,
+        out,
+        LABELS,
+        condition_set="paper7",
+    )
+    with open(os.path.join(out, "metrics.json")) as fin:
+        assert json.load(fin)["clean"]["WA"] == second["clean"]["WA"]
+    assert not os.path.exists(os.path.join(out, "condition_sets", "paper7"))
+
+    # other conditions under a name already used: an error, nothing written
+    renamed = [NoiseCondition("clean"), NoiseCondition("x", "music", 5)]
+    before = _sha256(os.path.join(aside, "metrics.json"))
+    with pytest.raises(FileExistsError, match=r"snr_sweep.*--results_folder"):
+        condition_set_folder(out, "snr_sweep", [vars(c) for c in renamed])
+    assert _sha256(os.path.join(aside, "metrics.json")) == before
+
+
+def test_results_without_a_condition_set_record_are_kept(tmp_path):
+    out = tmp_path / "test_results"
+    out.mkdir()
+    (out / "metrics.json").write_text('{"clean": {"WA": 50.0}}\n')
+    before = _sha256(out / "metrics.json")
+    folder = condition_set_folder(str(out), "clean", [{"name": "clean"}])
+    assert folder == str(out / "condition_sets" / "clean")
+    assert _sha256(out / "metrics.json") == before
+    with pytest.raises(ValueError, match="Invalid condition set name"):
+        condition_set_folder(str(out), "../x", [{"name": "clean"}])

@@ -29,7 +29,6 @@ import sys
 
 import speechbrain as sb
 import torch
-from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_ext.augment.noise_pools import load_condition_set
 from speechbrain_ext.nnet.windows import (
@@ -46,6 +45,7 @@ from speechbrain_ext.recipe.data import (
     run_preparation,
     train_loader_options,
 )
+from speechbrain_ext.recipe.hparams import load_hparams
 from speechbrain_ext.utils.evaluation import (
     evaluate_conditions,
     utterance_records,
@@ -172,8 +172,7 @@ if __name__ == "__main__":
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
     # Refuse an output folder inside the corpus before anything is written
     check_recipe_folders(hparams_file, overrides)
-    with open(hparams_file, encoding="utf-8") as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
+    hparams = load_hparams(hparams_file, overrides)
 
     # Multi-GPU (DDP) initialisation, then the experiment folder and its log
     sb.utils.distributed.ddp_init_group(run_opts)
@@ -220,4 +219,5 @@ if __name__ == "__main__":
         test_loader_kwargs=hparams["test_dataloader_opts"],
         min_key=None if hparams["test_last_epoch"] else "error",
         title=os.path.basename(hparams_file),
+        condition_set="clean",
     )

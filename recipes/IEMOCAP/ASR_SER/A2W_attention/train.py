@@ -20,7 +20,6 @@ import sys
 
 import speechbrain as sb
 import torch
-from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_ext.augment import noise_pools
 from speechbrain_ext.dataio.librispeech_prepare import (
@@ -32,6 +31,7 @@ from speechbrain_ext.lobes.models import a2w_ser
 from speechbrain_ext.nnet.structured_attention import attention_penalty
 from speechbrain_ext.recipe import data
 from speechbrain_ext.recipe.brain import RecipeBrain
+from speechbrain_ext.recipe.hparams import load_hparams
 from speechbrain_ext.utils.evaluation import (
     evaluate_conditions,
     utterance_records,
@@ -176,8 +176,7 @@ if __name__ == "__main__":
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
     # Refuse an output folder inside the corpus before anything is written
     data.check_recipe_folders(hparams_file, overrides)
-    with open(hparams_file, encoding="utf-8") as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
+    hparams = load_hparams(hparams_file, overrides)
     sb.utils.distributed.ddp_init_group(run_opts)
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],
@@ -249,4 +248,5 @@ if __name__ == "__main__":
         test_loader_kwargs=hparams["test_dataloader_opts"],
         min_key="error",
         title=os.path.basename(hparams_file),
+        condition_set=hparams["test_conditions"],
     )

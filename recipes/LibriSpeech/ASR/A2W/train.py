@@ -23,7 +23,6 @@ import sys
 
 import speechbrain as sb
 import torch
-from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from speechbrain_ext.dataio.librispeech_prepare import (
@@ -48,7 +47,9 @@ from speechbrain_ext.recipe.data import (
     run_preparation,
     train_loader_options,
 )
+from speechbrain_ext.recipe.hparams import load_hparams
 from speechbrain_ext.utils.report import (
+    condition_set_folder,
     write_condition_report,
     write_run_report,
 )
@@ -177,8 +178,7 @@ if __name__ == "__main__":
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
     # Refuse an output folder inside the corpus before anything is written
     check_recipe_folders(hparams_file, overrides)
-    with open(hparams_file, encoding="utf-8") as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
+    hparams = load_hparams(hparams_file, overrides)
 
     # Multi-GPU (DDP) initialisation, then the experiment folder and its log
     sb.utils.distributed.ddp_init_group(run_opts)
@@ -227,8 +227,13 @@ if __name__ == "__main__":
         valid_loader_kwargs=hparams["valid_dataloader_opts"],
     )
 
-    # Beam-search WER of the best checkpoint, then its export
-    results = {}
+    # Beam-search WER of the best checkpoint, then its export; the test
+    # sets are a condition set (other sets do not overwrite the reports)
+    test_sets = [
+        {"name": name, "manifest": os.path.abspath(path)}
+        for name, path in zip(test_names, hparams["test_annotation"])
+    ]
+    results, folder = {}, None
     for name in test_names:
         brain.test_records = []
         brain.evaluate(
@@ -237,17 +242,19 @@ if __name__ == "__main__":
             test_loader_kwargs=hparams["test_dataloader_opts"],
         )
         if if_main_process():
+            if folder is None:
+                folder = condition_set_folder(
+                    hparams["results_folder"], "+".join(test_names), test_sets
+                )
             results[name] = write_condition_report(
-                hparams["results_folder"], name, brain.test_records
+                folder, name, brain.test_records
             )
-            wer_file = os.path.join(hparams["results_folder"], name, "wer.txt")
+            wer_file = os.path.join(folder, name, "wer.txt")
             with open(wer_file, "w", encoding="utf-8") as f:
                 brain.wer_metric.write_stats(f)
 
     if if_main_process():
-        write_run_report(
-            hparams["results_folder"], results, os.path.basename(hparams_file)
-        )
+        write_run_report(folder, results, os.path.basename(hparams_file))
         export_pretrained(
             brain.modules, hparams["pretrained_folder"], vocabulary
         )
