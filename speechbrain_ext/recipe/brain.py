@@ -38,11 +38,11 @@ import speechbrain as sb
 import torch
 
 from speechbrain_ext.augment.replicate import replicate_batch_items
+from speechbrain_ext.recipe.hparams import EPOCHS_KEY, check_number_of_epochs
 from speechbrain_ext.utils.checkpoints import (
     ResumableCheckpointer,
     why_no_checkpoint,
 )
-from speechbrain_ext.recipe.hparams import EPOCHS_KEY, check_number_of_epochs
 from speechbrain_ext.utils.ddp import freeze_unused_parameters, uses_layerdrop
 
 logger = logging.getLogger(__name__)
