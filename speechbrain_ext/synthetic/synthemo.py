@@ -972,6 +972,7 @@ def ensure_synthemo(
     }
 
     def generate(staging):
+        """Writes both corpora into the staging folder; their summary."""
         logger.info("Generating SynthEmo and SynthNoise in %s", output_folder)
         summary = generate_synthemo(
             os.path.join(staging, "IEMOCAP_full_release"),

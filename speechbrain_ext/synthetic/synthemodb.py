@@ -402,6 +402,7 @@ def ensure_synthemodb(output_folder, n_utterances=535, seed=1234):
     }
 
     def generate(staging):
+        """Writes the corpus into the staging folder; its summary."""
         logger.info("Generating SynthEmoDB in %s", output_folder)
         return generate_synthemodb(
             staging, n_utterances=n_utterances, seed=seed

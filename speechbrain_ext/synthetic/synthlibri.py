@@ -784,6 +784,7 @@ def ensure_synthlibri(
     }
 
     def generate(staging):
+        """Writes the corpus into the staging folder; its summary."""
         corpus = os.path.join(staging, "LibriSpeech")
         logger.info("Generating SynthLibri in %s", output_folder)
         return generate_synthlibri(
