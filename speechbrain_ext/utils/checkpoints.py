@@ -372,6 +372,7 @@ class ResumableCheckpointer(Checkpointer):
         """
 
         def deletable(checkpoint):
+            """Only marked checkpoints that the caller would delete."""
             return is_marked(checkpoint.path) and (
                 ckpt_predicate is None or ckpt_predicate(checkpoint)
             )
