@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# One run on a GPU machine: the CUDA test, inference of the three full-size systems
-# and the throughput of an IEMOCAP-like noise-trained epoch with dynamic
-# batches. Logs and JSON go to $OUT (default: gpu_check_out).
-#   bash bench/gpu_check.sh [notest]
+# One run on a GPU machine. Logs and JSON go to $OUT (default:
+# gpu_check_out).
+#   bash bench/gpu_check.sh joint      # CUDA test; profile, fused Adam,
+#                                      # inference, bf16 vs fp32 of joint.yaml
+#   bash bench/gpu_check.sh families   # every family's full-size yaml
 set -u
 OUT=${OUT:-gpu_check_out}
 mkdir -p "$OUT"
@@ -10,36 +11,54 @@ export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 W=${GPU_CHECK_WORK:-/tmp/gpu_check_work}
 B="python3 bench/gpu_throughput.py --work $W"
-nvidia-smi --query-gpu=name,memory.total,clocks.sm --format=csv
-if [ "${1:-}" != notest ]; then
-    python3 -m pytest -q --noconftest -p no:cacheprovider \
-        tests/integration/recipes/test_cuda.py >"$OUT/test_cuda.log" 2>&1
-    tail -3 "$OUT/test_cuda.log"
+E="--precision bf16 --noise --augment --batch_seconds 120 --infer_files 0"
+nvidia-smi --query-gpu=name,memory.total,clocks.sm --format=csv,noheader
+git rev-parse --short HEAD 2>/dev/null
+if [ "${1:-joint}" = families ]; then
+    python3 bench/gpu_families.py --work "$W/families" --copies 40 \
+        >"$OUT/families.json" 2>"$OUT/families.log"
+    python3 - "$OUT" <<'PY'
+import json, sys
+r = json.load(open(f"{sys.argv[1]}/families.json"))
+for name, v in r["families"].items():
+    print(f"{name:16s} rc={v['rc']} {v.get('audio_s_per_s', 0):8.1f} audio-s/s "
+          f"{v.get('utt_per_s', 0):7.1f} utt/s {v.get('peak_gib', 0):5.1f} GiB "
+          f"{v.get('minutes_per_fold', 0):6.1f} min/fold wall {v['wall_s']:.0f}s")
+PY
+    exit 0
 fi
-# Inference: the three systems, batches of 8 and 32, fp32 and bf16
-$B --steps 0 --infer_files 96 --infer_batch_size 8 32 \
-    --eval_precision fp32 bf16 --profile_inference \
+python3 -m pytest -q --noconftest -p no:cacheprovider \
+    tests/integration/recipes/test_cuda.py >"$OUT/test_cuda.log" 2>&1
+tail -1 "$OUT/test_cuda.log"
+# Noise-trained epoch of joint.yaml and ser_baseline.yaml: profiler tables
+$B --systems joint ser $E --steps 10 --count_flops --profile 3 \
+    >"$OUT/train.json" 2>"$OUT/train.log"
+$B --systems joint $E --steps 10 --fused_adam \
+    >"$OUT/fused.json" 2>"$OUT/fused.log"
+# Inference, batches of 8 and 32, bf16
+$B --steps 0 --infer_files 96 --infer_batch_size 8 32 --eval_precision bf16 \
     >"$OUT/inference.json" 2>"$OUT/inference.log"
-# IEMOCAP-like epoch: dynamic batches, augmented and noisy copies
-$B --systems joint ser --precision bf16 --noise --augment \
-    --batch_seconds 240 --steps 10 --count_flops --infer_files 0 \
-    >"$OUT/dynamic240_noise.json" 2>"$OUT/dynamic240_noise.log"
+# bf16 against fp32: 200 steps from the same weights on the same batches
+$B --precision fp32 bf16 --compare_steps 200 --batch_size 4 \
+    >"$OUT/precision.json" 2>"$OUT/precision.log"
 python3 - "$OUT" <<'PY'
 import json, sys
-for name in ("inference", "dynamic240_noise"):
+for name in ("train", "fused", "inference", "precision"):
     try:
         r = json.load(open(f"{sys.argv[1]}/{name}.json"))
     except Exception as e:
         print(name, "failed", e); continue
-    print(name, r["device"])
+    if name == "precision":
+        print("precision", {k: v for k, v in r.items() if "diff" in k})
+        continue
     for k, v in r["train"].items():
-        print(f"  {k:12s} {v['seconds_per_step']:.3f} s/step "
+        print(f"{name:6s} {k:10s} {v['seconds_per_step']:.3f} s/step "
+              f"{v['utterances_per_step']:5.1f} utt/step "
               f"{v['audio_seconds_per_second']:7.1f} audio-s/s "
               f"{v['peak_memory_gib']:5.1f} GiB "
               f"mfu={v.get('matmul_utilisation', float('nan')):.3f}")
     for k, v in r["inference"].items():
-        print(f"  infer {k:18s} {v['audio_seconds_per_second']:8.1f} "
-              f"audio-s/s, {v['mean_hypothesis_words']:.1f} words")
+        print(f"  infer {k:18s} {v['audio_seconds_per_second']:8.1f} audio-s/s")
     print("  ratios", {k: round(v, 3) for k, v in r.items()
                        if k.startswith("joint_over")})
 PY
