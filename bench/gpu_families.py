@@ -196,7 +196,8 @@ def run_family(name, args, models, work):
     cmd = [sys.executable, script, hparams_file] + family_flags(
         name, flags, models, args, train_json, output
     )
-    env = {**os.environ, "PYTHONPATH": ROOT, "HF_HUB_OFFLINE": "1"}
+    path = os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path, "HF_HUB_OFFLINE": "1"}
     start = time.perf_counter()
     proc = subprocess.run(
         cmd, cwd=ROOT, env=env, capture_output=True, text=True
