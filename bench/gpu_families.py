@@ -206,7 +206,9 @@ def run_family(name, args, models, work):
     result = {"yaml": hparams_file, "wall_s": wall, "rc": proc.returncode}
     log = os.path.join(output, "train_log.txt")
     if proc.returncode != 0 or not os.path.exists(log):
-        result["error"] = (proc.stdout + proc.stderr)[-3000:]
+        lines = (proc.stdout + proc.stderr).replace("\r", "\n").splitlines()
+        lines = [line for line in lines if "it/s" not in line]
+        result["error"] = "\n".join(lines)[-3000:]
         return result
     stats = last_epoch_stats(log)
     result.update(stats)

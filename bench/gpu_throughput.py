@@ -28,7 +28,6 @@ CPU) matrix-product rate of the device.
 """
 
 import argparse
-import functools
 import gc
 import json
 import math
@@ -195,6 +194,7 @@ def build_hparams(system, args, folders, work):
         "encoder_dim": encoder_dim,
         "noise_prob": 1.0 if args.noise else 0.0,
         "cudnn_attention": bool(args.cudnn_attention),
+        "fused_adam": bool(args.fused_adam),
     }
     if system != "ser":
         overrides["augment_prob"] = 1.0 if args.augment else 0.0
@@ -202,16 +202,6 @@ def build_hparams(system, args, folders, work):
         overrides.update(bert_source=folders["bert"], bert_dim=bert_dim)
     with open(os.path.join(RECIPE, "hparams", SYSTEMS[system])) as f:
         hparams = load_hyperpyyaml(f, overrides)
-    if args.fused_adam:
-        for group in hparams["param_groups"].values():
-            opt = group["optimizer"]
-            if getattr(opt, "func", None) in (
-                torch.optim.Adam,
-                torch.optim.AdamW,
-            ):
-                group["optimizer"] = functools.partial(
-                    opt.func, *opt.args, **{**opt.keywords, "fused": True}
-                )
     return hparams
 
 
@@ -490,7 +480,7 @@ def main():
         help="compare the joint losses of --precision over so many steps",
     )
     parser.add_argument(
-        "--fused_adam", action="store_true", help="Adam(fused=True)"
+        "--fused_adam", action="store_true", help="the yamls' fused_adam: True"
     )
     parser.add_argument(
         "--compile",

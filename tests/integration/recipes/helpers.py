@@ -74,8 +74,11 @@ def run_joint_yaml(tmp_path, manifest, w2v, bert, *flags):
     """
     ann = tmp_path / "ann.json"
     ann.write_text(json.dumps(manifest))
+    # the classes the manifest has (a class without data is refused)
+    emotions = list(dict.fromkeys(entry["emo"] for entry in manifest.values()))
     return run_recipe(
         "joint.yaml",
+        f"--emotions=[{','.join(emotions)}]",
         f"--output_folder={tmp_path / 'out'}",
         f"--data_folder={tmp_path}",
         f"--musan_folder={tmp_path}",
