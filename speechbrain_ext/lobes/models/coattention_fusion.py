@@ -27,7 +27,10 @@ from speechbrain.lobes.features import MFCC
 from speechbrain.nnet.attention import MultiheadAttention
 from speechbrain.nnet.RNN import LSTM
 
-from speechbrain_ext.lobes.models.fbank_encoder import FbankEncoder
+from speechbrain_ext.lobes.models.fbank_encoder import (
+    FbankEncoder,
+    normalize_features,
+)
 from speechbrain_ext.lobes.models.joint_asr_ser import ctc_greedy_transcripts
 from speechbrain_ext.nnet.coattention import (
     EncodedStream,
@@ -223,7 +226,7 @@ class MFCCMaxPool(torch.nn.Module):
         counts = (counts.long() + 1).clamp(max=feats.shape[1])
         lens = relative_lengths(counts, feats.shape[1])
         if self.normalize is not None:
-            feats = self.normalize(feats, lens)
+            feats = normalize_features(self.normalize, feats, lens)
         mask = length_mask(counts, feats.shape[1]).unsqueeze(-1)
         feats = feats.masked_fill(~mask, float("-inf"))
         feats = torch.nn.functional.max_pool1d(
@@ -398,7 +401,7 @@ class LayerwiseFbankEncoder(FbankEncoder):
         if wav_lens is None:
             wav_lens = torch.ones(wav.shape[0], device=wav.device)
         feats = self.compute_features(wav)
-        feats = self.normalize(feats, wav_lens)
+        feats = normalize_features(self.normalize, feats, wav_lens)
         if self.training and self.spec_augment is not None:
             feats = self.spec_augment(feats)
         frames = self._fbank_frames(wav_lens, wav.shape[1]).long()

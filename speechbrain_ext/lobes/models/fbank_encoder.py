@@ -13,6 +13,46 @@ from speechbrain.lobes.features import Fbank
 from speechbrain.nnet.RNN import LSTM
 
 
+def normalize_features(normalize, feats, lens):
+    """Applies an ``InputNormalization`` held inside another module.
+
+    ``InputNormalization`` keeps its global statistics as plain tensors
+    and loads them onto its own ``device`` attribute, which only its own
+    ``.to()`` updates. Nested in an encoder, it is moved by the parent's
+    ``.to()``, which does not call it: after a checkpoint is loaded the
+    statistics sit on the CPU while the features are on a GPU. They are
+    moved to the features' device first.
+
+    Arguments
+    ---------
+    normalize : speechbrain.processing.features.InputNormalization
+        The normalization.
+    feats : torch.Tensor
+        Features [batch, frames, channels].
+    lens : torch.Tensor
+        Relative lengths.
+
+    Returns
+    -------
+    torch.Tensor
+        The normalized features.
+
+    Example
+    -------
+    >>> from speechbrain.processing.features import InputNormalization
+    >>> norm = InputNormalization(norm_type="global")
+    >>> _ = norm(torch.randn(2, 10, 4), torch.ones(2))
+    >>> _ = norm.eval()
+    >>> feats = torch.randn(2, 10, 4, device="meta")
+    >>> normalize_features(norm, feats, torch.ones(2, device="meta")).device
+    device(type='meta')
+    """
+    stats = getattr(normalize, "glob_mean", None)
+    if stats is not None and stats.numel() and stats.device != feats.device:
+        normalize.to(feats.device)
+    return normalize(feats, lens)
+
+
 class FbankEncoder(torch.nn.Module):
     """Fbank -> global normalisation -> strided 1-D convolutions -> BiLSTM.
 
@@ -112,7 +152,7 @@ class FbankEncoder(torch.nn.Module):
         if wav_lens is None:
             wav_lens = torch.ones(wav.shape[0], device=wav.device)
         feats = self.compute_features(wav)
-        feats = self.normalize(feats, wav_lens)
+        feats = normalize_features(self.normalize, feats, wav_lens)
         if self.training and self.spec_augment is not None:
             feats = self.spec_augment(feats)
         # Frames past each utterance's end are zeroed after every layer, and
