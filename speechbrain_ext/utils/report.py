@@ -9,6 +9,10 @@ a dict with the keys
 * ``emo`` / ``pred``: true and predicted emotion labels (SER runs),
 * ``probs`` (optional): class probabilities, a dict ``{label: p}`` or a
   sequence in label order,
+* ``n_windows`` / ``windows_correct`` (optional, window classifiers): how
+  many windows the utterance was cut into and how many of them the
+  classifier got right on their own, before their aggregation into the
+  utterance's ``pred``,
 
 and calls :func:`write_condition_report`; at the end of the run,
 :func:`write_run_report` gathers the conditions. The output folder then
@@ -56,6 +60,7 @@ METRIC_NAMES = {
     "WER": "WER",
     "CER": "CER",
     "WA": "WA",
+    "window_WA": "window WA",
     "UA": "UA",
     "macro_F1": "macro-F1",
 }
@@ -63,6 +68,7 @@ METRIC_NAMES = {
 
 _ASR_KEYS = ("ref", "hyp")
 _SER_KEYS = ("emo", "pred")
+_WINDOW_KEYS = ("n_windows", "windows_correct")
 _PROB_PREFIX = "prob_"
 CONDITION_SET_FILE = "condition_set.json"
 """Record of the condition set whose reports a results folder holds."""
@@ -168,7 +174,11 @@ def compute_metrics(records, labels=None):
       :func:`normalize_text`. An empty reference adds its hypothesis as
       insertions; a corpus without reference words scores 0 when the
       hypotheses are empty too and 100 otherwise;
-    * ``WER_by_emotion``: the WER of the utterances of each true emotion.
+    * ``WER_by_emotion``: the WER of the utterances of each true emotion;
+    * ``window_WA``: when the records carry ``n_windows`` and
+      ``windows_correct``, the accuracy over all the windows of all the
+      utterances (every window counts once, so long utterances weigh more
+      than in ``WA``), with ``n_windows`` their total.
 
     Arguments
     ---------
@@ -186,7 +196,8 @@ def compute_metrics(records, labels=None):
         ``n`` (number of utterances); with emotions ``labels``, ``WA``,
         ``UA``, ``macro_F1`` and ``confusion`` (list of lists, rows true,
         columns predicted, in ``labels`` order); with transcripts ``WER``,
-        ``CER`` and, when emotions are present too, ``WER_by_emotion``.
+        ``CER`` and, when emotions are present too, ``WER_by_emotion``;
+        with window counts ``n_windows`` and ``window_WA``.
 
     Example
     -------
@@ -201,11 +212,21 @@ def compute_metrics(records, labels=None):
     (50.0, 50.0, [[0, 1], [0, 1]])
     >>> metrics["WER"], metrics["WER_by_emotion"]
     (40.0, {'ang': 66.66666666666667, 'hap': 0.0})
+    >>> windows = [
+    ...     {"id": "a", "emo": "hap", "pred": "hap",
+    ...      "n_windows": 3, "windows_correct": 2},
+    ...     {"id": "b", "emo": "ang", "pred": "ang",
+    ...      "n_windows": 1, "windows_correct": 1},
+    ... ]
+    >>> metrics = compute_metrics(windows, labels=["ang", "hap"])
+    >>> metrics["WA"], metrics["window_WA"], metrics["n_windows"]
+    (100.0, 75.0, 4)
     """
     if len(records) == 0:
         raise ValueError("compute_metrics needs at least one record.")
     has_ser = _has_keys(records, _SER_KEYS, "emotion")
     has_asr = _has_keys(records, _ASR_KEYS, "transcript")
+    has_windows = _has_keys(records, _WINDOW_KEYS, "window")
     if not has_ser and not has_asr:
         raise ValueError(
             "Records carry neither emo/pred nor ref/hyp: nothing to score."
@@ -238,6 +259,14 @@ def compute_metrics(records, labels=None):
         metrics["UA"] = 100.0 * float(recall.mean())
         metrics["macro_F1"] = 100.0 * float(f1.mean())
         metrics["confusion"] = confusion.tolist()
+
+    if has_windows:
+        n_windows = sum(int(record["n_windows"]) for record in records)
+        correct = sum(int(record["windows_correct"]) for record in records)
+        if n_windows == 0:
+            raise ValueError("The records' n_windows add up to 0 windows.")
+        metrics["n_windows"] = n_windows
+        metrics["window_WA"] = 100.0 * correct / n_windows
 
     if has_asr:
         refs = [normalize_text(record["ref"]) for record in records]
@@ -519,7 +548,8 @@ def write_predictions_csv(records, path, labels=None):
     """Write one row per utterance: id, ref, hyp, emo, pred, probabilities.
 
     Only the columns some record carries are written (an SER-only run has
-    no ``ref``/``hyp``). Probabilities go to columns ``prob_<label>``: the
+    no ``ref``/``hyp``; window classifiers add ``n_windows`` and
+    ``windows_correct``). Probabilities go to columns ``prob_<label>``: the
     keys of a ``probs`` dict, or ``labels`` (or positions) for a sequence
     or tensor. Parent folders are created.
 
@@ -553,7 +583,7 @@ def write_predictions_csv(records, path, labels=None):
     """
     columns = ["id"] + [
         key
-        for key in _ASR_KEYS + _SER_KEYS
+        for key in _ASR_KEYS + _SER_KEYS + _WINDOW_KEYS
         if any(key in record for record in records)
     ]
     prob_names = _prob_columns(records, labels)
@@ -585,7 +615,8 @@ def read_predictions_csv(path):
     -------
     list of dict
         One record per row with the string columns it has (``id``,
-        ``ref``, ``hyp``, ``emo``, ``pred``) and, when the file has
+        ``ref``, ``hyp``, ``emo``, ``pred``, ``n_windows``,
+        ``windows_correct``) and, when the file has
         ``prob_*`` columns, ``probs`` as a dict ``{label: float}``.
 
     Example
@@ -1048,8 +1079,14 @@ def write_run_report(out_dir, results, title=None):
         fout.write(f"# {title or 'Results'}\n\n")
         fout.write(
             "All values in %. WER and CER are corpus-level after text "
-            "normalisation; WA is accuracy, UA the mean per-class recall.\n\n"
+            "normalisation; WA is accuracy, UA the mean per-class recall."
         )
+        if any("window_WA" in metrics for metrics in results.values()):
+            fout.write(
+                " WA counts utterances (predicted from all their windows), "
+                "window WA counts the windows, each classified alone."
+            )
+        fout.write("\n\n")
         fout.write(table + "\n")
     plot_conditions(results, os.path.join(out_dir, "conditions.png"), title)
     return table

@@ -166,8 +166,15 @@ def test_demo_recipe_learns_on_held_out_speakers(tmp_path):
     # chance is 1/7 (14%); the most frequent class, anger, is 24%
     assert metrics["WA"] > 45, metrics
     assert metrics["UA"] > 35, metrics
+    # accuracy over the utterances (WA) and over their windows, side by side
+    assert 0 <= metrics["window_WA"] <= 100, metrics
+    assert metrics["n_windows"] > metrics["n"]
+    with open(out / "test_results" / "metrics.json") as f:
+        assert {"WA", "window_WA"} <= set(json.load(f)["clean"])
     log = (out / "train_log.txt").read_text()
     assert "Epoch loaded: 4" in log
+    assert "valid ACC:" in log and "valid window_ACC:" in log
+    assert "test ACC:" in log and "test window_ACC:" in log
     assert (out / "test_results" / "clean" / "predictions.csv").exists()
 
 

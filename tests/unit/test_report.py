@@ -202,6 +202,30 @@ def test_predictions_csv_ser_only(tmp_path):
     assert set(back[0]) == {"id", "emo", "pred"}
 
 
+def test_window_accuracy_pools_the_windows(tmp_path):
+    """window_WA counts every window once, also read back from the csv
+    (as cross-validation pools the folds)."""
+    records = [
+        {"id": "a", "emo": "ang", "pred": "ang", "n_windows": 3},
+        {"id": "b", "emo": "hap", "pred": "ang", "n_windows": 1},
+    ]
+    records[0]["windows_correct"], records[1]["windows_correct"] = 2, 0
+    metrics = compute_metrics(records, LABELS)
+    assert metrics["WA"] == 50.0
+    assert metrics["window_WA"] == 50.0  # 2 of 4 windows, not (2/3 + 0) / 2
+    assert metrics["n_windows"] == 4
+    path = str(tmp_path / "p.csv")
+    write_predictions_csv(records, path)
+    back = read_predictions_csv(path)
+    assert set(back[0]) == {"id", "emo", "pred", "n_windows", "windows_correct"}
+    assert compute_metrics(back, LABELS) == metrics
+    # Utterance-level records have no window counts, and no window_WA
+    assert "window_WA" not in compute_metrics(make_records(), LABELS)
+    del records[1]["windows_correct"]
+    with pytest.raises(ValueError, match="record 'b' lacks them"):
+        compute_metrics(records, LABELS)
+
+
 def test_plots(tmp_path):
     path = plot_confusion(
         [[2, 1], [0, 3]], ["neu", "ang"], str(tmp_path / "c.png"), "t"

@@ -9,8 +9,10 @@ emotion (7 classes). Model: 2 recurrent layers (LSTM 128, dropout 0.2), the
 last state -> fully connected layer (L2 penalty 1e-4 on its weights) ->
 softmax; Adam, batches of 128 windows, 10 epochs. An utterance is classified
 from all its windows: the mean of their log-posteriors, renormalised
-(``aggregation: mean_log_prob``). The speakers of train (408 utterances),
-validation (56) and test (71) are disjoint.
+(``aggregation: mean_log_prob``). Validation and test report the accuracy
+of both: over utterances (``ACC``, ``WA``) and over windows, each window
+classified alone (``window_ACC``, ``window_WA``). The speakers of train
+(408 utterances), validation (56) and test (71) are disjoint.
 
     python train.py hparams/lstm.yaml --data_folder=<Emo-DB folder>
     python train.py hparams/lstm.yaml --data_folder=... \
@@ -58,7 +60,13 @@ class WindowRNNBrain(RecipeBrain):
     """Classifies windows in training, utterances (from windows) otherwise."""
 
     def compute_forward(self, batch, stage):
-        """Normalised features -> windows -> RNN -> FC -> log-posteriors."""
+        """Normalised features -> windows -> RNN -> FC -> log-posteriors.
+
+        In training, the log-posteriors [windows, classes] of a batch of
+        windows. Otherwise ``(utterances, windows, owners)``: the
+        aggregated log-posteriors [utterances, classes], those of every
+        window [windows, classes] and the utterance of each window.
+        """
         batch = batch.to(self.device)
         feats, lens = batch.feats
         # Global statistics, accumulated over the first epoch's windows
@@ -71,12 +79,14 @@ class WindowRNNBrain(RecipeBrain):
         windows, owners = sliding_windows(
             feats, lens, self.hparams.window_size, self.hparams.window_shift
         )
-        return aggregate_windows(
-            self.classify(windows),
+        window_log_probs = self.classify(windows)
+        utterances = aggregate_windows(
+            window_log_probs,
             owners,
             len(batch.id),
             method=self.hparams.aggregation,
         )
+        return utterances, window_log_probs, owners
 
     def classify(self, windows):
         """Window log-posteriors [windows, classes]."""
@@ -84,8 +94,17 @@ class WindowRNNBrain(RecipeBrain):
         return self.hparams.log_softmax(self.modules.classifier(state))
 
     def compute_objectives(self, predictions, batch, stage):
-        """Cross-entropy + L2 penalty on the FC layer's weight matrix."""
+        """Cross-entropy + L2 penalty on the FC layer's weight matrix.
+
+        Training: over windows; otherwise over utterances, whose
+        accuracies are updated too.
+        """
         emo = batch.emo_encoded.data[:, 0]
+        if stage != sb.Stage.TRAIN:
+            predictions, window_log_probs, owners = predictions
+            self.update_metrics(
+                batch.id, emo, predictions, window_log_probs, owners
+            )
         nll = self.hparams.compute_cost(
             predictions.unsqueeze(1), emo.unsqueeze(1)
         )
@@ -95,28 +114,61 @@ class WindowRNNBrain(RecipeBrain):
         l2 = self.hparams.l2_weight * weight.pow(2).sum()
         self.track_loss("nll", nll)
         self.track_loss("l2", l2)
-        if stage != sb.Stage.TRAIN:
-            probs = predictions.exp().detach().cpu()
-            self.emo_metric.append(
-                batch.id, probs.argmax(-1).tolist(), emo.tolist()
-            )
-            if self.test_records is not None:
-                self.test_records += utterance_records(
-                    batch.id,
-                    self.emo_encoder.decode_torch(emo.cpu()),
-                    probs=probs,
-                    labels=self.hparams.emotions,
-                )
         return nll + l2
 
+    def update_metrics(self, ids, emo, log_probs, window_log_probs, owners):
+        """Adds an evaluation batch to the utterance and window accuracies.
+
+        An utterance is right when its aggregated posterior is; a window
+        when its own posterior is (each window counts once). The test
+        records carry each utterance's window counts.
+
+        Arguments
+        ---------
+        ids : list of str
+            The utterances of the batch.
+        emo : torch.Tensor
+            Their emotion indices [utterances].
+        log_probs : torch.Tensor
+            Their aggregated log-posteriors [utterances, classes].
+        window_log_probs : torch.Tensor
+            The log-posteriors of their windows [windows, classes].
+        owners : torch.Tensor
+            The utterance (batch index) of each window [windows].
+        """
+        emo, owners = emo.cpu(), owners.cpu()
+        probs = log_probs.exp().detach().cpu()
+        self.emo_metric.append(ids, probs.argmax(-1).tolist(), emo.tolist())
+        hits = window_log_probs.detach().argmax(-1).cpu() == emo[owners]
+        n_windows = torch.bincount(owners, minlength=len(ids))
+        correct = torch.zeros_like(n_windows).index_add_(0, owners, hits.long())
+        self.window_counts["windows"] += int(n_windows.sum())
+        self.window_counts["correct"] += int(correct.sum())
+        if self.test_records is not None:
+            records = utterance_records(
+                ids,
+                self.emo_encoder.decode_torch(emo),
+                probs=probs,
+                labels=self.hparams.emotions,
+            )
+            for i, record in enumerate(records):
+                record["n_windows"] = int(n_windows[i])
+                record["windows_correct"] = int(correct[i])
+            self.test_records += records
+
     def on_stage_start(self, stage, epoch=None):
-        """Resets the loss terms and the accuracy tracker."""
+        """Resets the loss terms and the accuracy trackers."""
         super().on_stage_start(stage, epoch)
         self.emo_metric = sb.utils.metric_stats.ClassificationStats()
+        self.window_counts = {"windows": 0, "correct": 0}
 
     def summarize_metrics(self, stage):
-        """Utterance accuracy (%)."""
-        return {"ACC": 100 * float(self.emo_metric.summarize("accuracy"))}
+        """Accuracy (%) over the utterances and over their windows."""
+        counts = self.window_counts
+        return {
+            "ACC": 100 * float(self.emo_metric.summarize("accuracy")),
+            "window_ACC": 100 * counts["correct"] / max(counts["windows"], 1),
+        }
 
     def selection_error(self, stats):
         """100 - validation accuracy."""
