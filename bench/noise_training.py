@@ -203,14 +203,42 @@ def sweep_table(results):
     return "\n".join(lines)
 
 
-def _plot_sweep(results, path):
-    import matplotlib
+SYSTEM_COLORS = {"joint": "tab:blue", "asr": "tab:green", "ser": "tab:red"}
+"""One colour per system in every panel of the sweep figure."""
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def sweep_figure(results):
+    """WER (top row) and UA (bottom row) against SNR, one column per category.
+
+    Every system keeps its colour in every panel (clean-trained dashed,
+    noise-trained solid), and each row has its own legend: the WER row
+    names the systems with an ASR head, the UA row those with an emotion
+    head.
+
+    Arguments
+    ---------
+    results : dict
+        ``{(system, training): snr_sweep metrics}``, the metrics as a
+        run's ``metrics.json`` holds them (``{condition: {"WER", "UA"}}``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (2 x 3 panels).
+
+    Example
+    -------
+    >>> sweep = {"clean": {"UA": 70.0}, "noise_5dB": {"UA": 50.0},
+    ...          "music_5dB": {"UA": 60.0}, "speech_5dB": {"UA": 40.0}}
+    >>> fig = sweep_figure({("ser", "clean"): sweep})
+    >>> [t.get_text() for t in fig.axes[3].get_legend().get_texts()]
+    ['ser, clean-trained']
+    """
+    from matplotlib.figure import Figure
 
     categories = ("noise", "music", "speech")
-    fig, axes = plt.subplots(2, 3, figsize=(14, 7), sharex=True)
+    fig = Figure(figsize=(14, 7))
+    axes = fig.subplots(2, 3, sharex=True)
     for row, key in enumerate(("WER", "UA")):
         for col, category in enumerate(categories):
             ax = axes[row][col]
@@ -218,28 +246,31 @@ def _plot_sweep(results, path):
                 if _metric(metrics, "clean", key) is None:
                     continue
                 snrs, values = _sweep_points(metrics, category, key)
-                style = "-" if training == "noise" else "--"
                 ax.plot(
                     snrs,
                     values,
-                    style,
+                    "-" if training == "noise" else "--",
+                    color=SYSTEM_COLORS.get(system),
                     marker="o",
                     label=f"{system}, {training}-trained",
                 )
             ax.set_title(f"{CATEGORY_NAMES[category]}: {key}")
-            ax.invert_xaxis()
             ax.grid(alpha=0.3)
             if row == 1:
                 ax.set_xlabel("SNR (dB)")
             if col == 0:
                 ax.set_ylabel(f"{key} (%)")
-    if axes[0][0].get_legend_handles_labels()[0]:
-        axes[0][0].legend(fontsize=7)
-    elif axes[1][0].get_legend_handles_labels()[0]:
-        axes[1][0].legend(fontsize=7)
+        if axes[row][0].get_legend_handles_labels()[0]:
+            axes[row][0].legend(fontsize=7)
+    # The panels share their x axis: one inversion turns them all (from
+    # the highest SNR on the left to the lowest on the right)
+    axes[0][0].invert_xaxis()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
+
+
+def _plot_sweep(results, path):
+    sweep_figure(results).savefig(path, dpi=110)
 
 
 def direction_summary(per_seed):
