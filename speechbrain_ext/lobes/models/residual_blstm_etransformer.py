@@ -325,20 +325,19 @@ class ETransformer(torch.nn.Module):
             self.conv_in = _conv_block(d_model, d_model, kernel_size, "layer")
             self.conv_out = _conv_block(d_model, d_model, kernel_size, "layer")
 
-        def layer():
-            return TransformerEncoderLayer(
+        layers = [
+            TransformerEncoderLayer(
                 d_ffn=d_ffn,
                 nhead=nhead,
                 d_model=d_model,
                 dropout=dropout,
                 normalize_before=False,
             )
-
-        # One layer keeps the parameter names of the one-layer module.
-        self.transformer = layer()
-        self.extra_layers = torch.nn.ModuleList(
-            layer() for _ in range(encoder_layers - 1)
-        )
+            for _ in range(encoder_layers)
+        ]
+        # The first layer keeps the parameter names of the one-layer module
+        self.transformer = layers[0]
+        self.extra_layers = torch.nn.ModuleList(layers[1:])
 
     def forward(self, x, padding_mask=None):
         """[batch, time, d_model] -> [batch, time, d_model].
