@@ -53,11 +53,13 @@ Each manifest maps an utterance id to ``wav`` (absolute path), ``duration``
 (``F``/``M``), ``emo`` (label after ``label_map``), ``wrd`` (transcript after
 ``normalize_transcript``) and ``improvised`` (bool).
 
-Bad input: arguments (``split_ratio``, folds, folders) are checked before
-anything is read; a wav with fewer than 1600 samples (0.1 s) or with NaN or
-infinite samples is refused by name; a wav shorter than its ``[start -
-end]`` segment in EmoEvaluation is kept with a warning naming it; a session
-or speaker without any labelled utterance is named in a warning. The save
+Bad input: arguments (``split_ratio``, folds, ``n_folds``,
+``valid_percent``, ``max_utterance_seconds``, folders) are checked before
+anything is read; a class too small to be stratified is named; a wav with
+fewer than 1600 samples (0.1 s) or with NaN or infinite samples is refused
+by name; a wav shorter than its ``[start - end]`` segment in EmoEvaluation
+is kept with a warning naming it; a session or speaker without any
+labelled utterance is named in a warning. The save
 folder is locked while a preparation runs (see
 ``speechbrain_ext.dataio.preparation``); use one save folder per fold: two
 folds prepared into one folder overwrite each other's manifests (the last
