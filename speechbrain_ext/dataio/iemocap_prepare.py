@@ -25,19 +25,41 @@ Protocols (``list_folds`` gives the fold numbers of each one):
 - ``"session"``: 5-fold leave-one-session-out. Fold ``k`` tests both
   speakers of session ``k``; the validation speaker is by default the female
   speaker of the next session (``k mod 5 + 1``); the 7 others train.
-- ``"random"``: speaker-dependent split of all utterances, drawn with a
-  seeded shuffle in the proportions ``split_ratio`` (one fold).
+- ``"random"``: speaker-dependent split of all utterances in the
+  proportions ``split_ratio`` (one fold), stratified by emotion: each split
+  holds every class in the proportions of the whole set (within one
+  utterance), drawn with scikit-learn's ``train_test_split`` and ``seed``.
+- ``"random_kfold"``: speaker-dependent, emotion-stratified ``n_folds``-fold
+  cross-validation (scikit-learn's ``StratifiedKFold`` with shuffling and
+  ``seed``). Fold ``k`` tests the ``k``-th part; every utterance is tested
+  by exactly one fold, and each test part holds every class in the
+  proportions of the whole set (within one utterance). The validation set
+  is ``valid_percent`` percent of the other utterances, stratified as
+  well; the rest trains. Keep ``seed`` (and ``n_folds``) the same for
+  every fold so that the folds partition the same shuffle.
+
+Classes and counts: ``label_map`` renames IEMOCAP labels (default
+``{"exc": "hap"}``, the usual 4-class set of 5531 utterances; ``{}`` keeps
+exc apart, so that ``emotions`` neu, hap, sad, ang hold 4490), then only
+the ``emotions`` are kept. ``check_counts`` compares the counts of the
+whole corpus, before ``improvised_only`` and ``max_utterance_seconds``,
+with those of the full release under the same ``label_map`` (see
+``expected_full_release_counts``). ``max_utterance_seconds`` leaves the
+longer utterances out of every split (Feng et al. 2020 leave out those
+over 20 s).
 
 Each manifest maps an utterance id to ``wav`` (absolute path), ``duration``
 (seconds), ``spk_id`` (e.g. ``Ses01M``), ``session`` (int), ``gender``
 (``F``/``M``), ``emo`` (label after ``label_map``), ``wrd`` (transcript after
 ``normalize_transcript``) and ``improvised`` (bool).
 
-Bad input: arguments (``split_ratio``, folds, folders) are checked before
-anything is read; a wav with fewer than 1600 samples (0.1 s) or with NaN or
-infinite samples is refused by name; a wav shorter than its ``[start -
-end]`` segment in EmoEvaluation is kept with a warning naming it; a session
-or speaker without any labelled utterance is named in a warning. The save
+Bad input: arguments (``split_ratio``, folds, ``n_folds``,
+``valid_percent``, ``max_utterance_seconds``, folders) are checked before
+anything is read; a class too small to be stratified is named; a wav with
+fewer than 1600 samples (0.1 s) or with NaN or infinite samples is refused
+by name; a wav shorter than its ``[start - end]`` segment in EmoEvaluation
+is kept with a warning naming it; a session or speaker without any
+labelled utterance is named in a warning. The save
 folder is locked while a preparation runs (see
 ``speechbrain_ext.dataio.preparation``); use one save folder per fold: two
 folds prepared into one folder overwrite each other's manifests (the last
@@ -57,7 +79,6 @@ import collections
 import logging
 import math
 import os
-import random
 import re
 import unicodedata
 
@@ -93,9 +114,19 @@ IEMOCAP_SPEAKERS = tuple(
 )
 DEFAULT_LABEL_MAP = {"exc": "hap"}
 DEFAULT_EMOTIONS = ("neu", "hap", "sad", "ang")
-# 4-class counts of the full release once exc is merged into hap.
-FULL_RELEASE_COUNTS = {"neu": 1708, "hap": 1636, "sad": 1084, "ang": 1103}
-PROTOCOLS = ("speaker", "session", "random")
+# Utterances of the full release per IEMOCAP label, for the labels of the
+# 4-class sets: 5531 with exc merged into hap (hap + exc 1636), 4490 without
+# exc. The other labels are not checked.
+FULL_RELEASE_LABEL_COUNTS = {
+    "neu": 1708,
+    "hap": 595,
+    "exc": 1041,
+    "sad": 1084,
+    "ang": 1103,
+}
+PROTOCOLS = ("speaker", "session", "random", "random_kfold")
+# Protocols that split utterances rather than speakers.
+UTTERANCE_PROTOCOLS = ("random", "random_kfold")
 SPLITS = ("train", "valid", "test")
 SAMPLE_RATE = 16000
 # A wav may be this much shorter (seconds) than its EmoEvaluation segment
@@ -313,14 +344,17 @@ def read_transcriptions(path):
     return texts
 
 
-def list_folds(protocol):
+def list_folds(protocol, n_folds=5):
     """Return the fold numbers of a protocol.
 
     Arguments
     ---------
     protocol : str
-        ``"speaker"`` (10 folds), ``"session"`` (5 folds) or ``"random"``
-        (a single fold; use ``seed`` for other draws).
+        ``"speaker"`` (10 folds), ``"session"`` (5 folds), ``"random"``
+        (a single fold; use ``seed`` for other draws) or ``"random_kfold"``
+        (``n_folds`` folds).
+    n_folds : int
+        Number of folds of the ``"random_kfold"`` protocol (at least 2).
 
     Returns
     -------
@@ -335,6 +369,8 @@ def list_folds(protocol):
     10
     >>> list_folds("random")
     [1]
+    >>> list_folds("random_kfold", n_folds=3)
+    [1, 2, 3]
     """
     if protocol == "speaker":
         return list(range(1, len(IEMOCAP_SPEAKERS) + 1))
@@ -342,9 +378,20 @@ def list_folds(protocol):
         return [1, 2, 3, 4, 5]
     if protocol == "random":
         return [1]
+    if protocol == "random_kfold":
+        _check_n_folds(n_folds)
+        return list(range(1, n_folds + 1))
     raise ValueError(
         f"unknown protocol '{protocol}'; use one of {', '.join(PROTOCOLS)}"
     )
+
+
+def _check_n_folds(n_folds):
+    """Raise unless ``n_folds`` is an integer of at least 2."""
+    if isinstance(n_folds, bool) or not isinstance(n_folds, int) or n_folds < 2:
+        raise ValueError(
+            f"n_folds must be an integer of at least 2, got {n_folds!r}"
+        )
 
 
 def fold_speakers(protocol, fold, valid_speaker=None):
@@ -353,8 +400,8 @@ def fold_speakers(protocol, fold, valid_speaker=None):
     Arguments
     ---------
     protocol : str
-        ``"speaker"`` or ``"session"`` (the ``"random"`` protocol does not
-        split by speaker).
+        ``"speaker"`` or ``"session"`` (the ``"random"`` and
+        ``"random_kfold"`` protocols do not split by speaker).
     fold : int
         Fold number, see ``list_folds``.
     valid_speaker : str, optional
@@ -376,11 +423,11 @@ def fold_speakers(protocol, fold, valid_speaker=None):
     >>> fold_speakers("session", 1, valid_speaker="Ses04M")
     (('Ses01F', 'Ses01M'), ('Ses04M',))
     """
-    folds = list_folds(protocol)
-    if protocol == "random":
+    if protocol in UTTERANCE_PROTOCOLS:
         raise ValueError(
-            "the 'random' protocol splits utterances, not speakers"
+            f"the '{protocol}' protocol splits utterances, not speakers"
         )
+    folds = list_folds(protocol)
     if fold not in folds:
         raise ValueError(
             f"fold {fold} does not exist for protocol '{protocol}'; "
@@ -421,6 +468,9 @@ def prepare_iemocap(
     split_ratio=(80, 10, 10),
     seed=1234,
     skip_prep=False,
+    n_folds=5,
+    valid_percent=10,
+    max_utterance_seconds=None,
 ):
     r"""Write the IEMOCAP manifests of one fold of a protocol.
 
@@ -444,7 +494,8 @@ def prepare_iemocap(
     save_folder : str
         Folder receiving the manifests; must not be inside ``data_folder``.
     protocol : str
-        ``"speaker"``, ``"session"`` or ``"random"`` (see module docstring).
+        ``"speaker"``, ``"session"``, ``"random"`` or ``"random_kfold"``
+        (see module docstring).
     fold : int
         Fold number, see ``list_folds``.
     valid_speaker : str, optional
@@ -452,24 +503,37 @@ def prepare_iemocap(
         (``"speaker"`` and ``"session"`` protocols only).
     label_map : dict, optional
         Maps IEMOCAP labels to output labels; labels absent from the map
-        keep their name. Default ``{"exc": "hap"}``.
+        keep their name. Default ``{"exc": "hap"}``; ``{}`` keeps exc
+        apart (it is then dropped unless ``emotions`` holds it).
     emotions : sequence of str
         Output labels to keep; utterances with another label are dropped.
     improvised_only : bool
         Keep only improvised dialogs (dialog name containing ``impro``)
         before splitting.
     check_counts : bool
-        Check the 4-class counts of the whole corpus, before any filtering,
-        against the full release (neu 1708, hap + exc 1636, ang 1103, sad
-        1084). Set to False for a subset or a generated corpus.
+        Check the counts of the ``emotions`` in the whole corpus, before
+        any filtering, against the full release under the same
+        ``label_map`` (``expected_full_release_counts``: 5531 utterances
+        with the default map, 4490 with ``{}``). Classes that gather other
+        labels than neu, hap, exc, sad and ang are not checked. Set to
+        False for a subset or a generated corpus.
     split_ratio : sequence of 3 numbers
         Train, valid and test percentages of the ``"random"`` protocol:
         finite, non-negative, summing to 100 (each positive for the
         ``"random"`` protocol).
     seed : int
-        Seed of the ``"random"`` protocol shuffle.
+        Seed of the ``"random"`` and ``"random_kfold"`` draws.
     skip_prep : bool
         If True, return the output paths without doing anything.
+    n_folds : int
+        Number of folds of the ``"random_kfold"`` protocol (at least 2).
+    valid_percent : float
+        Percentage of the utterances outside the test fold kept for
+        validation by the ``"random_kfold"`` protocol (stratified), in
+        ]0, 100[.
+    max_utterance_seconds : float, optional
+        Utterances longer than this (wav duration, seconds) are left out
+        of every split and of ``all.json``; ``None`` keeps them all.
 
     Returns
     -------
@@ -488,7 +552,8 @@ def prepare_iemocap(
         missing or empty transcript, a text file neither UTF-8 nor cp1252,
         an unreadable, non-16 kHz, non-mono, too short (fewer than 1600
         samples) or non-finite (NaN or infinite samples) wav, counts that
-        differ from the full release or an empty split.
+        differ from the full release, an empty split or a split that
+        cannot be stratified (a class with too few utterances).
     PermissionError
         If ``save_folder`` cannot be written and holds no complete
         preparation with these options.
@@ -537,8 +602,11 @@ def prepare_iemocap(
 
     label_map = dict(DEFAULT_LABEL_MAP if label_map is None else label_map)
     emotions = list(emotions)
-    _check_options(protocol, fold, valid_speaker, label_map, emotions)
+    _check_options(protocol, fold, valid_speaker, label_map, emotions, n_folds)
     split_ratio = _check_split_ratio(split_ratio, protocol)
+    valid_percent, max_utterance_seconds = _check_numbers(
+        valid_percent, max_utterance_seconds
+    )
     check_folders(data_folder, save_folder)
     corpus = _find_corpus_root(data_folder)
 
@@ -553,6 +621,9 @@ def prepare_iemocap(
         "improvised_only": improvised_only,
         "check_counts": check_counts,
         "split_ratio": split_ratio,
+        "n_folds": n_folds,
+        "valid_percent": valid_percent,
+        "max_utterance_seconds": max_utterance_seconds,
         "seed": seed,
         "corpus": corpus_fingerprint(_corpus_files(corpus)),
     }
@@ -598,7 +669,7 @@ def _prepare(corpus, save_folder, options, outputs):
     utterances = _read_all_labels(corpus)
     _warn_missing_speakers(utterances, corpus)
     if options["check_counts"]:
-        _check_full_release_counts(utterances, corpus)
+        _check_full_release_counts(utterances, corpus, label_map, emotions)
 
     kept = []
     for utt in utterances:
@@ -615,6 +686,7 @@ def _prepare(corpus, save_folder, options, outputs):
         )
     _add_transcripts(kept, corpus)
     _add_audio(kept, corpus)
+    kept = _drop_long(kept, options["max_utterance_seconds"], corpus)
 
     manifest = {
         utt["utt_id"]: {
@@ -632,6 +704,14 @@ def _prepare(corpus, save_folder, options, outputs):
     if protocol == "random":
         splits = _split_random(
             manifest, options["split_ratio"], options["seed"]
+        )
+    elif protocol == "random_kfold":
+        splits = _split_kfold(
+            manifest,
+            options["n_folds"],
+            fold,
+            options["valid_percent"],
+            options["seed"],
         )
     else:
         test_spk, valid_spk = fold_speakers(
@@ -658,21 +738,27 @@ def _prepare(corpus, save_folder, options, outputs):
     write_options(save_folder, options, outputs.values())
 
 
-def _check_options(protocol, fold, valid_speaker, label_map, emotions):
+def _check_options(protocol, fold, valid_speaker, label_map, emotions, n_folds):
     """Validate the options before reading anything."""
     if protocol not in PROTOCOLS:
         raise ValueError(
             f"unknown protocol '{protocol}'; use one of {', '.join(PROTOCOLS)}"
         )
-    if protocol == "random":
-        if fold not in list_folds(protocol):
-            raise ValueError(
-                "the 'random' protocol has a single fold (fold=1); change "
-                "seed for another draw"
-            )
+    _check_n_folds(n_folds)
+    if protocol == "random" and fold not in list_folds(protocol):
+        raise ValueError(
+            "the 'random' protocol has a single fold (fold=1); change "
+            "seed for another draw"
+        )
+    if protocol == "random_kfold" and fold not in list_folds(protocol, n_folds):
+        raise ValueError(
+            f"fold {fold!r} does not exist for protocol 'random_kfold' with "
+            f"n_folds={n_folds}; use one of 1..{n_folds}"
+        )
+    if protocol in UTTERANCE_PROTOCOLS:
         if valid_speaker is not None:
             raise ValueError(
-                "valid_speaker is not used by the 'random' protocol"
+                f"valid_speaker is not used by the '{protocol}' protocol"
             )
     else:
         fold_speakers(protocol, fold, valid_speaker)
@@ -689,6 +775,35 @@ def _check_options(protocol, fold, valid_speaker, label_map, emotions):
             f"emotions {emotions} must be a non-empty subset of the labels "
             f"produced by label_map {label_map}: {sorted(reachable)}"
         )
+
+
+def _check_numbers(valid_percent, max_utterance_seconds):
+    """Return ``valid_percent`` and ``max_utterance_seconds`` as floats."""
+    try:
+        percent = float(valid_percent)
+    except (TypeError, ValueError):
+        percent = math.nan
+    if isinstance(valid_percent, bool) or not 0 < percent < 100:
+        raise ValueError(
+            "valid_percent must be a percentage strictly between 0 and 100, "
+            f"got {valid_percent!r}"
+        )
+    if max_utterance_seconds is None:
+        return percent, None
+    try:
+        seconds = float(max_utterance_seconds)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if (
+        isinstance(max_utterance_seconds, bool)
+        or not math.isfinite(seconds)
+        or seconds <= 0
+    ):
+        raise ValueError(
+            "max_utterance_seconds must be a positive number of seconds or "
+            f"None, got {max_utterance_seconds!r}"
+        )
+    return percent, seconds
 
 
 def _check_split_ratio(split_ratio, protocol="random"):
@@ -821,24 +936,86 @@ def _warn_missing_speakers(utterances, corpus):
             )
 
 
-def _check_full_release_counts(utterances, corpus):
-    """Compare the 4-class counts with those of the full release."""
-    found = collections.Counter()
-    for utt in utterances:
-        label = "hap" if utt["label"] == "exc" else utt["label"]
-        if label in FULL_RELEASE_COUNTS:
-            found[label] += 1
-    if all(found[c] == n for c, n in FULL_RELEASE_COUNTS.items()):
+def expected_full_release_counts(label_map=None, emotions=DEFAULT_EMOTIONS):
+    """Return the full-release count of each class after a label map.
+
+    A class is counted when every IEMOCAP label mapped to it has a known
+    full-release count (neu 1708, hap 595, exc 1041, sad 1084, ang 1103);
+    classes that gather other labels are left out.
+
+    Arguments
+    ---------
+    label_map : dict, optional
+        Maps IEMOCAP labels to output labels (default ``{"exc": "hap"}``).
+    emotions : sequence of str
+        Output labels.
+
+    Returns
+    -------
+    dict
+        Class -> (IEMOCAP labels mapped to it, utterances of the full
+        release), in the order of ``emotions``.
+
+    Example
+    -------
+    >>> counts = expected_full_release_counts()
+    >>> counts["hap"]
+    (['hap', 'exc'], 1636)
+    >>> sum(n for _, n in counts.values())
+    5531
+    >>> counts = expected_full_release_counts({})
+    >>> counts["hap"], sum(n for _, n in counts.values())
+    ((['hap'], 595), 4490)
+    >>> "ang" in expected_full_release_counts({"fru": "ang"})
+    False
+    """
+    label_map = DEFAULT_LABEL_MAP if label_map is None else label_map
+    expected = {}
+    for emo in emotions:
+        sources = [
+            label
+            for label in IEMOCAP_LABELS
+            if label_map.get(label, label) == emo
+        ]
+        if sources and all(s in FULL_RELEASE_LABEL_COUNTS for s in sources):
+            count = sum(FULL_RELEASE_LABEL_COUNTS[s] for s in sources)
+            expected[emo] = (sources, count)
+    return expected
+
+
+def _check_full_release_counts(utterances, corpus, label_map, emotions):
+    """Compare the class counts with those of the full release."""
+    expected = expected_full_release_counts(label_map, emotions)
+    unchecked = [emo for emo in emotions if emo not in expected]
+    if unchecked:
+        logger.warning(
+            "check_counts: the full-release counts of %s are not known "
+            "(only classes made of neu, hap, exc, sad and ang are checked, "
+            "label_map %s)",
+            ", ".join(unchecked),
+            label_map,
+        )
+    if not expected:
         return
-    rows = [f"  {'class':<16}{'expected':>10}{'found':>10}"]
-    for label, expected in FULL_RELEASE_COUNTS.items():
-        name = "hap (incl. exc)" if label == "hap" else label
-        rows.append(f"  {name:<16}{expected:>10}{found[label]:>10}")
-    total = sum(FULL_RELEASE_COUNTS.values())
-    rows.append(f"  {'total':<16}{total:>10}{sum(found.values()):>10}")
+    found = collections.Counter(
+        label_map.get(utt["label"], utt["label"]) for utt in utterances
+    )
+    if all(found[emo] == n for emo, (_, n) in expected.items()):
+        return
+    names = {
+        emo: emo if sources == [emo] else f"{emo} ({' + '.join(sources)})"
+        for emo, (sources, _) in expected.items()
+    }
+    width = max(16, *(len(name) + 2 for name in names.values()))
+    rows = [f"  {'class':<{width}}{'expected':>10}{'found':>10}"]
+    for emo, (_, count) in expected.items():
+        rows.append(f"  {names[emo]:<{width}}{count:>10}{found[emo]:>10}")
+    total = sum(n for _, n in expected.values())
+    total_found = sum(found[emo] for emo in expected)
+    rows.append(f"  {'total':<{width}}{total:>10}{total_found:>10}")
     raise ValueError(
-        f"the 4-class counts of {corpus} differ from the IEMOCAP full "
-        "release (exc merged into hap):\n"
+        f"the class counts of {corpus} differ from the IEMOCAP full "
+        f"release (label_map {label_map}):\n"
         + "\n".join(rows)
         + "\nIf this is a subset of IEMOCAP or a generated corpus, pass "
         "check_counts=False (--no_check_counts on the command line)."
@@ -965,23 +1142,109 @@ def _split_by_speaker(manifest, test_speakers, valid_speakers):
     return splits
 
 
+def _drop_long(utterances, max_seconds, corpus):
+    """Leave out the utterances longer than ``max_seconds`` (if not None)."""
+    if max_seconds is None:
+        return utterances
+    kept = [utt for utt in utterances if utt["duration"] <= max_seconds]
+    if len(kept) < len(utterances):
+        long = collections.Counter(
+            utt["emo"] for utt in utterances if utt["duration"] > max_seconds
+        )
+        logger.info(
+            "%d utterances longer than %s s are left out of every split: %s",
+            sum(long.values()),
+            max_seconds,
+            dict(long),
+        )
+    if not kept:
+        raise ValueError(
+            f"every utterance of {corpus} kept so far is longer than "
+            f"max_utterance_seconds={max_seconds}"
+        )
+    return kept
+
+
+def _stratified_draw(manifest, utt_ids, n_drawn, seed, names):
+    """Draw ``n_drawn`` of ``utt_ids`` at random, stratified by emotion.
+
+    Returns the ids left and the ids drawn (``names`` name both parts in
+    the error raised when the classes are too small to be stratified).
+    """
+    from sklearn.model_selection import train_test_split
+
+    labels = [manifest[utt_id]["emo"] for utt_id in utt_ids]
+    counts = dict(sorted(collections.Counter(labels).items()))
+    n_classes = len(counts)
+    if min(counts.values()) < 2 or min(n_drawn, len(utt_ids) - n_drawn) < (
+        n_classes
+    ):
+        raise ValueError(
+            f"the {names[0]} and {names[1]} splits ({len(utt_ids) - n_drawn} "
+            f"and {n_drawn} of {len(utt_ids)} utterances, classes {counts}) "
+            "cannot be stratified by emotion: each split needs an utterance "
+            "of every class, so every class needs 2 utterances and each "
+            f"split at least {n_classes}; use more utterances or change "
+            "split_ratio (valid_percent for 'random_kfold')"
+        )
+    left, drawn = train_test_split(
+        utt_ids,
+        test_size=n_drawn,
+        shuffle=True,
+        stratify=labels,
+        random_state=seed,
+    )
+    return left, drawn
+
+
+def _subsets(manifest, parts):
+    """Return ``{split: {utt_id: entry}}`` with the ids of each split sorted."""
+    return {
+        name: {utt_id: manifest[utt_id] for utt_id in sorted(parts[name])}
+        for name in SPLITS
+    }
+
+
 def _split_random(manifest, split_ratio, seed):
-    """Split a manifest at random in the proportions ``split_ratio``."""
+    """Split a manifest in the proportions ``split_ratio``, stratified."""
     utt_ids = sorted(manifest)
-    random.Random(seed).shuffle(utt_ids)
     total = sum(split_ratio)
     n_train = round(len(utt_ids) * split_ratio[0] / total)
     n_valid = round(len(utt_ids) * split_ratio[1] / total)
     n_valid = min(n_valid, len(utt_ids) - n_train)
-    parts = {
-        "train": utt_ids[:n_train],
-        "valid": utt_ids[n_train : n_train + n_valid],
-        "test": utt_ids[n_train + n_valid :],
-    }
-    return {
-        name: {utt_id: manifest[utt_id] for utt_id in sorted(ids)}
-        for name, ids in parts.items()
-    }
+    n_test = len(utt_ids) - n_train - n_valid
+    rest, test = _stratified_draw(
+        manifest, utt_ids, n_test, seed, ("train + valid", "test")
+    )
+    train, valid = _stratified_draw(
+        manifest, sorted(rest), n_valid, seed, ("train", "valid")
+    )
+    return _subsets(manifest, {"train": train, "valid": valid, "test": test})
+
+
+def _split_kfold(manifest, n_folds, fold, valid_percent, seed):
+    """Fold ``fold`` of an emotion-stratified ``n_folds``-fold split."""
+    from sklearn.model_selection import StratifiedKFold
+
+    utt_ids = sorted(manifest)
+    labels = [manifest[utt_id]["emo"] for utt_id in utt_ids]
+    counts = dict(sorted(collections.Counter(labels).items()))
+    small = {emo: n for emo, n in counts.items() if n < n_folds}
+    if small:
+        raise ValueError(
+            f"the 'random_kfold' protocol with n_folds={n_folds} needs at "
+            f"least {n_folds} utterances of every class (one per test "
+            f"fold); these classes have fewer: {small}"
+        )
+    folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    _, test_index = list(folds.split(utt_ids, labels))[fold - 1]
+    test = {utt_ids[i] for i in test_index}
+    rest = [utt_id for utt_id in utt_ids if utt_id not in test]
+    n_valid = round(len(rest) * valid_percent / 100)
+    train, valid = _stratified_draw(
+        manifest, rest, n_valid, seed, ("train", "valid")
+    )
+    return _subsets(manifest, {"train": train, "valid": valid, "test": test})
 
 
 def main(argv=None):
@@ -1031,6 +1294,25 @@ def main(argv=None):
     parser.add_argument(
         "--split_ratio", nargs=3, type=float, default=(80, 10, 10)
     )
+    parser.add_argument(
+        "--n_folds",
+        type=int,
+        default=5,
+        help="folds of the random_kfold protocol (default: 5)",
+    )
+    parser.add_argument(
+        "--valid_percent",
+        type=float,
+        default=10,
+        help="random_kfold: percentage of the non-test utterances used "
+        "for validation (default: 10)",
+    )
+    parser.add_argument(
+        "--max_utterance_seconds",
+        type=float,
+        default=None,
+        help="leave longer utterances out of every split (default: keep all)",
+    )
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--skip_prep", action="store_true")
     args = parser.parse_args(argv)
@@ -1043,6 +1325,8 @@ def main(argv=None):
     if not args.skip_prep:
         try:
             _check_split_ratio(args.split_ratio, args.protocol)
+            _check_n_folds(args.n_folds)
+            _check_numbers(args.valid_percent, args.max_utterance_seconds)
             check_folders(args.data_folder, args.save_folder)
         except (OSError, ValueError) as error:
             parser.error(str(error))
@@ -1060,6 +1344,9 @@ def main(argv=None):
         split_ratio=args.split_ratio,
         seed=args.seed,
         skip_prep=args.skip_prep,
+        n_folds=args.n_folds,
+        valid_percent=args.valid_percent,
+        max_utterance_seconds=args.max_utterance_seconds,
     )
 
 

@@ -50,6 +50,7 @@ PROTOCOL_FOLDS = {
     "speaker": list(range(1, 11)),
     "session": list(range(1, 6)),
     "random": [1],
+    "random_kfold": list(range(1, 6)),  # n_folds: 5, the default
     "emodb": list(range(1, 11)),
 }
 SUMMARY_KEYS = ("WER", "CER", "WA", "UA", "macro_F1")
@@ -85,7 +86,8 @@ def run_folds(
     output_folder : str
         Parent of the per-fold output folders.
     protocol : str
-        ``speaker``, ``session``, ``random`` (IEMOCAP) or ``emodb``.
+        ``speaker``, ``session``, ``random``, ``random_kfold`` (IEMOCAP)
+        or ``emodb``.
     folds : list of int, optional
         Folds to run (default: all folds of the protocol).
     overrides : list of str

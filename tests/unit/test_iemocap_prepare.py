@@ -250,11 +250,25 @@ def test_random_protocol(corpus, tmp_path):
         prepare(data_folder, tmp_path / "d", protocol="random", fold=2)
 
 
-@pytest.mark.parametrize("protocol", ["speaker", "session", "random"])
-def test_improvised_only(corpus, tmp_path, protocol):
+@pytest.mark.parametrize(
+    "protocol, options",
+    [
+        ("speaker", {}),
+        ("session", {}),
+        # 25 utterances in 4 classes: each stratified split needs at least
+        # 4 utterances (80/10/10 would leave 2 for validation)
+        ("random", {"split_ratio": (60, 20, 20)}),
+        ("random_kfold", {"valid_percent": 20}),
+    ],
+)
+def test_improvised_only(corpus, tmp_path, protocol, options):
     data_folder, expected = corpus
     paths = prepare(
-        data_folder, tmp_path / "out", protocol=protocol, improvised_only=True
+        data_folder,
+        tmp_path / "out",
+        protocol=protocol,
+        improvised_only=True,
+        **options,
     )
     manifest = load(paths["all"])
     assert len(manifest) == 25
@@ -778,3 +792,357 @@ def test_text_file_neither_utf8_nor_cp1252_refused(corpus, tmp_path):
         f"cp1252 either (line {line_no}: byte b'\\x81')"
     )
     assert not (tmp_path / "out").exists()
+
+
+# Speaker-dependent protocols, label maps and long utterances.
+
+
+def _class_counts(split):
+    return collections.Counter(e["emo"] for e in split.values())
+
+
+def _assert_stratified(part, whole, size=None):
+    """Each class of ``part`` is within one utterance of its ideal share."""
+    size = len(part) if size is None else size
+    whole_counts = _class_counts(whole)
+    part_counts = _class_counts(part)
+    for emo, n in whole_counts.items():
+        ideal = n * size / len(whole)
+        assert abs(part_counts[emo] - ideal) < 1, (emo, part_counts, ideal)
+
+
+@pytest.mark.parametrize("n_folds", [3, 5])
+def test_random_kfold_is_stratified_disjoint_and_covering(
+    corpus, tmp_path, n_folds
+):
+    data_folder, _ = corpus
+    assert list_folds("random_kfold", n_folds) == list(range(1, n_folds + 1))
+    tested = []
+    for fold in list_folds("random_kfold", n_folds):
+        paths = prepare(
+            data_folder,
+            tmp_path / f"f{fold}",
+            protocol="random_kfold",
+            n_folds=n_folds,
+            fold=fold,
+            valid_percent=20,
+        )
+        whole = load(paths["all"])
+        splits = {n: load(paths[n]) for n in ("train", "valid", "test")}
+        ids = [set(split) for split in splits.values()]
+        assert sum(len(i) for i in ids) == len(whole) == 50
+        assert set().union(*ids) == set(whole)
+        # The test part: a k-th of every class (within one utterance)
+        _assert_stratified(splits["test"], whole, len(whole) / n_folds)
+        # Validation: valid_percent of the rest, stratified too
+        rest = {**splits["train"], **splits["valid"]}
+        assert len(splits["valid"]) == round(len(rest) * 0.2)
+        _assert_stratified(splits["valid"], rest)
+        # Speaker-dependent: the test speakers also train
+        train_spk = {e["spk_id"] for e in splits["train"].values()}
+        test_spk = {e["spk_id"] for e in splits["test"].values()}
+        assert test_spk & train_spk
+        tested.append(set(splits["test"]))
+    # Every utterance is tested by exactly one fold
+    assert sum(len(t) for t in tested) == 50
+    assert set().union(*tested) == set(whole)
+
+
+def test_random_kfold_seeded(corpus, tmp_path):
+    data_folder, _ = corpus
+    first = prepare(data_folder, tmp_path / "a", protocol="random_kfold")
+    again = prepare(data_folder, tmp_path / "b", protocol="random_kfold")
+    other = prepare(
+        data_folder, tmp_path / "c", protocol="random_kfold", seed=7
+    )
+    for name in ("train", "valid", "test"):
+        assert load(first[name]) == load(again[name])
+    assert set(load(other["test"])) != set(load(first["test"]))
+    options = load(tmp_path / "a" / "prepare_options.json")
+    assert (options["protocol"], options["n_folds"]) == ("random_kfold", 5)
+    assert options["valid_percent"] == 10
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"fold": 6}, "fold 6 does not exist for protocol 'random_kfold' "),
+        ({"n_folds": 1}, "n_folds must be an integer of at least 2, got 1"),
+        ({"valid_speaker": "Ses01F"}, "valid_speaker is not used by the"),
+        ({"valid_percent": 0}, "valid_percent must be a percentage"),
+        ({"valid_percent": 100}, "valid_percent must be a percentage"),
+        ({"valid_percent": float("nan")}, "valid_percent must be"),
+        ({"max_utterance_seconds": 0}, "max_utterance_seconds must be a"),
+        ({"max_utterance_seconds": -3.0}, "max_utterance_seconds must be"),
+        ({"max_utterance_seconds": float("inf")}, "max_utterance_seconds"),
+    ],
+)
+def test_random_kfold_arguments_checked_before_reading(
+    corpus, tmp_path, options, message
+):
+    data_folder, _ = corpus
+    os.remove(iemocap_paths(data_folder, "Ses01F_impro01_F000")["wav"])
+    with pytest.raises(ValueError) as error:
+        prepare(
+            data_folder, tmp_path / "out", protocol="random_kfold", **options
+        )
+    assert str(error.value).startswith(message)
+    assert not (tmp_path / "out").exists()
+
+
+def test_random_kfold_class_smaller_than_n_folds(corpus, tmp_path):
+    data_folder, _ = corpus
+    with pytest.raises(ValueError) as error:
+        prepare(
+            data_folder, tmp_path / "out", protocol="random_kfold", n_folds=11
+        )
+    assert str(error.value) == (
+        "the 'random_kfold' protocol with n_folds=11 needs at least 11 "
+        "utterances of every class (one per test fold); these classes have "
+        "fewer: {'ang': 10, 'neu': 10, 'sad': 10}"
+    )
+
+
+@pytest.mark.parametrize("ratio", [(60, 20, 20), (80, 10, 10)])
+def test_random_protocol_is_stratified(corpus, tmp_path, ratio):
+    data_folder, _ = corpus
+    for seed in range(6):
+        paths = prepare(
+            data_folder,
+            tmp_path / f"{seed}",
+            protocol="random",
+            split_ratio=ratio,
+            seed=seed,
+        )
+        whole = load(paths["all"])
+        splits = {n: load(paths[n]) for n in ("train", "valid", "test")}
+        sizes = [len(splits[n]) for n in ("train", "valid", "test")]
+        assert sizes == [round(50 * r / 100) for r in ratio]
+        _assert_stratified(splits["test"], whole)
+        rest = {**splits["train"], **splits["valid"]}
+        _assert_stratified(splits["valid"], rest)
+        _assert_stratified(splits["train"], rest)
+
+
+def test_random_split_too_small_to_stratify(corpus, tmp_path):
+    data_folder, _ = corpus
+    with pytest.raises(ValueError) as error:
+        prepare(
+            data_folder,
+            tmp_path / "out",
+            protocol="random",
+            improvised_only=True,
+        )
+    assert str(error.value).startswith(
+        "the train + valid and test splits (22 and 3 of 25 utterances, "
+        "classes {'ang': 5, 'hap': 10, 'neu': 5, 'sad': 5}) cannot be "
+        "stratified by emotion"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_improvised_label_map_with_and_without_exc(corpus, tmp_path):
+    data_folder, expected = corpus
+    impro = {u: i for u, i in expected.items() if i["improvised"]}
+    # Without exc (the set of Feng et al.'s Table 4): exc is dropped
+    paper = load(
+        prepare(
+            data_folder,
+            tmp_path / "no_exc",
+            improvised_only=True,
+            label_map={},
+        )["all"]
+    )
+    assert set(paper) == {
+        u
+        for u, i in impro.items()
+        if i["label"] in ("neu", "hap", "sad", "ang")
+    }
+    assert len(paper) == 20
+    assert all(paper[u]["emo"] == impro[u]["label"] for u in paper)
+    assert _class_counts(paper) == {"neu": 5, "hap": 5, "sad": 5, "ang": 5}
+    # With exc merged (the default): exc utterances become hap
+    merged = load(
+        prepare(data_folder, tmp_path / "exc", improvised_only=True)["all"]
+    )
+    excited = {u for u, i in impro.items() if i["label"] == "exc"}
+    assert len(excited) == 5 and excited <= set(merged)
+    assert set(merged) == set(paper) | excited
+    assert all(merged[u]["emo"] == "hap" for u in excited)
+    assert _class_counts(merged) == {"neu": 5, "hap": 10, "sad": 5, "ang": 5}
+
+
+def test_count_check_follows_the_label_map(corpus, tmp_path):
+    data_folder, _ = corpus
+    with pytest.raises(ValueError) as error:
+        prepare_iemocap(data_folder, str(tmp_path / "out"), label_map={})
+    message = str(error.value)
+    assert "label_map {}" in message
+    lines = {
+        line.split()[0]: line.split()[-2:]
+        for line in message.splitlines()
+        if line.startswith("  ")
+    }
+    assert lines["hap"] == ["595", "10"]
+    assert lines["neu"] == ["1708", "10"]
+    assert lines["total"] == ["4490", "40"]
+    assert "exc" not in lines
+    assert not (tmp_path / "out").exists()
+
+
+def _label_only_release(root, counts):
+    """EmoEvaluation files only, with the given label counts."""
+    labels = [label for label, n in counts.items() for _ in range(n)]
+    labels += ["fru"] * 30 + ["xxx"] * 30
+    data = root / "IEMOCAP_full_release"
+    for session in range(1, 6):
+        folder = data / f"Session{session}" / "dialog" / "EmoEvaluation"
+        folder.mkdir(parents=True)
+        chunk = labels[session - 1 :: 5]
+        lines = ["% header", ""]
+        for i, label in enumerate(chunk):
+            utt_id = f"Ses{session:02d}F_impro01_{'FM'[i % 2]}{i:03d}"
+            lines += [f"[1.0 - 2.0]\t{utt_id}\t{label}\t[3, 3, 3]", ""]
+        (folder / f"Ses{session:02d}F_impro01.txt").write_text("\n".join(lines))
+    return str(data)
+
+
+@pytest.mark.parametrize("label_map", [{}, {"exc": "hap"}])
+def test_count_check_passes_on_full_release_counts_of_each_label(
+    tmp_path, label_map
+):
+    counts = {"neu": 1708, "hap": 595, "exc": 1041, "ang": 1103, "sad": 1084}
+    data = _label_only_release(tmp_path, counts)
+    # The count check passes; the preparation stops at the first missing
+    # transcription file instead.
+    with pytest.raises(FileNotFoundError, match="transcription file"):
+        prepare_iemocap(data, str(tmp_path / "out"), label_map=label_map)
+    # hap 600 + exc 1036: right once merged, wrong with exc apart
+    counts.update(hap=600, exc=1036)
+    data = _label_only_release(tmp_path / "shifted", counts)
+    error = FileNotFoundError if label_map else ValueError
+    with pytest.raises(error):
+        prepare_iemocap(data, str(tmp_path / "out"), label_map=label_map)
+
+
+def test_count_check_skips_classes_of_unknown_count(corpus, tmp_path, caplog):
+    data_folder, _ = corpus
+    with caplog.at_level(logging.WARNING):
+        with pytest.raises(ValueError) as error:
+            prepare_iemocap(
+                data_folder,
+                str(tmp_path / "out"),
+                label_map={"exc": "hap", "fru": "ang"},
+            )
+    # ang gathers fru, whose full-release count is not checked
+    lines = {
+        line.split()[0]: line.split()[-2:]
+        for line in str(error.value).splitlines()
+        if line.startswith("  ")
+    }
+    assert set(lines) == {"class", "neu", "hap", "sad", "total"}
+    assert lines["total"] == ["4428", "40"]
+    assert (
+        "check_counts: the full-release counts of ang are not known"
+        in caplog.text
+    )
+
+
+def _long_utterances(data_folder):
+    """Make three utterances 20.5 s long and one exactly 20 s long."""
+    long = [
+        "Ses01F_impro01_M000",
+        "Ses03M_script01_1_F001",
+        "Ses05F_impro01_F002",
+    ]
+    for utt_id in long:
+        write_wav(iemocap_paths(data_folder, utt_id)["wav"], seconds=20.5)
+    limit = "Ses02F_impro01_M001"
+    write_wav(iemocap_paths(data_folder, limit)["wav"], seconds=20.0)
+    return set(long), limit
+
+
+@pytest.mark.parametrize(
+    "protocol, options",
+    [
+        ("session", {"fold": 1}),
+        ("speaker", {"fold": 10}),
+        ("random", {"split_ratio": (60, 20, 20)}),
+        ("random_kfold", {"fold": 2}),
+    ],
+)
+def test_long_utterances_left_out_of_every_split(
+    corpus, tmp_path, caplog, protocol, options
+):
+    data_folder, _ = corpus
+    long, limit = _long_utterances(data_folder)
+    # Default: every utterance is kept
+    kept = load(
+        prepare(data_folder, tmp_path / "all", protocol=protocol, **options)[
+            "all"
+        ]
+    )
+    assert long <= set(kept) and len(kept) == 50
+    with caplog.at_level(logging.INFO):
+        paths = prepare(
+            data_folder,
+            tmp_path / "out",
+            protocol=protocol,
+            max_utterance_seconds=20.0,
+            **options,
+        )
+    manifests = {n: load(paths[n]) for n in ("train", "valid", "test", "all")}
+    assert set(manifests["all"]) == set(kept) - long
+    for name, manifest in manifests.items():
+        assert not long & set(manifest), name
+        assert all(e["duration"] <= 20.0 for e in manifest.values())
+    assert manifests["all"][limit]["duration"] == 20.0
+    splits = [set(manifests[n]) for n in ("train", "valid", "test")]
+    assert sum(len(s) for s in splits) == 47
+    assert set().union(*splits) == set(manifests["all"])
+    assert "3 utterances longer than 20.0 s are left out of every split" in (
+        caplog.text
+    )
+    options_file = load(tmp_path / "out" / "prepare_options.json")
+    assert options_file["max_utterance_seconds"] == 20.0
+
+
+def test_cross_validation_folds_match_the_protocols():
+    from speechbrain_ext.utils.cross_validation import PROTOCOL_FOLDS
+
+    for protocol in ("speaker", "session", "random", "random_kfold"):
+        assert PROTOCOL_FOLDS[protocol] == list_folds(protocol)
+
+
+def test_cli_random_kfold_label_map_and_long_utterances(corpus, tmp_path):
+    data_folder, _ = corpus
+    long, _ = _long_utterances(data_folder)
+    save = tmp_path / "cli"
+    paths = main(
+        [
+            "--data_folder",
+            data_folder,
+            "--save_folder",
+            str(save),
+            "--protocol",
+            "random_kfold",
+            "--n_folds",
+            "3",
+            "--fold",
+            "2",
+            "--valid_percent",
+            "20",
+            "--max_utterance_seconds",
+            "20",
+            "--label_map",
+            "--no_check_counts",
+        ]
+    )
+    manifest = load(paths["all"])
+    assert not long & set(manifest)
+    assert "exc" not in {e["emo"] for e in manifest.values()}
+    options = load(save / "prepare_options.json")
+    assert options["label_map"] == {}
+    assert (options["n_folds"], options["fold"]) == (3, 2)
+    assert options["valid_percent"] == 20.0
+    assert options["max_utterance_seconds"] == 20.0

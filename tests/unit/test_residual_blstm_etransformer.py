@@ -144,6 +144,31 @@ def test_etransformer_adds_its_input():
     assert torch.allclose(plain(x), plain.transformer(x)[0])
 
 
+def test_etransformer_encoder_layers():
+    torch.manual_seed(0)
+    x = torch.randn(2, 9, 16)
+    one = ETransformer(d_model=16, nhead=2, d_ffn=32).eval()
+    # One layer: the parameter names of the one-layer module
+    assert not any("extra_layers" in name for name in one.state_dict())
+    two = ETransformer(d_model=16, nhead=2, d_ffn=32, encoder_layers=2).eval()
+    assert len(two.extra_layers) == 1
+    inner = two.transformer(two.conv_in(x))[0]
+    inner = two.extra_layers[0](inner)[0]
+    assert torch.allclose(two(x), two.conv_out(inner) + x, atol=1e-6)
+    layer = sum(p.numel() for p in one.transformer.parameters())
+    n_one = sum(p.numel() for p in one.parameters())
+    assert sum(p.numel() for p in two.parameters()) == n_one + layer
+    plain = ETransformer(16, 2, 32, convolutions=False, encoder_layers=3)
+    plain.eval()
+    hidden = plain.transformer(x)[0]
+    for extra in plain.extra_layers:
+        hidden = extra(hidden)[0]
+    assert torch.allclose(plain(x), hidden, atol=1e-6)
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="encoder_layers must be an"):
+            ETransformer(16, 2, 32, encoder_layers=bad)
+
+
 def test_conv_layers_residual_around_the_last_block():
     torch.manual_seed(0)
     x = torch.randn(2, 9, 10)
@@ -195,7 +220,7 @@ def test_paper_size_configuration():
     """train.yaml: the sizes of Section 2 and the parameter count."""
     hparams = _load("train.yaml")
     model = hparams["encoder"]
-    assert hparams["protocol"] == "session" and hparams["n_mels"] == 40
+    assert hparams["n_mels"] == 40
     assert (hparams["max_duration"], hparams["max_frames"]) == (4.0, 400)
     assert hparams["batch_size"] == 32 and hparams["lr"] == 1e-4
     fbank = hparams["compute_features"]
@@ -219,9 +244,12 @@ def test_paper_size_configuration():
     assert model.time_pooling.pool.pool_layer.kernel_size == 2
     assert model.time_pooling.pool.pool_layer.stride == 2
     assert model.time_pooling.dropout.p == 0.2
-    # three E-transformers: conv k3 128, 8 heads, d_model 128
+    # three E-transformers of one encoder layer: conv k3 128, 8 heads,
+    # d_model 128
     assert len(model.transformers) == 3
+    assert hparams["transformer_encoder_layers"] == 1
     for block in model.transformers:
+        assert len(block.extra_layers) == 0
         assert block.conv_in[0].conv.kernel_size == (3,)
         attention = block.transformer.self_att.att
         assert attention.num_heads == 8 and attention.embed_dim == 128
@@ -248,3 +276,39 @@ def test_yaml_switches_give_the_ablations(name):
     assert (model.time_pooling is None) == (name == "base4")
     # the variant names the output folder
     assert hparams["variant"] in hparams["output_folder"]
+
+
+def test_protocol_keys_reach_the_preparation():
+    """train.yaml: the paper's random 5-fold split by default, stratified,
+    leave-one-session-out as an override."""
+    hparams = _load("train.yaml")
+    assert hparams["protocol"] == "random_kfold"
+    assert (hparams["n_folds"], hparams["valid_percent"]) == (5, 10)
+    prepare = hparams["data_preparation"][0]
+    assert prepare.keywords["protocol"] == "random_kfold"
+    assert prepare.keywords["n_folds"] == 5
+    assert prepare.keywords["valid_percent"] == 10
+    assert prepare.keywords["seed"] == hparams["split_seed"]
+    # the split does not follow the training seed
+    other = _load("train.yaml", {"seed": 7})
+    assert (
+        other["data_preparation"][0].keywords["seed"] == hparams["split_seed"]
+    )
+    assert "/random_kfold1/" in hparams["output_folder"]
+    session = _load("train.yaml", {"protocol": "session", "fold": 2})
+    assert session["data_preparation"][0].keywords["protocol"] == "session"
+    assert "/session2/" in session["output_folder"]
+    demo = _load("train_demo.yaml")
+    assert demo["protocol"] == "session"
+    assert demo["data_preparation"][1].keywords["n_folds"] == 5
+
+
+@pytest.mark.parametrize("name", ["train.yaml", "train_demo.yaml"])
+def test_encoder_layers_per_etransformer_from_the_yaml(name):
+    hparams = _load(name, {"transformer_encoder_layers": 2})
+    blocks = hparams["encoder"].transformers
+    assert len(blocks) == 3
+    assert all(len(block.extra_layers) == 1 for block in blocks)
+    # its own output folder: checkpoints of another depth are not resumed
+    assert "_etransformer_enc2_" in hparams["output_folder"]
+    assert "_etransformer_enc1_" in _load(name)["output_folder"]

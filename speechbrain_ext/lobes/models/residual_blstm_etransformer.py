@@ -10,8 +10,8 @@ and transformer encoder layers (Figure 1 of the paper)::
                              FFN 256 -> 512 (ReLU) -> 128, + input
       -> time pooling        dropout 0.2, pooling kernel 2, stride 2
       -> E-transformer x 3   Conv1d (k3, ReLU, LayerNorm) -> transformer
-                             encoder layer (8 heads, d_model 128) -> Conv1d,
-                             + input
+                             encoder layer(s) (8 heads, d_model 128; one by
+                             default) -> Conv1d, + input
       -> statistics pooling  mean and standard deviation over time (256)
 
 The linear layer and softmax that follow live in the recipe's yaml. The
@@ -265,11 +265,13 @@ class ETransformer(torch.nn.Module):
     """The E-transformer module (Section 2.4, Eq. 5-8).
 
     ``Y = Conv1d(Transformer(Conv1d(T))) + T``, each Conv1d being a
-    convolution (stride 1), ReLU and layer normalisation, the transformer a
-    post-LN encoder layer (multi-head self-attention and FFN sub-layers,
-    each with its residual connection and layer normalisation).
-    With ``convolutions=False`` the module is the plain transformer encoder
-    layer (the paper's Base2 and Base3).
+    convolution (stride 1), ReLU and layer normalisation, the transformer
+    ``encoder_layers`` post-LN encoder layers (multi-head self-attention
+    and FFN sub-layers, each with its residual connection and layer
+    normalisation). The paper speaks of "transformer encoder layers" but
+    draws one and gives no number (Eq. 5-8 have one MHSA and one FFN): one
+    layer by default. With ``convolutions=False`` the module is the plain
+    transformer encoder layer(s) (the paper's Base2 and Base3).
 
     Arguments
     ---------
@@ -285,12 +287,17 @@ class ETransformer(torch.nn.Module):
         Dropout of the transformer layer.
     convolutions : bool
         The convolutions and the outer residual connection.
+    encoder_layers : int
+        Transformer encoder layers between the two convolutions (at least
+        1). The first one is ``transformer``, the others ``extra_layers``.
 
     Example
     -------
     >>> block = ETransformer()
     >>> block(torch.randn(2, 30, 128)).shape
     torch.Size([2, 30, 128])
+    >>> len(ETransformer(encoder_layers=2).extra_layers)
+    1
     """
 
     def __init__(
@@ -301,19 +308,36 @@ class ETransformer(torch.nn.Module):
         kernel_size=3,
         dropout=0.1,
         convolutions=True,
+        encoder_layers=1,
     ):
         super().__init__()
+        if (
+            isinstance(encoder_layers, bool)
+            or not isinstance(encoder_layers, int)
+            or encoder_layers < 1
+        ):
+            raise ValueError(
+                "encoder_layers must be an integer of at least 1, got "
+                f"{encoder_layers!r}"
+            )
         self.convolutions = convolutions
         if convolutions:
             self.conv_in = _conv_block(d_model, d_model, kernel_size, "layer")
             self.conv_out = _conv_block(d_model, d_model, kernel_size, "layer")
-        self.transformer = TransformerEncoderLayer(
-            d_ffn=d_ffn,
-            nhead=nhead,
-            d_model=d_model,
-            dropout=dropout,
-            normalize_before=False,
-        )
+
+        layers = [
+            TransformerEncoderLayer(
+                d_ffn=d_ffn,
+                nhead=nhead,
+                d_model=d_model,
+                dropout=dropout,
+                normalize_before=False,
+            )
+            for _ in range(encoder_layers)
+        ]
+        # The first layer keeps the parameter names of the one-layer module
+        self.transformer = layers[0]
+        self.extra_layers = torch.nn.ModuleList(layers[1:])
 
     def forward(self, x, padding_mask=None):
         """[batch, time, d_model] -> [batch, time, d_model].
@@ -330,11 +354,12 @@ class ETransformer(torch.nn.Module):
         torch.Tensor
             Output sequence.
         """
+        hidden = self.conv_in(x) if self.convolutions else x
+        for layer in (self.transformer, *self.extra_layers):
+            hidden = layer(hidden, src_key_padding_mask=padding_mask)[0]
         if not self.convolutions:
-            return self.transformer(x, src_key_padding_mask=padding_mask)[0]
-        hidden = self.conv_in(x)
-        hidden = self.transformer(hidden, src_key_padding_mask=padding_mask)
-        return self.conv_out(hidden[0]) + x
+            return hidden
+        return self.conv_out(hidden) + x
 
 
 class ResidualBLSTMETransformer(torch.nn.Module):
@@ -386,6 +411,9 @@ class ResidualBLSTMETransformer(torch.nn.Module):
         the convolutions) or ``none``.
     transformer_layers : int
         E-transformer (or transformer) modules.
+    transformer_encoder_layers : int
+        Transformer encoder layers inside each of these modules (the paper
+        does not give the number; 1 by default).
     nhead : int
         Attention heads.
     d_ffn : int
@@ -428,6 +456,7 @@ class ResidualBLSTMETransformer(torch.nn.Module):
         d_ffn=512,
         transformer_kernel_size=3,
         transformer_dropout=0.1,
+        transformer_encoder_layers=1,
     ):
         super().__init__()
         if transformer not in TRANSFORMER_KINDS:
@@ -467,6 +496,7 @@ class ResidualBLSTMETransformer(torch.nn.Module):
                         kernel_size=transformer_kernel_size,
                         dropout=transformer_dropout,
                         convolutions=transformer == "etransformer",
+                        encoder_layers=transformer_encoder_layers,
                     )
                 )
         self.stats_pooling = StatisticsPooling(return_std=True)

@@ -6,9 +6,11 @@ speech emotion recognition*: 40 log-mel energies (25 ms Hamming window,
 10 ms shift), cut or zero-padded to 4 s -> 3-Conv-Layers -> two
 residual-BLSTM modules -> time pooling -> three E-transformer modules ->
 statistics pooling -> linear -> softmax, trained with cross-entropy (Adam,
-lr 1e-4, batches of 32) on 4 classes (neu, hap + exc, sad, ang), 5-fold
-leave-one-session-out. The paper's Table 2 ablations are overrides of the
-model switches (see README.md).
+lr 1e-4, batches of 32) on 4 classes (neu, hap + exc, sad, ang), random
+5-fold cross-validation stratified by emotion (the paper's "we randomly
+shuffle the data and make 5 fold cross validation"; ``--protocol=session``
+gives leave-one-session-out). The paper's Table 2 ablations are overrides
+of the model switches (see README.md).
 
     python train.py hparams/train.yaml --data_folder=<IEMOCAP_full_release> \
         --fold=1                                # folds 1..5
