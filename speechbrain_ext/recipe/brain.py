@@ -22,7 +22,9 @@ The base class provides:
   reached the model per second of wall time (augmented and noisy copies
   included), the utterances per second and, on a GPU, the peak memory;
 * **resume**: the log names the checkpoint an interrupted run resumes from;
-  evaluation fails when there is no checkpoint to load;
+  evaluation fails when there is no checkpoint to load (a brain built
+  without a checkpointer evaluates its modules as built: pretrained models
+  evaluated as released, e.g. a zero-shot yaml with ``test_only: True``);
 * **checks** of the shared hyperparameters: ``number_of_epochs`` must be a
   non-negative integer (see :mod:`speechbrain_ext.recipe.hparams`).
 
@@ -67,7 +69,8 @@ class RecipeBrain(sb.Brain):
         Each group with trainable parameters gets its own optimizer; its
         annealing is called with the validation selection error after
         every epoch. Optimizers and schedulers are saved as ``<name>_opt``
-        and ``lr_annealing_<name>``.
+        and ``lr_annealing_<name>``. Empty only for a brain that never
+        trains (``test_only``).
     train_augment : list of callable, optional
         Augmenters ``(wavs, lens) -> (wavs, lens)`` applied in training, in
         order. SpeechBrain ``Augmenter`` objects that grow the batch have
@@ -127,11 +130,13 @@ class RecipeBrain(sb.Brain):
         )
         if hparams and EPOCHS_KEY in hparams:
             check_number_of_epochs(hparams[EPOCHS_KEY])
-        if not param_groups:
+        if not param_groups and not self.test_only:
             raise ValueError(
                 "param_groups is empty: declare at least one group with "
-                "'modules' and 'optimizer' in the yaml."
+                "'modules' and 'optimizer' in the yaml (or set test_only: "
+                "True for a yaml that only evaluates)."
             )
+        param_groups = param_groups or {}
         for name, group in param_groups.items():
             missing = {"modules", "optimizer"} - set(group)
             if missing:
@@ -414,7 +419,18 @@ class RecipeBrain(sb.Brain):
         super().on_fit_start()
 
     def on_evaluate_start(self, max_key=None, min_key=None):
-        """Loads the best checkpoint, and fails if there is none."""
+        """Loads the best checkpoint, and fails if there is none.
+
+        Without a checkpointer there is nothing to load: the modules are
+        evaluated as they were built (pretrained weights).
+        """
+        if self.checkpointer is None:
+            logger.info(
+                "No checkpointer: evaluating the modules as built "
+                "(pretrained weights, nothing loaded)"
+            )
+            self.loaded_checkpoint = None
+            return
         checkpoint = self.checkpointer.recover_if_possible(
             max_key=max_key, min_key=min_key
         )

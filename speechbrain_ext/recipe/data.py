@@ -6,8 +6,10 @@
   (``!name:`` functions with their arguments), on the main process only;
 * :func:`load_datasets` reads JSON manifests into ``DynamicItemDataset``
   objects, with durations as numbers, sorted and filtered;
-* :func:`add_audio`, :func:`add_label_encoder` and
-  :func:`add_char_tokens` add the dynamic items that a recipe's heads need;
+* :func:`add_audio`, :func:`add_label_encoder`, :func:`add_char_tokens`
+  and :func:`add_pretrained_ctc_tokens` (the vocabulary of a pretrained
+  CTC head) add the dynamic items that a recipe's heads need;
+* :func:`drop_empty_transcripts` keeps the utterances that have words;
 * :func:`train_loader_options` sets up the training loader (shuffled,
   sorted or duration-bucketed dynamic batches), reproducibly on resume.
 
@@ -442,6 +444,100 @@ def add_char_tokens(
             f"output_neurons={output_neurons}: raise it."
         )
     return tokenizer
+
+
+def pretrained_token_pipeline(wrd, tokenizer):
+    """Yields a transcript and its token ids in a pretrained vocabulary.
+
+    Arguments
+    ---------
+    wrd : str
+        The transcript (words separated by white space).
+    tokenizer : transformers.Wav2Vec2CTCTokenizer
+        The tokenizer of a pretrained CTC model: words become characters
+        separated by its word delimiter, characters outside its vocabulary
+        its unknown token.
+
+    Yields
+    ------
+    str
+        The transcript.
+    torch.LongTensor
+        Its token ids.
+    """
+    yield wrd
+    yield torch.LongTensor(tokenizer(" ".join(wrd.split())).input_ids)
+
+
+def add_pretrained_ctc_tokens(datasets, tokenizer, key="wrd"):
+    """Adds CTC targets in the vocabulary of a pretrained CTC head.
+
+    Arguments
+    ---------
+    datasets : dict or list of DynamicItemDataset
+        The datasets.
+    tokenizer : transformers.Wav2Vec2CTCTokenizer
+        The tokenizer of the pretrained model (e.g. ``PretrainedCTCHead``'s).
+    key : str
+        Manifest key of the transcript; provides ``key`` and ``tokens``.
+
+    Returns
+    -------
+    transformers.Wav2Vec2CTCTokenizer
+        ``tokenizer``, which also decodes the hypotheses.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from transformers import Wav2Vec2CTCTokenizer
+    >>> from speechbrain_ext.synthetic.offline_models import (
+    ...     build_wav2vec2_ctc)
+    >>> tok = Wav2Vec2CTCTokenizer.from_pretrained(
+    ...     build_wav2vec2_ctc(tempfile.mkdtemp()))
+    >>> data = sb.dataio.dataset.DynamicItemDataset({"a": {"wrd": "HE  IT"}})
+    >>> _ = add_pretrained_ctc_tokens([data], tok)
+    >>> data.set_output_keys(["tokens"])
+    >>> tok.convert_ids_to_tokens(data[0]["tokens"].tolist())
+    ['H', 'E', '|', 'I', 'T']
+    """
+    sb.dataio.dataset.add_dynamic_item(
+        _as_list(datasets),
+        functools.partial(pretrained_token_pipeline, tokenizer=tokenizer),
+        takes=[key],
+        provides=[key, "tokens"],
+    )
+    return tokenizer
+
+
+def drop_empty_transcripts(dataset, key="wrd"):
+    """The utterances of a dataset whose transcript has a word.
+
+    IEMOCAP transcripts that hold only tags (``[LAUGHTER]``) are empty
+    once normalised; Li et al. (2022) leave those utterances out (5500 of
+    5531).
+
+    Arguments
+    ---------
+    dataset : DynamicItemDataset
+        The dataset (its order is kept).
+    key : str
+        Manifest key of the transcript.
+
+    Returns
+    -------
+    DynamicItemDataset
+        The utterances whose ``key`` is not blank.
+
+    Example
+    -------
+    >>> data = sb.dataio.dataset.DynamicItemDataset(
+    ...     {"a": {"wrd": "OH"}, "b": {"wrd": " "}, "c": {"wrd": "NO"}})
+    >>> drop_empty_transcripts(data).data_ids
+    ['a', 'c']
+    """
+    return dataset.filtered_sorted(
+        key_test={key: lambda text: bool(text.split())}
+    )
 
 
 def train_loader_options(

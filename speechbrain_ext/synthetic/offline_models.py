@@ -12,6 +12,10 @@ reads:
   ``facebook/wav2vec2-base-960h``, ``large`` with those of
   ``facebook/wav2vec2-large-960h-lv60-self``), saved with
   ``save_pretrained``;
+* :func:`build_wav2vec2_ctc` -- the same with a randomly initialised CTC
+  head (``Wav2Vec2ForCTC``) on a character vocabulary, saved with its
+  ``Wav2Vec2Processor`` (``vocab.json``, tokenizer and feature extractor
+  files), as an ASR model such as ``facebook/wav2vec2-base-960h`` is;
 * :func:`build_bert` -- a randomly initialised BERT (``base`` has the
   dimensions of ``bert-base-uncased``) with the uncased WordPiece tokenizer
   of the MiniLM package.
@@ -19,7 +23,8 @@ reads:
 From a shell (used by the setup scripts of the recipe tests)::
 
     python -m speechbrain_ext.synthetic.offline_models \
-        --wav2vec2 tests/tmp/wav2vec2_tiny --bert tests/tmp/bert_tiny
+        --wav2vec2 tests/tmp/wav2vec2_tiny --bert tests/tmp/bert_tiny \
+        --wav2vec2_ctc tests/tmp/wav2vec2_ctc_tiny
 
 Authors
  * SpeechBrain joint ASR/SER recipe contributors
@@ -63,6 +68,16 @@ WAV2VEC2_PRESETS = {
         conv_bias=True,
     ),
 }
+CHARACTER_VOCABULARY = (
+    ["<pad>", "<s>", "</s>", "<unk>", "|"]
+    + list("ETAONIHSRDLUMWCFGYPBVK")
+    + ["'"]
+    + list("XJQZ")
+)
+"""Token order of the character vocabulary of wav2vec2-base-960h: the pad
+token (the CTC blank), sentence and unknown tokens, the word delimiter
+``|``, then upper-case letters and the apostrophe."""
+
 BERT_PRESETS = {
     "tiny": dict(
         hidden_size=64,
@@ -178,6 +193,118 @@ def build_wav2vec2(folder, preset="tiny", seed=0, **overrides):
     return folder
 
 
+def build_wav2vec2_ctc(
+    folder, preset="tiny", seed=0, vocabulary=CHARACTER_VOCABULARY, **overrides
+):
+    """Saves a randomly initialised wav2vec2 ASR model with its vocabulary.
+
+    A ``Wav2Vec2ForCTC`` (encoder and CTC head ``lm_head``) whose outputs
+    are the tokens of ``vocabulary``, saved with ``save_pretrained`` next
+    to the files of its ``Wav2Vec2Processor``: ``vocab.json`` and the
+    ``Wav2Vec2CTCTokenizer`` configuration (pad token ``<pad>``, the CTC
+    blank; word delimiter ``|``) and the feature extractor's. The folder
+    has the layout of ``facebook/wav2vec2-base-960h``; it is written once
+    and reused while the preset, vocabulary, overrides and seed stay the
+    same.
+
+    Arguments
+    ---------
+    folder : str
+        Where to save.
+    preset : str
+        ``tiny``, ``base`` or ``large`` (see ``WAV2VEC2_PRESETS``).
+    seed : int
+        Seed of the random initialisation.
+    vocabulary : sequence of str
+        The tokens, in output order; it must hold ``<pad>``, ``<s>``,
+        ``</s>``, ``<unk>`` and ``|``.
+    **overrides
+        Any ``Wav2Vec2Config`` field.
+
+    Returns
+    -------
+    str
+        ``folder``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from transformers import Wav2Vec2ForCTC, Wav2Vec2Processor
+    >>> src = build_wav2vec2_ctc(tempfile.mkdtemp())
+    >>> Wav2Vec2ForCTC.from_pretrained(src).lm_head.out_features
+    32
+    >>> Wav2Vec2Processor.from_pretrained(src).batch_decode([[11, 5, 4, 6]])
+    ['HE T']
+    """
+    import torch
+    from transformers import (
+        Wav2Vec2Config,
+        Wav2Vec2CTCTokenizer,
+        Wav2Vec2FeatureExtractor,
+        Wav2Vec2ForCTC,
+        Wav2Vec2Processor,
+    )
+
+    if preset not in WAV2VEC2_PRESETS:
+        raise ValueError(
+            f"unknown wav2vec2 preset {preset!r}; "
+            f"choose from {sorted(WAV2VEC2_PRESETS)}"
+        )
+    vocabulary = list(vocabulary)
+    special = ["<pad>", "<s>", "</s>", "<unk>", "|"]
+    missing = [token for token in special if token not in vocabulary]
+    if missing or len(set(vocabulary)) != len(vocabulary):
+        raise ValueError(
+            f"the vocabulary needs each of {special} once and no duplicate "
+            f"token; missing {missing}"
+        )
+    spec = {
+        "model": "wav2vec2_ctc",
+        "preset": preset,
+        "seed": seed,
+        "vocabulary": vocabulary,
+        "overrides": overrides,
+    }
+    if _done(folder, spec):
+        return folder
+    os.makedirs(folder, exist_ok=True)
+    vocab_file = os.path.join(folder, "vocab.json")
+    with open(vocab_file, "w", encoding="utf-8") as f:
+        json.dump({token: i for i, token in enumerate(vocabulary)}, f)
+    tokenizer = Wav2Vec2CTCTokenizer(
+        vocab_file,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        word_delimiter_token="|",
+        do_lower_case=False,
+    )
+    feature_extractor = Wav2Vec2FeatureExtractor(
+        feature_size=1,
+        sampling_rate=16000,
+        padding_value=0.0,
+        do_normalize=True,
+        return_attention_mask=True,
+    )
+    config = Wav2Vec2Config(
+        **{
+            **WAV2VEC2_PRESETS[preset],
+            "vocab_size": len(vocabulary),
+            "pad_token_id": tokenizer.pad_token_id,
+            **overrides,
+        }
+    )
+    torch.manual_seed(seed)
+    Wav2Vec2ForCTC(config).save_pretrained(folder)
+    Wav2Vec2Processor(
+        feature_extractor=feature_extractor, tokenizer=tokenizer
+    ).save_pretrained(folder)
+    feature_extractor.save_pretrained(folder)
+    _mark(folder, spec)
+    return folder
+
+
 def build_bert(folder, preset="base", seed=0, **overrides):
     """Saves a randomly initialised BERT with an uncased tokenizer.
 
@@ -246,7 +373,8 @@ def parse_args(argv=None):
     Returns
     -------
     argparse.Namespace
-        ``wav2vec2`` and ``bert`` (folders, or None), ``preset``, ``seed``.
+        ``wav2vec2``, ``bert`` and ``wav2vec2_ctc`` (folders, or None),
+        ``preset``, ``seed``.
 
     Example
     -------
@@ -264,17 +392,26 @@ def parse_args(argv=None):
     )
     parser.add_argument("--bert", metavar="FOLDER", help="where to save a BERT")
     parser.add_argument(
+        "--wav2vec2_ctc",
+        metavar="FOLDER",
+        help="where to save a wav2vec2 with a CTC head and its vocabulary",
+    )
+    parser.add_argument(
         "--preset",
         default="tiny",
         choices=["tiny", "full"],
-        help="tiny (tests) or full (wav2vec2 large, BERT base dimensions)",
+        help="tiny (tests) or full (wav2vec2 large, BERT base, wav2vec2 "
+        "CTC base dimensions)",
     )
     parser.add_argument(
         "--seed", type=int, default=0, help="random initialisation seed"
     )
     args = parser.parse_args(argv)
-    if args.wav2vec2 is None and args.bert is None:
-        parser.error("give --wav2vec2 FOLDER, --bert FOLDER or both")
+    if args.wav2vec2 is None and args.bert is None and not args.wav2vec2_ctc:
+        parser.error(
+            "give --wav2vec2 FOLDER, --bert FOLDER, --wav2vec2_ctc FOLDER "
+            "or several"
+        )
     return args
 
 
@@ -309,6 +446,9 @@ def main(argv=None):
     if args.bert is not None:
         preset = "base" if full else "tiny"
         folders.append(build_bert(args.bert, preset, args.seed))
+    if args.wav2vec2_ctc is not None:
+        preset = "base" if full else "tiny"
+        folders.append(build_wav2vec2_ctc(args.wav2vec2_ctc, preset, args.seed))
     return folders
 
 

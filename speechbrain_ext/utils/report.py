@@ -38,8 +38,8 @@ All metrics are percentages (0-100). WER and CER are corpus-level (total
 edits over total reference words or characters) after the same
 :func:`normalize_text` on references and hypotheses. The WER breakdown
 (:func:`wer_breakdown`, written only when the records carry transcripts)
-groups the utterances by true emotion and by reference word count, as in
-Li, Bell & Lai (2022), Tables 1-2.
+groups the utterances by true emotion, by reference word count and by
+both, as in Li, Bell & Lai (2022), Tables 1-2.
 
 Authors
  * speechbrain_ext contributors
@@ -367,9 +367,11 @@ def wer_breakdown(records, labels=None, bins=WORD_COUNT_BINS):
         None when the records carry no ``ref``/``hyp`` (SER-only run) or
         there is no record. Otherwise ``all`` (every utterance),
         ``by_emotion`` (``{label: row}``, None when the records carry no
-        ``emo``) and ``by_length`` (``{bin_name: row}``, each row also with
-        ``min_words`` and ``max_words``). A row holds ``n_utterances``,
-        ``n_words``, ``errors`` and ``WER`` (in %, None when empty).
+        ``emo``), ``by_length`` (``{bin_name: row}``, each row also with
+        ``min_words`` and ``max_words``) and ``by_length_and_emotion``
+        (``{bin_name: {label: row}}``, the layout of Table 2; None without
+        ``emo``). A row holds ``n_utterances``, ``n_words``, ``errors`` and
+        ``WER`` (in %, None when empty).
 
     Example
     -------
@@ -391,6 +393,8 @@ def wer_breakdown(records, labels=None, bins=WORD_COUNT_BINS):
     11-20 1 16 12.5
     21-30 0 0 None
     >30 0 0 None
+    >>> out["by_length_and_emotion"]["<=10"]["sad"]["WER"]
+    50.0
     >>> out["all"]["WER"] == compute_metrics(records)["WER"]
     True
     >>> wer_breakdown([{"id": "a", "emo": "sad", "pred": "neu"}]) is None
@@ -406,7 +410,7 @@ def wer_breakdown(records, labels=None, bins=WORD_COUNT_BINS):
         counts.append(_error_counts([ref], [hyp], characters=False))
     everything = list(range(len(records)))
     breakdown = {"all": _group(counts, everything), "by_emotion": None}
-
+    true = None
     if _has_keys(records, ("emo",), "emotion"):
         true = [record["emo"] for record in records]
         labels = sorted(set(true)) if labels is None else list(labels)
@@ -422,19 +426,28 @@ def wer_breakdown(records, labels=None, bins=WORD_COUNT_BINS):
             for label in labels
         }
 
-    by_length = {}
+    by_length, crossed = {}, {}
     for low, high in bins:
         rows = [
             i
             for i in everything
             if low <= counts[i][1] and (high is None or counts[i][1] <= high)
         ]
-        by_length[_bin_name(low, high)] = {
+        name = _bin_name(low, high)
+        by_length[name] = {
             "min_words": low,
             "max_words": high,
             **_group(counts, rows),
         }
+        if true is not None:
+            crossed[name] = {
+                str(label): _group(
+                    counts, [i for i in rows if true[i] == label]
+                )
+                for label in labels
+            }
     breakdown["by_length"] = by_length
+    breakdown["by_length_and_emotion"] = crossed if true is not None else None
     return breakdown
 
 
@@ -452,12 +465,37 @@ def _breakdown_table(rows, first_header):
     return lines
 
 
+def _crossed_table(breakdown):
+    """The WER by length (rows) and emotion (columns), markdown lines."""
+
+    def cell(row):
+        """The WER of a row with two decimals, ``-`` when empty."""
+        return "-" if row["WER"] is None else f"{row['WER']:.2f}"
+
+    labels = list(breakdown["by_emotion"])
+    lines = [
+        "| Words | " + " | ".join(labels + ["All"]) + " |",
+        "|---|" + "---:|" * (len(labels) + 1),
+    ]
+    rows = [
+        (name, breakdown["by_length_and_emotion"][name], row)
+        for name, row in breakdown["by_length"].items()
+    ]
+    rows.append(("All", breakdown["by_emotion"], breakdown["all"]))
+    for name, by_label, total in rows:
+        cells = [cell(by_label[label]) for label in labels] + [cell(total)]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def wer_breakdown_markdown(breakdown, title=None):
     """Format a :func:`wer_breakdown` as two markdown tables.
 
     One table by true emotion (left out when the breakdown has none), one
-    by reference word count; both end with the row of all utterances. WER
-    values have two decimals, ``-`` marks a group without utterances.
+    by reference word count, both ending with the row of all utterances,
+    and, with emotions, the WER by word count (rows) and emotion (columns)
+    as in Li et al. (2022), Table 2. WER values have two decimals, ``-``
+    marks a group without utterances.
 
     Arguments
     ---------
@@ -494,6 +532,14 @@ def wer_breakdown_markdown(breakdown, title=None):
     | >2 | 0 | 0 | - |
     | All | 2 | 3 | 33.33 |
     <BLANKLINE>
+    ## By reference length and emotion (WER)
+    <BLANKLINE>
+    | Words | hap | sad | All |
+    |---|---:|---:|---:|
+    | <=2 | 0.00 | 50.00 | 33.33 |
+    | >2 | - | - | - |
+    | All | 0.00 | 50.00 | 33.33 |
+    <BLANKLINE>
     """
     total = [("All", breakdown["all"])]
     lines = [
@@ -512,6 +558,9 @@ def wer_breakdown_markdown(breakdown, title=None):
     lines += ["## By reference length", ""]
     rows = list(breakdown["by_length"].items()) + total
     lines += _breakdown_table(rows, "Words")
+    if breakdown.get("by_length_and_emotion") is not None:
+        lines += ["", "## By reference length and emotion (WER)", ""]
+        lines += _crossed_table(breakdown)
     return "\n".join(lines) + "\n"
 
 

@@ -415,3 +415,43 @@ def test_stream_modules_and_param_groups_follow_the_streams():
     del modules["text_features"]
     with pytest.raises(ValueError, match="text_features"):
         stream_modules(modules, ["mfcc", "text"])
+
+
+def test_no_stream_is_the_asr_path_alone():
+    """zero_shot_asr.yaml: no stream, no fusion, no emotion output."""
+    modules = {
+        name: torch.nn.Linear(2, 2)
+        for name in ("encoder", "ctc_lin", "mfcc_encoder", "fusion")
+    }
+    modules["emo_classifier"] = torch.nn.Linear(2, 2)
+    assert sorted(stream_modules(modules, [])) == ["ctc_lin", "encoder"]
+    del modules["ctc_lin"]
+    with pytest.raises(ValueError) as error:
+        stream_modules(modules, [])
+    assert str(error.value) == (
+        "no stream and no ASR path (encoder, ctc_lin): nothing to run; "
+        "choose streams among mfcc, hidden, text"
+    )
+
+    class Encoder(torch.nn.Module):
+        def forward(self, wavs, wav_lens):
+            return torch.zeros(3, wavs.shape[0], 10, 4)
+
+    tok = CTCTextEncoder()
+    tok.update_from_iterable(["A", " "])
+    tok.insert_blank(index=0)
+    ctc = torch.nn.Linear(4, 3)
+    with torch.no_grad():
+        ctc.weight.zero_()
+        ctc.bias.zero_()
+        ctc.bias[tok.lab2ind["A"]] = 5.0
+    out = fused_asr_ser_forward(
+        {"encoder": Encoder(), "ctc_lin": ctc},
+        torch.rand(2, 800),
+        torch.ones(2),
+        log_softmax=Softmax(apply_log=True),
+        tokenizer=tok,
+    )
+    assert sorted(out) == ["feat_lens", "hyps", "p_ctc"]
+    # "A" on every frame: one "A" per utterance
+    assert out["hyps"] == [["A"]] * 2

@@ -87,6 +87,38 @@ def test_frozen_groups_get_no_optimizer_and_bad_groups_fail():
         _brain({"model": {"modules": net}})
 
 
+def test_an_evaluation_only_brain_needs_no_groups_nor_checkpoint(tmp_path):
+    """zero_shot_asr.yaml: test_only, no param_groups, no checkpointer."""
+    net = torch.nn.Linear(3, 1)
+    with pytest.raises(ValueError) as error:
+        Regressor({"net": net}, param_groups={}, run_opts={"device": "cpu"})
+    assert str(error.value) == (
+        "param_groups is empty: declare at least one group with 'modules' "
+        "and 'optimizer' in the yaml (or set test_only: True for a yaml "
+        "that only evaluates)."
+    )
+    brain = Regressor(
+        {"net": net},
+        param_groups={},
+        hparams={"test_only": True},
+        run_opts={"device": "cpu"},
+    )
+    data = [(torch.rand(4, 3), torch.rand(4, 1))]
+    before = net.weight.clone()
+    brain.fit(range(2), data, data)  # no training stage
+    loss = brain.evaluate(data)  # the modules as built
+    assert torch.equal(net.weight, before)
+    with torch.no_grad():
+        expected = torch.nn.functional.mse_loss(net(data[0][0]), data[0][1])
+    assert loss == pytest.approx(expected.item())
+    assert brain.loaded_checkpoint is None
+    # with a checkpointer, evaluation still needs a checkpoint
+    checkpointer = sb.utils.checkpoints.Checkpointer(str(tmp_path / "save"))
+    groups = {"model": {"modules": net, "optimizer": torch.optim.Adam}}
+    with pytest.raises(FileNotFoundError, match="train the model first"):
+        _brain(groups, checkpointer=checkpointer).evaluate(data)
+
+
 def test_condition_without_mixer_is_an_error():
     net = torch.nn.Linear(3, 1)
     brain = _brain({"model": {"modules": net, "optimizer": torch.optim.Adam}})

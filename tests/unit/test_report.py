@@ -359,6 +359,17 @@ def test_wer_breakdown_hand_computed():
         "fea": row(0, 0, 0, None),
     }
     assert list(out["by_length"]) == ["<=10", "11-20", "21-30", ">30"]
+    # each length bin split by emotion, in labels order (Table 2)
+    crossed = out["by_length_and_emotion"]
+    assert list(crossed) == list(out["by_length"])
+    assert all(list(cells) == BREAKDOWN_LABELS for cells in crossed.values())
+    assert crossed["<=10"]["neu"] == row(1, 10, 1, pytest.approx(10.0))
+    assert crossed["<=10"]["hap"] == row(1, 4, 2, pytest.approx(50.0))
+    assert crossed["<=10"]["sad"] == row(1, 0, 1, 100.0)
+    assert crossed["11-20"]["neu"] == row(1, 11, 2, pytest.approx(200 / 11))
+    assert crossed["11-20"]["hap"] == row(1, 20, 4, pytest.approx(20.0))
+    assert crossed[">30"]["ang"] == row(1, 31, 1, pytest.approx(100 / 31))
+    assert crossed["21-30"]["neu"] == row(0, 0, 0, None)
     by_length = out["by_length"]
     # 10 words (after normalisation) in <=10, 11 words in 11-20
     assert by_length["<=10"] == {
@@ -406,6 +417,7 @@ def test_wer_breakdown_defaults_and_missing_parts():
     # ASR-only records: lengths only
     asr = wer_breakdown(make_breakdown_records(with_emotion=False))
     assert asr["by_emotion"] is None
+    assert asr["by_length_and_emotion"] is None
     assert asr["by_length"] == out["by_length"]
     # SER-only records or no record: no breakdown
     assert wer_breakdown(make_records(with_text=False), LABELS) is None
@@ -448,7 +460,7 @@ def test_wer_breakdown_markdown():
         "| All | 6 | 76 | 14.47 |",
     ]
     length = lines.index("## By reference length")
-    assert lines[length + 2 :] == [
+    assert lines[length + 2 : length + 10] == [
         "| Words | Utterances | Ref. words | WER |",
         "|---|---:|---:|---:|",
         "| <=10 | 3 | 14 | 28.57 |",
@@ -456,7 +468,22 @@ def test_wer_breakdown_markdown():
         "| 21-30 | 0 | 0 | - |",
         "| >30 | 1 | 31 | 3.23 |",
         "| All | 6 | 76 | 14.47 |",
+        "",
     ]
+    # Table 2 of Li et al. (2022): lengths as rows, emotions as columns
+    crossed = lines.index("## By reference length and emotion (WER)")
+    assert lines[crossed + 2 :] == [
+        "| Words | neu | hap | ang | sad | fea | All |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        "| <=10 | 10.00 | 50.00 | - | 100.00 | - | 28.57 |",
+        "| 11-20 | 18.18 | 20.00 | - | - | - | 19.35 |",
+        "| 21-30 | - | - | - | - | - | - |",
+        "| >30 | - | - | 3.23 | - | - | 3.23 |",
+        "| All | 14.29 | 25.00 | 3.23 | 100.00 | - | 14.47 |",
+    ]
+    # without emotions, no crossed table
+    asr = wer_breakdown(make_breakdown_records(with_emotion=False))
+    assert "and emotion" not in wer_breakdown_markdown(asr)
 
 
 def test_condition_report_writes_wer_breakdown(tmp_path):

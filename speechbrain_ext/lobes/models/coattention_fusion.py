@@ -445,7 +445,8 @@ def fused_asr_ser_forward(
         ``hidden_encoder``, ``text_features`` (strings -> token features
         and relative lengths) + ``text_encoder``. Then ``fusion`` (a list
         of :class:`EncodedStream` in the order mfcc, hidden, text -> one
-        vector) and ``emo_classifier``.
+        vector) and ``emo_classifier``; without ``emo_classifier``, the ASR
+        path alone (no stream, no emotion output).
     wavs : torch.Tensor
         Waveforms [batch, time].
     wav_lens : torch.Tensor
@@ -455,8 +456,8 @@ def fused_asr_ser_forward(
     hidden_layer : str or int
         The layer that the hidden stream reads (see
         :func:`select_hidden_layer`).
-    tokenizer : CTCTextEncoder, optional
-        Needed to decode hypotheses.
+    tokenizer : CTCTextEncoder or transformers.Wav2Vec2CTCTokenizer
+        Needed to decode hypotheses (see ``ctc_greedy_transcripts``).
     blank_index : int
         Index of the CTC blank.
     texts : list of str, optional
@@ -469,8 +470,9 @@ def fused_asr_ser_forward(
     Returns
     -------
     dict
-        ``p_emo`` (log-probabilities); with an ASR path also ``p_ctc``,
-        ``feat_lens`` and (when decoded) ``hyps`` (lists of words).
+        ``p_emo`` (log-probabilities, with ``emo_classifier``); with an ASR
+        path also ``p_ctc``, ``feat_lens`` and (when decoded) ``hyps``
+        (lists of words).
 
     Example
     -------
@@ -523,8 +525,9 @@ def fused_asr_ser_forward(
             texts = [" ".join(words) for words in out["hyps"]]
         tokens, token_lens = modules["text_features"](texts)
         streams.append(modules["text_encoder"](tokens, token_lens))
-    embedding = modules["fusion"](streams)
-    out["p_emo"] = log_softmax(modules["emo_classifier"](embedding))
+    if "emo_classifier" in modules:
+        embedding = modules["fusion"](streams)
+        out["p_emo"] = log_softmax(modules["emo_classifier"](embedding))
     return out
 
 
@@ -536,7 +539,9 @@ def stream_modules(modules, streams, text_source="hyp"):
     modules : dict
         Every module of a yaml file (``modules:``).
     streams : list of str
-        The streams to train, among ``mfcc``, ``hidden`` and ``text``.
+        The streams to train, among ``mfcc``, ``hidden`` and ``text``; none
+        for the ASR path alone (no emotion output: ``fusion`` and
+        ``emo_classifier`` are dropped too).
     text_source : str
         What the text stream reads: ``hyp`` (the ASR output, which needs
         the ASR path) or ``wrd`` (the ground-truth transcript).
@@ -559,6 +564,8 @@ def stream_modules(modules, streams, text_source="hyp"):
     Traceback (most recent call last):
     ...
     ValueError: unknown stream(s) ['pitch']; choose among mfcc, hidden, text
+    >>> sorted(stream_modules(mods, []))
+    ['ctc_lin', 'encoder']
     >>> del mods["encoder"]
     >>> stream_modules(mods, ["text"])
     Traceback (most recent call last):
@@ -570,7 +577,7 @@ def stream_modules(modules, streams, text_source="hyp"):
             f"text_source must be hyp (ASR output) or wrd, not {text_source!r}"
         )
     unknown = [s for s in streams if s not in STREAMS]
-    if unknown or not streams:
+    if unknown:
         raise ValueError(
             f"unknown stream(s) {unknown}; choose among {', '.join(STREAMS)}"
         )
@@ -580,6 +587,8 @@ def stream_modules(modules, streams, text_source="hyp"):
         if stream not in streams
         for name in STREAM_MODULES[stream]
     }
+    if not streams:
+        dropped |= {"fusion", "emo_classifier"}
     missing = [
         name
         for stream in streams
@@ -589,6 +598,11 @@ def stream_modules(modules, streams, text_source="hyp"):
     if missing:
         raise ValueError(f"the yaml declares no module {missing}")
     has_asr = all(name in modules for name in ASR_MODULES)
+    if not streams and not has_asr:
+        raise ValueError(
+            "no stream and no ASR path (encoder, ctc_lin): nothing to run; "
+            f"choose streams among {', '.join(STREAMS)}"
+        )
     if "hidden" in streams and not has_asr:
         raise ValueError("the hidden stream needs the ASR path (encoder)")
     if "text" in streams and text_source == "hyp" and not has_asr:

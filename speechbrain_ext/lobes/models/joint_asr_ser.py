@@ -28,14 +28,22 @@ import torch
 def ctc_greedy_transcripts(p_ctc, wav_lens, tokenizer, blank_index=0):
     """Greedy CTC decoding of character posteriors into lists of words.
 
+    The best token of each frame, repeats merged, blanks and padding frames
+    dropped; the token ids are then turned into text by the tokenizer: a
+    SpeechBrain ``CTCTextEncoder`` (characters, joined as they are), or a
+    transformers CTC tokenizer (``Wav2Vec2CTCTokenizer`` of a pretrained
+    model: its word delimiter ``|`` separates words; its special tokens
+    ``<s>``, ``</s>``, ``<unk>`` are dropped once the repeats are merged,
+    so that they separate repeats as any other token does).
+
     Arguments
     ---------
     p_ctc : torch.Tensor
         Log-probabilities [batch, frames, tokens].
     wav_lens : torch.Tensor
         Relative lengths.
-    tokenizer : speechbrain.dataio.encoder.CTCTextEncoder
-        Character encoder; outputs beyond its size are dropped.
+    tokenizer : CTCTextEncoder or transformers.Wav2Vec2CTCTokenizer
+        Token decoder; outputs beyond its size are dropped.
     blank_index : int
         Index of the CTC blank.
 
@@ -70,7 +78,12 @@ def ctc_greedy_transcripts(p_ctc, wav_lens, tokenizer, blank_index=0):
         [i for i in row[mask.bool()].tolist() if i < n_tokens]
         for row, mask in zip(best, keep)
     ]
-    texts = ["".join(seq) for seq in tokenizer.decode_ndim(sequences)]
+    if hasattr(tokenizer, "decode_ndim"):  # SpeechBrain's CTCTextEncoder
+        texts = ["".join(seq) for seq in tokenizer.decode_ndim(sequences)]
+    else:  # transformers: the repeats are merged already
+        texts = tokenizer.batch_decode(
+            sequences, group_tokens=False, skip_special_tokens=True
+        )
     return [t.split() for t in texts]
 
 

@@ -3,7 +3,10 @@
 * the demo yaml trains for 3 epochs on a small SynthEmo corpus and its
   losses go down;
 * the full-size yaml (wav2vec2-base and BERT-base dimensions, random
-  weights, no download) builds and does one training step on a CPU.
+  weights, no download) builds and does one training step on a CPU;
+* zero_shot_asr.yaml transcribes with the released CTC head of a wav2vec2
+  ASR model (a tiny random one saved offline) and writes the WER by
+  emotion and by length (Tables 1-2).
 """
 
 import json
@@ -12,11 +15,19 @@ import re
 import subprocess
 import sys
 
+import jiwer
 import pytest
 import soundfile as sf
+import torch
+from transformers import Wav2Vec2ForCTC, Wav2Vec2Processor
 
 from speechbrain_ext.synthetic.espeak import EspeakSynthesizer, Prosody
-from speechbrain_ext.synthetic.offline_models import build_bert, build_wav2vec2
+from speechbrain_ext.synthetic.offline_models import (
+    build_bert,
+    build_wav2vec2,
+    build_wav2vec2_ctc,
+)
+from speechbrain_ext.utils.report import normalize_text, read_predictions_csv
 from tests.integration.recipes.helpers import ROOT, read_log_stats
 
 RECIPE = os.path.join(
@@ -118,3 +129,101 @@ def test_train_yaml_full_size_training_step(tmp_path):
     losses = re.findall(r"train loss: ([\d.e+-]+)", log)
     assert losses and all(float(x) == float(x) for x in losses), log[-3000:]
     assert "| clean |" in log
+
+
+# Sample wavs of SpeechBrain's tests/samples, one per emotion, and one whose
+# transcript holds only a tag (empty once normalised)
+ZERO_SHOT_UTTERANCES = {
+    "spk1_snt1": ("neu", "THE BIRCH CANOE SLID ON THE SMOOTH PLANKS"),
+    "spk1_snt2": ("hap", "GLUE THE SHEET TO THE DARK BLUE BACKGROUND"),
+    "spk2_snt1": ("sad", "IT'S EASY TO TELL THE DEPTH OF A WELL"),
+    "spk2_snt2": ("ang", "THESE DAYS A CHICKEN LEG IS A RARE DISH"),
+    "spk2_snt3": ("sad", ""),
+}
+
+
+def _transformers_transcript(source, wav_path):
+    """transformers' own greedy transcription of one file."""
+    processor = Wav2Vec2Processor.from_pretrained(source)
+    model = Wav2Vec2ForCTC.from_pretrained(source).eval()
+    wav, rate = sf.read(wav_path, dtype="float32")
+    with torch.no_grad():
+        values = processor(wav, sampling_rate=rate, return_tensors="pt")
+        ids = model(values.input_values).logits.argmax(-1)
+    text = processor.batch_decode(ids)[0]
+    return " ".join(re.sub(r"<s>|</s>|<unk>", "", text).split())
+
+
+def test_zero_shot_asr_reports_the_wer_by_emotion_and_length(tmp_path):
+    samples = os.path.join(ROOT, "tests", "samples", "ASR")
+    manifest = {
+        uid: {
+            "wav": f"{{data_root}}/{uid}.wav",
+            "duration": sf.info(os.path.join(samples, f"{uid}.wav")).duration,
+            "emo": emo,
+            "wrd": wrd,
+        }
+        for uid, (emo, wrd) in ZERO_SHOT_UTTERANCES.items()
+    }
+    ann = tmp_path / "all.json"
+    ann.write_text(json.dumps(manifest))
+    source = build_wav2vec2_ctc(str(tmp_path / "w2v_ctc"), seed=5)
+    out = tmp_path / "zero_shot"
+    proc = run_fusion_recipe(
+        "zero_shot_asr.yaml",
+        f"--output_folder={out}",
+        f"--data_folder={samples}",
+        f"--train_annotation={ann}",
+        f"--valid_annotation={ann}",
+        f"--test_annotation={ann}",
+        "--skip_prep=True",
+        f"--wav2vec2_hub={source}",
+        "--encoder_dim=96",
+        "--num_workers=0",
+        cwd=tmp_path,
+    )
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-5000:]
+    assert "No checkpointer: evaluating the modules as built" in log
+    results = out / "test_results"
+    records = read_predictions_csv(results / "clean" / "predictions.csv")
+    # every utterance with words, none without (drop_empty_transcripts)
+    assert sorted(r["id"] for r in records) == sorted(
+        uid for uid, (_, wrd) in ZERO_SHOT_UTTERANCES.items() if wrd
+    )
+    for record in records:
+        uid = record["id"]
+        emo, wrd = ZERO_SHOT_UTTERANCES[uid]
+        assert (record["ref"], record["emo"]) == (wrd, emo)
+        # the released head and vocabulary, as transformers transcribes
+        expected = _transformers_transcript(
+            source, os.path.join(samples, f"{uid}.wav")
+        )
+        assert record["hyp"] == expected
+        assert set(record) == {"id", "ref", "hyp", "emo"}  # no SER
+    assert any(record["hyp"] for record in records)
+
+    def wer(rows):
+        refs = [normalize_text(r["ref"]) for r in rows]
+        hyps = [normalize_text(r["hyp"]) for r in rows]
+        return 100 * jiwer.wer(refs, hyps)
+
+    metrics = json.loads((results / "clean" / "metrics.json").read_text())
+    assert "WA" not in metrics
+    assert metrics["WER"] == pytest.approx(wer(records))
+    breakdown = json.loads(
+        (results / "clean" / "wer_breakdown.json").read_text()
+    )
+    # one row per emotion of the yaml, each with its utterances
+    assert list(breakdown["by_emotion"]) == ["neu", "hap", "sad", "ang"]
+    for emo, row in breakdown["by_emotion"].items():
+        rows = [r for r in records if r["emo"] == emo]
+        assert row["n_utterances"] == len(rows) == 1
+        assert row["WER"] == pytest.approx(wer(rows))
+    assert breakdown["by_length"]["<=10"]["n_utterances"] == 4
+    assert breakdown["all"]["WER"] == pytest.approx(metrics["WER"])
+    markdown = (results / "clean" / "wer_breakdown.md").read_text()
+    for title in ("By emotion", "By reference length", "and emotion"):
+        assert title in markdown
+    # nothing trained, nothing saved but the label encoder
+    assert sorted(os.listdir(out / "save")) == ["emo_encoder.txt"]

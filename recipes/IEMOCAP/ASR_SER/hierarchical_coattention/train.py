@@ -7,13 +7,19 @@ BiLSTM and self-attention: MFCCs max-pooled over time (``mfcc``), one
 wav2vec2 layer (``hidden``) and BERT features of the ASR text or of the true
 transcript (``text``); they are fused by concatenation, co-attention or
 hierarchical co-attention. Loss: ``lambda * L_ASR + (1 - lambda) * L_SER``.
-The yaml chooses ``streams``, ``fusion_method``, ``hidden_layer`` and
-``text_source`` (``hyp`` or ``wrd``); ser_baseline.yaml has no ASR path.
+The yaml chooses ``streams``, ``fusion_method``, ``hidden_layer``,
+``text_source`` (``hyp`` or ``wrd``) and ``ctc_head`` (a ``new`` character
+layer or the ``pretrained`` head of wav2vec2-base-960h and its vocabulary);
+ser_baseline.yaml has no ASR path. zero_shot_asr.yaml has no stream: it
+only evaluates (``test_only``) the released wav2vec2-base-960h with its own
+CTC head on every utterance, the WER of Tables 1-2.
 
     python train.py hparams/train.yaml --data_folder=<IEMOCAP_full_release> \
         [--fold=1..5] [--fusion_method=concat|coattention|hierarchical]
     python train.py hparams/train.yaml ... --streams=hidden \
         --fusion_method=concat --hidden_layer=first  # Table 4 row
+    python train.py hparams/zero_shot_asr.yaml \
+        --data_folder=<IEMOCAP_full_release>  # Tables 1-2
     python train.py hparams/train_demo.yaml   # embedded corpus, CPU
 
 Authors
@@ -35,12 +41,15 @@ from speechbrain_ext.lobes.models.coattention_fusion import (
     restrict_param_groups,
     stream_modules,
 )
+from speechbrain_ext.lobes.models.pretrained_ctc import PretrainedCTCHead
 from speechbrain_ext.recipe.brain import RecipeBrain
 from speechbrain_ext.recipe.data import (
     add_audio,
     add_char_tokens,
     add_label_encoder,
+    add_pretrained_ctc_tokens,
     check_recipe_folders,
+    drop_empty_transcripts,
     load_datasets,
     run_preparation,
     train_loader_options,
@@ -53,7 +62,11 @@ from speechbrain_ext.utils.evaluation import (
 
 
 class ASROutputFusionBrain(RecipeBrain):
-    """CTC ASR and emotion recognition on fused MFCC, hidden, text streams."""
+    """CTC ASR and emotion recognition on fused MFCC, hidden, text streams.
+
+    Without streams (zero_shot_asr.yaml) it is the ASR path alone: no
+    emotion output, WER and CER only.
+    """
 
     def compute_forward(self, batch, stage):
         """wav2vec2 -> CTC and hypotheses; streams -> fusion -> emotion."""
@@ -67,7 +80,8 @@ class ASROutputFusionBrain(RecipeBrain):
             wavs, wav_lens, batch.id, stage, targets
         )
         # the text stream reads the ASR hypothesis or the true transcript
-        texts = targets["wrd"] if self.hparams.text_source == "wrd" else None
+        text_source = getattr(self.hparams, "text_source", "hyp")
+        texts = targets["wrd"] if text_source == "wrd" else None
         out = fused_asr_ser_forward(
             self.modules,
             wavs,
@@ -83,23 +97,28 @@ class ASROutputFusionBrain(RecipeBrain):
         return out
 
     def compute_objectives(self, predictions, batch, stage):
-        """``lambda * L_ASR + (1 - lambda) * L_SER`` (L_SER without ASR)."""
+        """``lambda * L_ASR + (1 - lambda) * L_SER`` (either one alone)."""
         targets = predictions["targets"]
-        ser = self.hparams.ser_cost(
-            predictions["p_emo"].unsqueeze(1), targets["emo"].unsqueeze(1)
-        )
-        self.track_loss("ser", ser)
         if stage != sb.Stage.TRAIN:
             self.update_metrics(predictions, targets)
-        if "p_ctc" not in predictions:
+        ser = ctc = None
+        if "p_emo" in predictions:
+            ser = self.hparams.ser_cost(
+                predictions["p_emo"].unsqueeze(1), targets["emo"].unsqueeze(1)
+            )
+            self.track_loss("ser", ser)
+        if "p_ctc" in predictions:
+            ctc = self.hparams.ctc_cost(
+                predictions["p_ctc"],
+                targets["tokens"],
+                predictions["feat_lens"],
+                targets["tokens_lens"],
+            )
+            self.track_loss("ctc", ctc)
+        if ctc is None:
             return ser
-        ctc = self.hparams.ctc_cost(
-            predictions["p_ctc"],
-            targets["tokens"],
-            predictions["feat_lens"],
-            targets["tokens_lens"],
-        )
-        self.track_loss("ctc", ctc)
+        if ser is None:
+            return ctc
         asr_weight = self.hparams.asr_weight
         return asr_weight * ctc + (1 - asr_weight) * ser
 
@@ -110,9 +129,11 @@ class ASROutputFusionBrain(RecipeBrain):
             refs = [words.split() for words in targets["wrd"]]
             self.wer_metric.append(ids, hyps, refs)
             self.cer_metric.append(ids, hyps, refs)
-        probs = predictions["p_emo"].exp().detach().cpu()
-        self.predictions += probs.argmax(-1).tolist()
-        self.labels += targets["emo"].cpu().tolist()
+        probs = None
+        if "p_emo" in predictions:
+            probs = predictions["p_emo"].exp().detach().cpu()
+            self.predictions += probs.argmax(-1).tolist()
+            self.labels += targets["emo"].cpu().tolist()
         if self.test_records is not None:
             self.test_records += utterance_records(
                 ids,
@@ -137,6 +158,8 @@ class ASROutputFusionBrain(RecipeBrain):
         if "ctc_lin" in self.modules:
             stats["WER"] = self.wer_metric.summarize("error_rate")
             stats["CER"] = self.cer_metric.summarize("error_rate")
+        if not self.labels:  # no emotion output
+            return stats
         preds = torch.tensor(self.predictions)
         labels = torch.tensor(self.labels)
         recalls = [
@@ -147,12 +170,19 @@ class ASROutputFusionBrain(RecipeBrain):
         return stats
 
     def selection_error(self, stats):
-        """100 - validation WA (the paper's metric)."""
+        """100 - validation WA (the paper's metric); the WER without SER."""
+        if "WA" not in stats:
+            return stats["WER"]
         return 100.0 - stats["WA"]
 
 
-def dataio_prepare(hparams, with_ctc):
-    """Datasets with audio, transcripts, emotions, CTC characters."""
+def dataio_prepare(hparams, ctc_head=None):
+    """Datasets with audio, transcripts, emotions and CTC targets.
+
+    The CTC targets are characters of the training transcripts for a new
+    CTC layer, or tokens of the pretrained head's vocabulary (whose
+    tokenizer then decodes the hypotheses).
+    """
     datasets = load_datasets(
         {
             "train": hparams["train_annotation"],
@@ -164,12 +194,18 @@ def dataio_prepare(hparams, with_ctc):
         max_duration=hparams["max_duration"],
         labels=hparams["emotions"],
     )
+    # zero_shot_asr.yaml: utterances without words are left out (the paper)
+    if hparams.get("drop_empty_transcripts", False):
+        datasets = {k: drop_empty_transcripts(d) for k, d in datasets.items()}
     add_audio(datasets)
     save_folder = hparams["save_folder"]
     emo_encoder = add_label_encoder(datasets, hparams["emotions"], save_folder)
     keys = ["id", "sig", "wrd", "emo_encoded"]
     tokenizer = None
-    if with_ctc:
+    if isinstance(ctc_head, PretrainedCTCHead):
+        tokenizer = add_pretrained_ctc_tokens(datasets, ctc_head.tokenizer)
+        keys.append("tokens")
+    elif ctc_head is not None:
         tokenizer = add_char_tokens(
             datasets,
             save_folder,
@@ -198,13 +234,16 @@ if __name__ == "__main__":
 
     # The modules of the chosen streams (and of the ASR path, if any)
     modules = stream_modules(
-        hparams["modules"], hparams["stream_list"], hparams["text_source"]
+        hparams["modules"],
+        hparams["stream_list"],
+        hparams.get("text_source", "hyp"),
     )
 
     # The yaml lists the preparation steps (corpus generation, IEMOCAP fold)
     run_preparation(hparams["data_preparation"], hparams["skip_prep"])
-    with_ctc = "ctc_lin" in modules
-    datasets, tokenizer, emo_encoder = dataio_prepare(hparams, with_ctc)
+    datasets, tokenizer, emo_encoder = dataio_prepare(
+        hparams, modules.get("ctc_lin")
+    )
 
     # Clean test by default (noise conditions read noise_folder's pools)
     conditions = load_condition_set(hparams["test_conditions"])
@@ -221,25 +260,29 @@ if __name__ == "__main__":
     )
     brain.tokenizer, brain.emo_encoder = tokenizer, emo_encoder
 
-    # Training (resumes from the last checkpoint of an interrupted run)
-    loader_kwargs, brain.train_sampler = train_loader_options(
-        datasets["train"],
-        hparams["train_dataloader_opts"],
-        seed=hparams["seed"],
-        sorting=hparams["sorting"],
-        dynamic_batching=hparams["dynamic_batching"],
-        sampler_opts=hparams["dynamic_batch_sampler"],
-    )
-    brain.fit(
-        hparams["epoch_counter"],
-        datasets["train"],
-        datasets["valid"],
-        train_loader_kwargs=loader_kwargs,
-        valid_loader_kwargs=hparams["valid_dataloader_opts"],
-    )
+    # Training (resumes from the last checkpoint of an interrupted run);
+    # none with --test_only (zero_shot_asr.yaml: test_only: True)
+    if not brain.test_only:
+        loader_kwargs, brain.train_sampler = train_loader_options(
+            datasets["train"],
+            hparams["train_dataloader_opts"],
+            seed=hparams["seed"],
+            sorting=hparams["sorting"],
+            dynamic_batching=hparams["dynamic_batching"],
+            sampler_opts=hparams["dynamic_batch_sampler"],
+        )
+        brain.fit(
+            hparams["epoch_counter"],
+            datasets["train"],
+            datasets["valid"],
+            train_loader_kwargs=loader_kwargs,
+            valid_loader_kwargs=hparams["valid_dataloader_opts"],
+        )
 
-    # Best checkpoint (validation WA): predictions, WA, UA, macro-F1,
-    # confusion matrix, and WER/CER with an ASR path
+    # Best checkpoint (validation WA; the pretrained model as released
+    # without a checkpointer): predictions, WA, UA, macro-F1, confusion
+    # matrix, and WER/CER and their breakdown by emotion and length with
+    # an ASR path
     evaluate_conditions(
         brain,
         datasets["test"],
