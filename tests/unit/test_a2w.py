@@ -499,3 +499,45 @@ def test_word_pipeline_uses_eos_as_bos():
     assert tokens.tolist() == [1, 0, 2]
     with pytest.raises(ValueError, match="<unk>"):
         with_eos(["THE"])
+
+
+# ---------------------------------------------------------------------------
+# bench/a2w_demo.py: the ordering reaches both recipes; an export is reused
+# ---------------------------------------------------------------------------
+def test_bench_passes_the_ordering_and_reuses_an_export(tmp_path, monkeypatch):
+    root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+    monkeypatch.syspath_prepend(os.path.join(root, "bench"))
+    import a2w_demo
+
+    calls = []
+
+    def fake_step(name, recipe, yaml, overrides, work):
+        calls.append((name, overrides))
+        return {"wall_seconds": 1.0, "peak_rss_gb": 0.1}
+
+    monkeypatch.setattr(a2w_demo, "run_step", fake_step)
+    monkeypatch.setattr(a2w_demo, "metrics_of", lambda folder: {})
+    work = str(tmp_path / "work")
+    a2w_demo.main(["--work", work, "--decoder_ordering", "paper"])
+    assert [name for name, _ in calls] == ["pretrain", "asr_ser"]
+    assert all("--decoder_ordering=paper" in o for _, o in calls)
+
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "dec.ckpt").write_bytes(b"")
+    calls.clear()
+    report = a2w_demo.main(
+        ["--work", work, "--seed", "1987", "--pretrained_path", str(export)]
+        + ["--decoder_ordering", "speechbrain"]
+    )
+    assert [name for name, _ in calls] == ["asr_ser"]
+    overrides = calls[0][1]
+    assert f"--pretrained_path={export}" in overrides
+    assert "--decoder_ordering=speechbrain" in overrides
+    assert "--seed=1987" in overrides
+    assert report["a2w_test"] is None
+
+    with pytest.raises(
+        SystemExit, match=re.escape(f"{tmp_path}: no dec.ckpt there")
+    ):
+        a2w_demo.main(["--work", work, "--pretrained_path", str(tmp_path)])
