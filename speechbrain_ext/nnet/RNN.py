@@ -1,10 +1,11 @@
-"""Recurrent layers for right-padded batches.
+"""Recurrent layers: BLSTM over right-padded batches, attentional decoder.
 
 Authors
  * SpeechBrain joint ASR/SER recipe contributors
 """
 
 import torch
+from speechbrain.nnet.RNN import AttentionalRNNDecoder
 
 from speechbrain_ext.nnet.coattention import frame_counts
 
@@ -126,3 +127,188 @@ class PaddedBLSTM(torch.nn.Module):
         # zeroed once, at the output
         mask = torch.arange(n_frames, device=x.device) < counts.unsqueeze(1)
         return x * mask.unsqueeze(-1).to(x.dtype)
+
+
+class AttendFirstRNNDecoder(AttentionalRNNDecoder):
+    """Attentional RNN decoder that attends with the previous state.
+
+    The decoder of Feng et al. (2020), equations 6-11, in the order of
+    Chorowski et al.'s location-aware attention: at step ``l`` the
+    attention reads the previous state ``s_{l-1}`` (equation 9; its
+    location features come from the previous weights, equation 8) and
+    gives the context vector ``g_l`` (equation 7); the LSTM then reads
+    ``[embedding(w_{l-1}); g_l]`` and updates ``s_{l-1}`` to ``s_l``
+    (equation 6); the output ``proj([g_l; s_l])`` feeds the output layer
+    (``Generate(g_l, s_l)``, equation 11). ``s_0`` is zero.
+
+    SpeechBrain's ``AttentionalRNNDecoder``, whose parameters this class
+    reuses (same names and shapes), runs the other order: its LSTM reads the
+    previous context vector, the attention reads the new state ``s_l``.
+
+    The context vector is that of SpeechBrain's attention module: the
+    weighted sum of the encoder states (equation 7) through a linear layer
+    of ``attn_dim`` outputs. ``forward_step`` has the signature of
+    ``AttentionalRNNDecoder.forward_step``, so SpeechBrain's
+    ``S2SRNNGreedySearcher`` and ``S2SRNNBeamSearcher`` decode with it. The
+    state dict holds a marker buffer ``attend_first``, so that a checkpoint
+    of one decoder does not load into the other.
+
+    Arguments
+    ---------
+    *args
+        Those of ``speechbrain.nnet.RNN.AttentionalRNNDecoder``.
+    **kwargs
+        Those of ``speechbrain.nnet.RNN.AttentionalRNNDecoder``.
+
+    Example
+    -------
+    >>> dec = AttendFirstRNNDecoder(
+    ...     rnn_type="lstm", attn_type="location", hidden_size=7, attn_dim=5,
+    ...     num_layers=1, enc_dim=20, input_size=6, channels=2,
+    ...     kernel_size=3)
+    >>> enc_states, wav_len = torch.rand(4, 10, 20), torch.ones(4)
+    >>> outputs, attn = dec(torch.rand(4, 5, 6), enc_states, wav_len)
+    >>> outputs.shape, attn.shape
+    (torch.Size([4, 5, 7]), torch.Size([4, 5, 10]))
+
+    With ``return_states=True`` it also returns the LSTM states ``s_l``:
+
+    >>> _, _, states = dec(
+    ...     torch.rand(4, 5, 6), enc_states, wav_len, return_states=True)
+    >>> states.shape
+    torch.Size([4, 5, 7])
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.register_buffer("attend_first", torch.tensor(True))
+
+    def previous_state(self, hs, batch_size, device):
+        """The state ``s_{l-1}`` that the attention reads.
+
+        Arguments
+        ---------
+        hs : torch.Tensor or tuple of torch.Tensor or None
+            The RNN memory ([num_layers, batch, hidden], a (hidden, cell)
+            pair for an LSTM); None before the first step.
+        batch_size : int
+            Batch size (for the zero state).
+        device : torch.device
+            Device of the zero state.
+
+        Returns
+        -------
+        torch.Tensor
+            The hidden state of the last layer [batch, hidden], zero before
+            the first step.
+        """
+        if hs is None:
+            return torch.zeros(batch_size, self.hidden_size, device=device)
+        hidden = hs[0] if isinstance(hs, tuple) else hs
+        return hidden[-1]
+
+    def step(self, inp, hs, enc_states, enc_len):
+        """One decoding step, returning the new state ``s_l`` too.
+
+        Arguments
+        ---------
+        inp : torch.Tensor
+            Embedding of the previous word [batch, input_size].
+        hs : torch.Tensor or tuple of torch.Tensor or None
+            The RNN memory holding ``s_{l-1}`` (None at the first step).
+        enc_states : torch.Tensor
+            The encoder states to attend [batch, time, enc_dim].
+        enc_len : torch.LongTensor
+            Their lengths in frames.
+
+        Returns
+        -------
+        dec_out : torch.Tensor
+            ``proj([g_l; s_l])`` [batch, hidden], for the output layer.
+        state : torch.Tensor
+            ``s_l``, the hidden state of the last RNN layer [batch, hidden].
+        hs : torch.Tensor or tuple of torch.Tensor
+            The new RNN memory.
+        c : torch.Tensor
+            The context vector ``g_l`` [batch, attn_dim].
+        w : torch.Tensor
+            The attention weights [batch, time].
+        """
+        s_prev = self.previous_state(hs, inp.shape[0], inp.device)
+        c, w = self.attn(enc_states, enc_len, s_prev)
+        cell_inp = self.drop(torch.cat([inp, c], dim=-1))
+        state, hs = self.rnn(cell_inp, hs)
+        dec_out = self.proj(torch.cat([c, state], dim=1))
+        return dec_out, state, hs, c, w
+
+    def forward_step(self, inp, hs, c, enc_states, enc_len):
+        """One step, with the signature of SpeechBrain's searchers.
+
+        Arguments
+        ---------
+        inp : torch.Tensor
+            Embedding of the previous word [batch, input_size].
+        hs : torch.Tensor or tuple of torch.Tensor or None
+            The RNN memory holding ``s_{l-1}``.
+        c : torch.Tensor
+            The previous context vector (carried in the searchers' memory;
+            the step does not read it).
+        enc_states : torch.Tensor
+            The encoder states to attend.
+        enc_len : torch.LongTensor
+            Their lengths in frames.
+
+        Returns
+        -------
+        dec_out : torch.Tensor
+            ``proj([g_l; s_l])``, for the output layer.
+        hs : torch.Tensor or tuple of torch.Tensor
+            The new RNN memory.
+        c : torch.Tensor
+            The context vector ``g_l``.
+        w : torch.Tensor
+            The attention weights.
+        """
+        dec_out, _, hs, c, w = self.step(inp, hs, enc_states, enc_len)
+        return dec_out, hs, c, w
+
+    def forward(self, inp_tensor, enc_states, wav_len, return_states=False):
+        """Teacher-forced pass over all the steps.
+
+        Arguments
+        ---------
+        inp_tensor : torch.Tensor
+            Embeddings of the previous words [batch, steps, input_size].
+        enc_states : torch.Tensor
+            The encoder states to attend [batch, time, enc_dim].
+        wav_len : torch.Tensor
+            Their relative lengths.
+        return_states : bool
+            Also return the states ``s_l``.
+
+        Returns
+        -------
+        outputs : torch.Tensor
+            ``proj([g_l; s_l])`` of each step [batch, steps, hidden].
+        attn : torch.Tensor
+            The attention weights [batch, steps, time].
+        states : torch.Tensor
+            With ``return_states``: ``s_l`` of each step [batch, steps,
+            hidden].
+        """
+        enc_len = torch.round(enc_states.shape[1] * wav_len).long()
+        self.attn.reset()
+        hs = None
+        outputs, states, weights = [], [], []
+        for t in range(inp_tensor.shape[1]):
+            dec_out, state, hs, _, w = self.step(
+                inp_tensor[:, t], hs, enc_states, enc_len
+            )
+            outputs.append(dec_out)
+            states.append(state)
+            weights.append(w)
+        outputs = torch.stack(outputs, dim=1)
+        attn = torch.stack(weights, dim=1)
+        if return_states:
+            return outputs, attn, torch.stack(states, dim=1)
+        return outputs, attn

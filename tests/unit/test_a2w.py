@@ -9,7 +9,6 @@ from speechbrain.decoders.seq2seq import (
     S2SRNNGreedySearcher,
 )
 from speechbrain.nnet.embedding import Embedding
-from speechbrain.nnet.RNN import AttentionalRNNDecoder
 from speechbrain.processing.features import InputNormalization
 from speechbrain.utils.parameter_transfer import Pretrainer
 
@@ -19,23 +18,30 @@ from speechbrain_ext.lobes.models.a2w import (
     A2WEncoder,
     StackFrames,
     TanhOutputLayer,
+    a2w_decoder,
     a2w_teacher_forced,
+    decoder_states,
     export_pretrained,
     pretrained_hooks,
 )
+from speechbrain_ext.nnet.RNN import AttendFirstRNNDecoder
 
 VOCAB = 7  # 5 words, <unk>, <eos>
 EOS_ID = VOCAB - 1
 
 
-def tiny_model(enc_hidden=8, dec_hidden=10, vocab=VOCAB):
+ORDERINGS = ("paper", "speechbrain")
+
+
+def tiny_model(enc_hidden=8, dec_hidden=10, vocab=VOCAB, ordering="paper"):
     torch.manual_seed(0)
     return torch.nn.ModuleDict(
         {
             "normalize": InputNormalization(norm_type="global"),
             "enc": A2WEncoder(40, hidden_size=enc_hidden, num_layers=2),
             "emb": Embedding(num_embeddings=vocab, embedding_dim=6),
-            "dec": AttentionalRNNDecoder(
+            "dec": a2w_decoder(
+                ordering,
                 rnn_type="lstm",
                 attn_type="location",
                 hidden_size=dec_hidden,
@@ -75,8 +81,9 @@ def test_encoder_output_and_lengths():
     assert torch.allclose(alone[0], out[1, : alone.shape[1]], atol=1e-6)
 
 
-def test_teacher_forced_shapes_and_gradient():
-    modules = tiny_model()
+@pytest.mark.parametrize("ordering", ORDERINGS)
+def test_teacher_forced_shapes_and_gradient(ordering):
+    modules = tiny_model(ordering=ordering)
     feats = torch.randn(2, 30, 40)
     lens = torch.tensor([1.0, 0.8])
     tokens_bos = torch.tensor([[EOS_ID, 1, 2, 3], [EOS_ID, 4, 0, 0]])
@@ -89,8 +96,9 @@ def test_teacher_forced_shapes_and_gradient():
     assert first_layer.weight_ih_l0.grad.abs().sum() > 0
 
 
-def test_teacher_forced_pass_learns_one_utterance():
-    modules = tiny_model()
+@pytest.mark.parametrize("ordering", ORDERINGS)
+def test_teacher_forced_pass_learns_one_utterance(ordering):
+    modules = tiny_model(ordering=ordering)
     feats = torch.randn(1, 30, 40)
     lens = torch.ones(1)
     tokens_bos = torch.tensor([[EOS_ID, 1, 2, 3]])
@@ -109,8 +117,9 @@ def test_teacher_forced_pass_learns_one_utterance():
     assert losses[-1] < 0.3 * losses[0]
 
 
-def test_searchers_accept_the_output_layer():
-    modules = tiny_model().eval()
+@pytest.mark.parametrize("ordering", ORDERINGS)
+def test_searchers_accept_the_output_layer(ordering):
+    modules = tiny_model(ordering=ordering).eval()
     enc = modules["enc"](torch.randn(2, 30, 40), torch.ones(2))
     common = dict(
         embedding=modules["emb"],
@@ -126,6 +135,161 @@ def test_searchers_accept_the_output_layer():
     greedy, *_ = S2SRNNGreedySearcher(**common)(enc, torch.ones(2))
     assert len(greedy) == 2
     assert all(0 <= t < VOCAB for hyp in hyps + greedy for t in hyp)
+
+
+# ---------------------------------------------------------------------------
+# The paper's decoder ordering (equations 6-11)
+# ---------------------------------------------------------------------------
+def spy_on_decoder(dec):
+    """Records the attention's query and output and the LSTM's input and
+    output at every step."""
+    seen = {"query": [], "context": [], "cell_input": [], "cell_output": []}
+
+    def on_attention(module, args, output):
+        seen["query"].append(args[2].detach().clone())
+        seen["context"].append(output[0].detach().clone())
+
+    def on_cell(module, args, output):
+        seen["cell_input"].append(args[0].detach().clone())
+        seen["cell_output"].append(output[0].detach().clone())
+
+    dec.attn.register_forward_hook(on_attention)
+    dec.rnn.register_forward_hook(on_cell)
+    return seen
+
+
+def paper_decoder(num_layers=1):
+    torch.manual_seed(0)
+    return AttendFirstRNNDecoder(
+        rnn_type="lstm",
+        attn_type="location",
+        hidden_size=10,
+        attn_dim=8,
+        num_layers=num_layers,
+        enc_dim=16,
+        input_size=6,
+        channels=4,
+        kernel_size=5,
+    ).eval()
+
+
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_paper_decoder_attends_with_the_previous_state(num_layers):
+    dec = paper_decoder(num_layers)
+    seen = spy_on_decoder(dec)
+    inp = torch.randn(3, 5, 6)
+    enc, lens = torch.randn(3, 12, 16), torch.tensor([1.0, 0.75, 0.5])
+    outputs, attn, states = dec(inp, enc, lens, return_states=True)
+    assert outputs.shape == (3, 5, 10) and states.shape == (3, 5, 10)
+    assert attn.shape == (3, 5, 12)
+    assert len(seen["query"]) == 5
+    # step 1 attends with s_0 = 0, step l with s_{l-1}
+    assert torch.equal(seen["query"][0], torch.zeros(3, 10))
+    for step in range(1, 5):
+        assert torch.equal(seen["query"][step], states[:, step - 1])
+    for step in range(5):
+        # the states returned are those of the LSTM (its last layer) ...
+        assert torch.equal(states[:, step], seen["cell_output"][step])
+        # ... which reads [embedding(w_{l-1}); g_l], g_l of the same step
+        cell_input = seen["cell_input"][step]
+        assert torch.equal(cell_input[:, :6], inp[:, step])
+        assert torch.equal(cell_input[:, 6:], seen["context"][step])
+        # the output layer reads proj([g_l; s_l])
+        both = torch.cat([seen["context"][step], states[:, step]], dim=1)
+        assert torch.allclose(outputs[:, step], dec.proj(both))
+    # no attention weight on the padding frames
+    assert torch.all(attn[2, :, 6:] == 0)
+
+
+def test_speechbrain_decoder_attends_with_the_new_state():
+    """The contrast: SpeechBrain's ordering queries with the state s_l
+    that the LSTM has just computed."""
+    dec = a2w_decoder(
+        "speechbrain",
+        rnn_type="lstm",
+        attn_type="location",
+        hidden_size=10,
+        attn_dim=8,
+        num_layers=1,
+        enc_dim=16,
+        input_size=6,
+        channels=4,
+        kernel_size=5,
+    ).eval()
+    seen = spy_on_decoder(dec)
+    dec(torch.randn(2, 4, 6), torch.randn(2, 12, 16), torch.ones(2))
+    for step in range(4):
+        assert torch.equal(seen["query"][step], seen["cell_output"][step])
+
+
+@pytest.mark.parametrize("ordering", ORDERINGS)
+def test_decoder_states_are_what_the_ser_branch_should_read(ordering):
+    modules = tiny_model(ordering=ordering).eval()
+    seen = spy_on_decoder(modules["dec"])
+    enc = torch.randn(2, 10, 16)
+    tokens_bos = torch.tensor([[EOS_ID, 1, 2], [EOS_ID, 3, 0]])
+    states, log_probs = decoder_states(modules, enc, torch.ones(2), tokens_bos)
+    outputs, _ = modules["dec"](modules["emb"](tokens_bos), enc, torch.ones(2))
+    lstm_states = torch.stack(seen["cell_output"][:3], dim=1)
+    assert states.shape == (2, 3, 10)
+    if ordering == "paper":  # s_l itself
+        assert torch.equal(states, lstm_states)
+        assert not torch.allclose(states, outputs)
+    else:  # proj([c_l; s_l]), the input of the output layer
+        assert torch.equal(states, outputs)
+        assert not torch.allclose(states, lstm_states)
+    expected = torch.log_softmax(modules["seq_lin"](outputs), dim=-1)
+    assert torch.allclose(log_probs, expected)
+
+
+def test_paper_decoder_steps_match_the_teacher_forced_pass():
+    """Greedy search (``forward_step``) and the teacher-forced pass
+    (``forward``) compute the same model."""
+    modules = tiny_model(ordering="paper").eval()
+    enc = modules["enc"](torch.randn(1, 30, 40), torch.ones(1))
+    step_logits = []
+    searcher = S2SRNNGreedySearcher(
+        embedding=modules["emb"],
+        decoder=modules["dec"],
+        linear=modules["seq_lin"],
+        bos_index=EOS_ID,
+        eos_index=EOS_ID,
+        min_decode_ratio=0.0,
+        max_decode_ratio=1.0,
+    )
+    forward_step = searcher.forward_step
+
+    def recording(*args):
+        logits, memory, attn = forward_step(*args)
+        step_logits.append(logits)
+        return logits, memory, attn
+
+    searcher.forward_step = recording
+    hyp, *_ = searcher(enc, torch.ones(1))
+    tokens_bos = torch.tensor([[EOS_ID] + hyp[0]])
+    _, log_probs = decoder_states(modules, enc, torch.ones(1), tokens_bos)
+    # one step per word of the hypothesis, and one for its eos if reached
+    n = len(step_logits)
+    assert n in (len(hyp[0]), len(hyp[0]) + 1) and n > 2
+    # the greedy searcher's steps give logits
+    stepped = torch.log_softmax(torch.stack(step_logits, dim=1), dim=-1)
+    assert torch.allclose(stepped, log_probs[:, :n], atol=1e-5)
+
+
+def test_unknown_ordering_is_refused():
+    with pytest.raises(ValueError, match="not 'bahdanau'"):
+        a2w_decoder(
+            "bahdanau",
+            rnn_type="lstm",
+            attn_type="location",
+            hidden_size=4,
+            attn_dim=4,
+            num_layers=1,
+            enc_dim=4,
+            input_size=4,
+            channels=2,
+            kernel_size=3,
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -236,7 +400,7 @@ def test_beam_of_width_one_is_greedy():
 # Export and Pretrainer loading
 # ---------------------------------------------------------------------------
 def exported(tmp_path, **dims):
-    modules = tiny_model(**dims)
+    modules = tiny_model(**dims)  # dims: sizes and ordering
     modules["normalize"](torch.randn(2, 30, 40), torch.ones(2))
     vocab = with_eos(["<unk>", "A", "B", "C", "D", "E"])
     paths = export_pretrained(modules, str(tmp_path / "pretrained"), vocab)
@@ -254,8 +418,9 @@ def pretrainer_for(modules, folder, collect_in):
     )
 
 
-def test_export_then_pretrainer_restores_the_model(tmp_path):
-    source, paths = exported(tmp_path)
+@pytest.mark.parametrize("ordering", ORDERINGS)
+def test_export_then_pretrainer_restores_the_model(tmp_path, ordering):
+    source, paths = exported(tmp_path, ordering=ordering)
     folder = os.path.dirname(paths["enc"])
     assert sorted(os.listdir(folder)) == sorted(
         [f"{n}.ckpt" for n in PRETRAINED_MODULES] + ["vocabulary.txt"]
@@ -264,7 +429,7 @@ def test_export_then_pretrainer_restores_the_model(tmp_path):
         lines = f.read().split("\n")[:-1]
     assert lines[0] == "<unk>" and lines[-1] == EOS and len(lines) == VOCAB
 
-    target = tiny_model()
+    target = tiny_model(ordering=ordering)
     for p in target.parameters():
         torch.nn.init.normal_(p)
     pretrainer = pretrainer_for(target, folder, tmp_path / "collect")
@@ -301,6 +466,30 @@ def test_pretrainer_shape_mismatch_names_file_parameter_shapes(tmp_path):
     assert re.search(r"but \(\d+(, \d+)*\) in the model", message)
 
 
+@pytest.mark.parametrize(
+    "saved, wanted", [("paper", "speechbrain"), ("speechbrain", "paper")]
+)
+def test_pretrainer_names_a_decoder_of_the_other_ordering(
+    tmp_path, saved, wanted
+):
+    _, paths = exported(tmp_path, ordering=saved)
+    folder = os.path.dirname(paths["enc"])
+    target = tiny_model(ordering=wanted)
+    before = target["dec"].state_dict()
+    pretrainer = pretrainer_for(target, folder, tmp_path / "collect")
+    pretrainer.collect_files()
+    with pytest.raises(ValueError) as error:
+        pretrainer.load_collected()
+    assert str(error.value) == (
+        f"{os.path.realpath(paths['dec'])} holds a decoder of "
+        f"decoder_ordering '{saved}' but the model's decoder has "
+        f"decoder_ordering '{wanted}' (set decoder_ordering to the "
+        "pre-training's)"
+    )
+    after = target["dec"].state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
 def test_word_pipeline_uses_eos_as_bos():
     vocab = with_eos(["<unk>", "THE", "CAT"])
     ids = {w: i for i, w in enumerate(vocab)}
@@ -310,3 +499,45 @@ def test_word_pipeline_uses_eos_as_bos():
     assert tokens.tolist() == [1, 0, 2]
     with pytest.raises(ValueError, match="<unk>"):
         with_eos(["THE"])
+
+
+# ---------------------------------------------------------------------------
+# bench/a2w_demo.py: the ordering reaches both recipes; an export is reused
+# ---------------------------------------------------------------------------
+def test_bench_passes_the_ordering_and_reuses_an_export(tmp_path, monkeypatch):
+    root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+    monkeypatch.syspath_prepend(os.path.join(root, "bench"))
+    import a2w_demo
+
+    calls = []
+
+    def fake_step(name, recipe, yaml, overrides, work):
+        calls.append((name, overrides))
+        return {"wall_seconds": 1.0, "peak_rss_gb": 0.1}
+
+    monkeypatch.setattr(a2w_demo, "run_step", fake_step)
+    monkeypatch.setattr(a2w_demo, "metrics_of", lambda folder: {})
+    work = str(tmp_path / "work")
+    a2w_demo.main(["--work", work, "--decoder_ordering", "paper"])
+    assert [name for name, _ in calls] == ["pretrain", "asr_ser"]
+    assert all("--decoder_ordering=paper" in o for _, o in calls)
+
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "dec.ckpt").write_bytes(b"")
+    calls.clear()
+    report = a2w_demo.main(
+        ["--work", work, "--seed", "1987", "--pretrained_path", str(export)]
+        + ["--decoder_ordering", "speechbrain"]
+    )
+    assert [name for name, _ in calls] == ["asr_ser"]
+    overrides = calls[0][1]
+    assert f"--pretrained_path={export}" in overrides
+    assert "--decoder_ordering=speechbrain" in overrides
+    assert "--seed=1987" in overrides
+    assert report["a2w_test"] is None
+
+    with pytest.raises(
+        SystemExit, match=re.escape(f"{tmp_path}: no dec.ckpt there")
+    ):
+        a2w_demo.main(["--work", work, "--pretrained_path", str(tmp_path)])

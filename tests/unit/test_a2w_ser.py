@@ -7,10 +7,13 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.decoders import S2SRNNGreedySearcher
 from speechbrain.nnet.embedding import Embedding
-from speechbrain.nnet.RNN import AttentionalRNNDecoder
 from speechbrain.processing.features import InputNormalization
 
-from speechbrain_ext.lobes.models.a2w import A2WEncoder, TanhOutputLayer
+from speechbrain_ext.lobes.models.a2w import (
+    A2WEncoder,
+    TanhOutputLayer,
+    a2w_decoder,
+)
 from speechbrain_ext.lobes.models.a2w_ser import (
     A2WTranscriber,
     BiLSTMStructuredAttention,
@@ -157,19 +160,20 @@ def test_pad_sequences_with_bos():
 VOCAB = ["<unk>", "A", "B", "C", "<eos>"]
 
 
-def _a2w_modules():
+def _a2w_modules(ordering="paper"):
     torch.manual_seed(0)
     mods = torch.nn.ModuleDict(
         {
             "normalize": InputNormalization(norm_type="global"),
             "enc": A2WEncoder(8, hidden_size=6, num_layers=1),
             "emb": Embedding(num_embeddings=5, embedding_dim=4),
-            "dec": AttentionalRNNDecoder(
-                "lstm",
-                "location",
-                10,
-                10,
-                1,
+            "dec": a2w_decoder(
+                ordering,
+                rnn_type="lstm",
+                attn_type="location",
+                hidden_size=10,
+                attn_dim=10,
+                num_layers=1,
                 enc_dim=12,
                 input_size=4,
                 channels=2,
@@ -195,8 +199,9 @@ def _searcher(mods):
     )
 
 
-def test_asr_features_teacher_forced_and_from_hypothesis():
-    mods = _a2w_modules().eval()
+@pytest.mark.parametrize("ordering", ["paper", "speechbrain"])
+def test_asr_features_teacher_forced_and_from_hypothesis(ordering):
+    mods = _a2w_modules(ordering).eval()
     feats, lens = torch.randn(2, 30, 8), torch.tensor([1.0, 0.7])
     tokens, token_lens = pad_sequences([[1, 2], [3]], prefix=4)
     train = a2w_asr_features(mods, feats, lens, tokens, token_lens)
@@ -230,6 +235,18 @@ def test_asr_features_teacher_forced_and_from_hypothesis():
     assert torch.allclose(hyp["states"], expected)
     assert torch.allclose(hyp["state_lens"], hyp_lens)
     assert 4 not in [i for h in hyp["hyp_ids"] for i in h]
+
+
+def test_asr_features_are_the_lstm_states_in_the_paper_ordering():
+    mods = _a2w_modules("paper").eval()
+    cell_outputs = []
+    mods["dec"].rnn.register_forward_hook(
+        lambda module, args, output: cell_outputs.append(output[0])
+    )
+    feats, lens = torch.randn(2, 30, 8), torch.ones(2)
+    tokens, token_lens = pad_sequences([[1, 2], [3]], prefix=4)
+    out = a2w_asr_features(mods, feats, lens, tokens, token_lens)
+    assert torch.equal(out["states"], torch.stack(cell_outputs, dim=1))
 
 
 def test_transcriber_decodes_each_utterance_once_per_condition():
@@ -276,15 +293,18 @@ def _demo_hparams(pretrained, **overrides):
         return load_hyperpyyaml(fin, overrides)
 
 
-def test_pretrainer_loads_the_export(tmp_path):
+@pytest.mark.parametrize("ordering", ["paper", "speechbrain"])
+def test_pretrainer_loads_the_export(tmp_path, ordering):
     export = build_random_a2w(
         os.path.join(HPARAMS, "train_demo.yaml"),
         str(tmp_path / "pretrained"),
         words=["HELLO", "WORLD"],
+        overrides={"decoder_ordering": ordering},
         seed=3,
     )
     saved = torch.load(os.path.join(export, "enc.ckpt"))
-    hparams = _demo_hparams(export)
+    saved_dec = torch.load(os.path.join(export, "dec.ckpt"))
+    hparams = _demo_hparams(export, decoder_ordering=ordering)
     vocabulary = load_a2w(
         hparams["pretrainer"],
         os.path.join(export, "vocabulary.txt"),
@@ -295,6 +315,10 @@ def test_pretrainer_loads_the_export(tmp_path):
     assert len(vocabulary) == hparams["output_neurons"]
     loaded = hparams["enc"].state_dict()
     assert all(torch.equal(saved[k], loaded[k]) for k in saved)
+    loaded_dec = hparams["dec"].state_dict()
+    assert sorted(saved_dec) == sorted(loaded_dec)
+    assert all(torch.equal(saved_dec[k], loaded_dec[k]) for k in saved_dec)
+    assert ("attend_first" in saved_dec) == (ordering == "paper")
     stats = torch.load(os.path.join(export, "normalize.ckpt"))
     assert torch.equal(hparams["normalize"].glob_mean, stats["glob_mean"])
 
@@ -380,3 +404,22 @@ def test_table_4_and_table_5_overrides():
     assert table5["protocol"] == "random"
     assert table5["split_ratio"] == [80, 10, 10]
     assert table5["max_utterance_seconds"] == 20.0
+
+
+def test_export_of_the_other_ordering_is_named(tmp_path):
+    export = build_random_a2w(
+        os.path.join(HPARAMS, "train_demo.yaml"),
+        str(tmp_path / "pretrained"),
+        overrides={"decoder_ordering": "speechbrain"},
+    )
+    hparams = _demo_hparams(export, decoder_ordering="paper")
+    with pytest.raises(ValueError) as error:
+        load_a2w(
+            hparams["pretrainer"],
+            os.path.join(export, "vocabulary.txt"),
+            hparams["output_neurons"],
+        )
+    message = str(error.value)
+    assert message.startswith(os.path.join(export, "dec.ckpt"))
+    assert "decoder_ordering 'speechbrain'" in message
+    assert "model's decoder has decoder_ordering 'paper'" in message

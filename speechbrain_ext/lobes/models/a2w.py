@@ -1,18 +1,23 @@
 """Attention acoustic-to-word (A2W) ASR of Feng et al. (2020).
 
 The encoder stacks 3 filterbank frames without overlap and runs 5 BLSTM
-layers of 320 cells; the decoder is SpeechBrain's ``AttentionalRNNDecoder``
-(location-aware attention, 1 LSTM layer of 320 cells) followed by a tanh
-hidden layer and the word output layer (:class:`TanhOutputLayer`). The
-pre-training recipe (``recipes/LibriSpeech/ASR/A2W``) and the joint ASR-SER
-recipe share the teacher-forced pass :func:`a2w_teacher_forced`; the
-decoder states it returns are the "ASR features" that feed the emotion
+layers of 320 cells; the decoder (:func:`a2w_decoder`) has a location-aware
+attention and 1 LSTM layer of 320 cells, followed by a tanh hidden layer and
+the word output layer (:class:`TanhOutputLayer`). Its ``ordering`` is the
+paper's (``"paper"``: the attention reads the previous state ``s_{l-1}``,
+equations 6-11; ``AttendFirstRNNDecoder``) or SpeechBrain's
+(``"speechbrain"``: ``AttentionalRNNDecoder``, whose attention reads the new
+state). The pre-training recipe (``recipes/LibriSpeech/ASR/A2W``) and the
+joint ASR-SER recipe share the teacher-forced pass
+:func:`a2w_teacher_forced`; the decoder states it returns
+(:func:`decoder_states`) are the "ASR features" that feed the emotion
 branch.
 
 The pre-trained parts are exported as plain state dicts
 (:func:`export_pretrained`) that SpeechBrain's ``Pretrainer`` loads;
 :func:`checked_parameter_transfer` is the loading hook that names the
-checkpoint file, the parameter and both shapes on a mismatch.
+checkpoint file, the parameter and both shapes on a mismatch (and a
+decoder of the other ordering).
 
 Reference: H. Feng, S. Ueno, T. Kawahara, "End-to-End Speech Emotion
 Recognition Combined with Acoustic-to-Word ASR Model", Interspeech 2020.
@@ -24,12 +29,20 @@ Authors
 import os
 
 import torch
+from speechbrain.nnet.RNN import AttentionalRNNDecoder
 
-from speechbrain_ext.nnet.RNN import PaddedBLSTM
+from speechbrain_ext.nnet.RNN import AttendFirstRNNDecoder, PaddedBLSTM
 
 # Names (yaml keys and checkpoint files) of the pre-trained parts
 PRETRAINED_MODULES = ("normalize", "enc", "emb", "dec", "seq_lin")
 VOCABULARY_FILE = "vocabulary.txt"
+# decoder_ordering values: the decoder class of each
+DECODER_ORDERINGS = {
+    "paper": AttendFirstRNNDecoder,
+    "speechbrain": AttentionalRNNDecoder,
+}
+# the buffer that marks a decoder (and its checkpoint) of the paper ordering
+ORDERING_MARKER = "attend_first"
 _PARALLEL = (
     torch.nn.DataParallel,
     torch.nn.parallel.DistributedDataParallel,
@@ -181,14 +194,63 @@ class TanhOutputLayer(torch.nn.Module):
         return self.w(torch.tanh(self.hidden(x)))
 
 
+def a2w_decoder(ordering, **kwargs):
+    """The A2W decoder of the given ordering.
+
+    Arguments
+    ---------
+    ordering : str
+        ``"paper"``: Feng et al.'s equations 6-11, the attention reads the
+        previous state ``s_{l-1}``, the LSTM then reads the new context
+        vector (``AttendFirstRNNDecoder``); ``"speechbrain"``: SpeechBrain's
+        ``AttentionalRNNDecoder``, whose LSTM reads the previous context
+        vector and whose attention reads the new state ``s_l``.
+    **kwargs
+        The arguments of ``AttentionalRNNDecoder`` (both classes take
+        them and have the same parameters).
+
+    Returns
+    -------
+    torch.nn.Module
+        The decoder.
+
+    Example
+    -------
+    >>> kwargs = dict(rnn_type="lstm", attn_type="location", hidden_size=8,
+    ...               attn_dim=8, num_layers=1, enc_dim=10, input_size=4,
+    ...               channels=2, kernel_size=3)
+    >>> type(a2w_decoder("paper", **kwargs)).__name__
+    'AttendFirstRNNDecoder'
+    >>> type(a2w_decoder("speechbrain", **kwargs)).__name__
+    'AttentionalRNNDecoder'
+    >>> a2w_decoder("espnet", **kwargs)
+    Traceback (most recent call last):
+    ...
+    ValueError: decoder_ordering must be one of ['paper', 'speechbrain'], \
+not 'espnet'
+    """
+    if ordering not in DECODER_ORDERINGS:
+        raise ValueError(
+            f"decoder_ordering must be one of {sorted(DECODER_ORDERINGS)}, "
+            f"not {ordering!r}"
+        )
+    return DECODER_ORDERINGS[ordering](**kwargs)
+
+
 def decoder_states(modules, enc_states, enc_lens, tokens_bos):
-    """Teacher-forced A2W decoder: hidden states and log-probabilities.
+    """Teacher-forced A2W decoder: ASR features and log-probabilities.
 
     ``emb -> dec -> seq_lin``: the decoder reads ``tokens_bos`` (bos then
-    the words) while attending to the encoder states; its hidden states
-    ``s_l`` (equation 6, the output of ``AttentionalRNNDecoder``) are the
-    "ASR features" of Feng et al. (2020), and ``seq_lin`` (tanh hidden
-    layer and output layer) gives the word log-probabilities.
+    the words) while attending to the encoder states, and ``seq_lin`` (tanh
+    hidden layer and output layer) maps its outputs to the word
+    log-probabilities. The "ASR features" of Feng et al. (2020), which the
+    SER branch reads, depend on the decoder's ordering:
+
+    * paper (``AttendFirstRNNDecoder``): the hidden states ``s_l`` of the
+      LSTM (equation 6), as in the paper;
+    * speechbrain (``AttentionalRNNDecoder``): its outputs
+      ``proj([c_l; s_l])``, a linear projection of the context vector
+      (read with ``s_l``) and ``s_l``, the input of ``seq_lin``.
 
     Arguments
     ---------
@@ -204,19 +266,19 @@ def decoder_states(modules, enc_states, enc_lens, tokens_bos):
     Returns
     -------
     states : torch.Tensor
-        Decoder hidden states [batch, steps, dec_dim].
+        The ASR features [batch, steps, dec_dim].
     log_probs : torch.Tensor
         [batch, steps, vocabulary].
 
     Example
     -------
-    >>> from speechbrain.nnet.RNN import AttentionalRNNDecoder
     >>> from speechbrain.nnet.embedding import Embedding
     >>> mods = {
     ...     "emb": Embedding(num_embeddings=6, embedding_dim=4),
-    ...     "dec": AttentionalRNNDecoder(
-    ...         "lstm", "location", 8, 8, 1, enc_dim=10, input_size=4,
-    ...         channels=2, kernel_size=3),
+    ...     "dec": a2w_decoder(
+    ...         "paper", rnn_type="lstm", attn_type="location",
+    ...         hidden_size=8, attn_dim=8, num_layers=1, enc_dim=10,
+    ...         input_size=4, channels=2, kernel_size=3),
     ...     "seq_lin": torch.nn.Linear(8, 6)}
     >>> states, logp = decoder_states(
     ...     mods, torch.rand(2, 7, 10), torch.ones(2),
@@ -224,9 +286,38 @@ def decoder_states(modules, enc_states, enc_lens, tokens_bos):
     >>> states.shape, logp.shape
     (torch.Size([2, 3, 8]), torch.Size([2, 3, 6]))
     """
-    states, _ = modules["dec"](modules["emb"](tokens_bos), enc_states, enc_lens)
-    logits = modules["seq_lin"](states)
+    dec = modules["dec"]
+    inp = modules["emb"](tokens_bos)
+    if attends_first(dec):
+        outputs, _, states = dec(inp, enc_states, enc_lens, return_states=True)
+    else:
+        outputs, _ = dec(inp, enc_states, enc_lens)
+        states = outputs
+    logits = modules["seq_lin"](outputs)
     return states, torch.log_softmax(logits, dim=-1)
+
+
+def attends_first(decoder):
+    """Whether ``decoder`` has the paper's ordering.
+
+    Arguments
+    ---------
+    decoder : torch.nn.Module
+        A decoder, possibly wrapped in (Distributed)DataParallel.
+
+    Returns
+    -------
+    bool
+        True for an ``AttendFirstRNNDecoder``.
+
+    Example
+    -------
+    >>> attends_first(torch.nn.Linear(2, 2))
+    False
+    """
+    if isinstance(decoder, _PARALLEL):
+        decoder = decoder.module
+    return isinstance(decoder, AttendFirstRNNDecoder)
 
 
 def a2w_teacher_forced(modules, feats, lengths, tokens_bos):
@@ -248,20 +339,19 @@ def a2w_teacher_forced(modules, feats, lengths, tokens_bos):
     enc_states : torch.Tensor
         (batch, time // n_stack, 2 * encoder hidden size).
     dec_states : torch.Tensor
-        Decoder states (batch, n_words + 1, decoder hidden size): the ASR
-        features of the joint model.
+        The ASR features of the joint model (:func:`decoder_states`):
+        (batch, n_words + 1, decoder hidden size).
     log_probs : torch.Tensor
         Word log-probabilities (batch, n_words + 1, vocabulary size).
 
     Example
     -------
     >>> from speechbrain.nnet.embedding import Embedding
-    >>> from speechbrain.nnet.RNN import AttentionalRNNDecoder
     >>> modules = {
     ...     "enc": A2WEncoder(40, hidden_size=8, num_layers=1),
     ...     "emb": Embedding(num_embeddings=12, embedding_dim=6),
-    ...     "dec": AttentionalRNNDecoder(
-    ...         rnn_type="lstm", attn_type="location", hidden_size=10,
+    ...     "dec": a2w_decoder(
+    ...         "paper", rnn_type="lstm", attn_type="location", hidden_size=10,
     ...         attn_dim=10, num_layers=1, enc_dim=16, input_size=6,
     ...         channels=4, kernel_size=5),
     ...     "seq_lin": TanhOutputLayer(10, 10, 12),
@@ -348,7 +438,9 @@ def checked_parameter_transfer(obj, path):
     A loading hook for SpeechBrain's ``Pretrainer`` (``custom_hooks``): a
     parameter of another shape, a missing or an unexpected parameter is an
     error that names the checkpoint file (the real file behind the
-    ``Pretrainer``'s link), the parameter and both shapes.
+    ``Pretrainer``'s link), the parameter and both shapes; a decoder of the
+    other ``decoder_ordering`` (their parameters have the same shapes) is
+    an error that names the file and both orderings.
 
     Arguments
     ---------
@@ -372,6 +464,15 @@ checkpoint but (3, 5) in the model...
     real = os.path.realpath(path)
     state = torch.load(path, map_location="cpu", weights_only=True)
     own = obj.state_dict()
+    if (ORDERING_MARKER in state) != (ORDERING_MARKER in own):
+        saved, wanted = ("paper", "speechbrain")
+        if ORDERING_MARKER in own:
+            saved, wanted = wanted, saved
+        raise ValueError(
+            f"{real} holds a decoder of decoder_ordering {saved!r} but the "
+            f"model's decoder has decoder_ordering {wanted!r} (set "
+            "decoder_ordering to the pre-training's)"
+        )
     for key, value in state.items():
         if key in own and tuple(own[key].shape) != tuple(value.shape):
             raise ValueError(

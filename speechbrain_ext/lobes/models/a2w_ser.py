@@ -7,9 +7,11 @@ model* (Interspeech 2020). The pieces of its SER model and baselines:
   256 units then 8-head structured self-attention (section 2.2);
 * :class:`FixedLengthFrames` -- the acoustic branch reads 40 log-mel
   filterbanks cut or zero-padded to 7.5 s (section 5.2);
-* the text branch of the ASR-SER model reads the hidden states of the A2W
-  decoder (section 4.1; ``a2w.decoder_states``), given the transcript
-  (teacher forcing) or the model's own hypothesis;
+* the text branch of the ASR-SER model reads the "ASR features" of the
+  A2W decoder (section 4.1; ``a2w.decoder_states``), given the transcript
+  (teacher forcing) or the model's own hypothesis: the LSTM states ``s_l``
+  with ``decoder_ordering: paper``, ``AttentionalRNNDecoder``'s outputs
+  ``proj([c_l; s_l])`` with ``decoder_ordering: speechbrain``;
 * :func:`a2w_asr_features` -- the A2W side of the ASR-SER model;
 * :class:`A2WTranscriber` -- the pre-trained model's transcripts for the
   pipeline baselines, decoded once per utterance;
