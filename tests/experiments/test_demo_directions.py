@@ -67,6 +67,9 @@ def test_a2w_asr_ser_direction(tmp_path):
                 seed,
                 "--baselines",
                 "audio",
+                # the ordering of the README's three-seed measurement
+                "--decoder_ordering",
+                "speechbrain",
                 "--work",
                 _work(tmp_path, f"a2w_{seed}"),
             ]
