@@ -143,6 +143,7 @@ def test_train_yaml_full_size_training_step(tmp_path):
         "--skip_prep=True",
         f"--pretrained_path={export}",
         "--num_workers=0",
+        "--emotions=[hap,ang]",  # the two classes of the manifest
         "--debug",
         "--debug_epochs=1",
         "--debug_batches=1",

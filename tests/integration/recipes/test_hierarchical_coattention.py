@@ -113,6 +113,7 @@ def test_train_yaml_full_size_training_step(tmp_path):
         f"--wav2vec2_hub={w2v}",
         f"--bert_source={bert}",
         "--num_workers=0",
+        "--emotions=[hap,ang]",  # the two classes of the manifest
         "--debug",
         "--debug_epochs=1",
         "--debug_batches=1",
