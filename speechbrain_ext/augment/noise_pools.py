@@ -127,3 +127,60 @@ def build_condition_mixer(conditions, noise_folder, seed):
     return ConditionMixer(
         {c: pool_csv(noise_folder, c, "test") for c in categories}, seed=seed
     )
+
+
+NOISE_KEYS = (
+    "musan_folder",
+    "noise_prob",
+    "snr_low",
+    "snr_high",
+    "test_conditions",
+    "test_noise_seed",
+)
+"""The noise keys every recipe yaml of the collection has."""
+
+
+def recipe_noise(hparams):
+    """The test conditions and their mixer for a recipe's hyperparameters.
+
+    Checks that the yaml has every key of :data:`NOISE_KEYS`, and that the
+    training pools exist when the yaml trains on noisy copies
+    (``noise_prob`` > 0).
+
+    Arguments
+    ---------
+    hparams : dict
+        The recipe's loaded yaml: the keys of :data:`NOISE_KEYS` and
+        ``noise_folder`` (the prepared pools).
+
+    Returns
+    -------
+    conditions : list of NoiseCondition
+        The conditions of ``test_conditions``.
+    mixer : ConditionMixer
+        Their mixer, for ``RecipeBrain(condition_mixer=...)``.
+
+    Example
+    -------
+    >>> hparams = {"musan_folder": "musan", "noise_prob": 0.0,
+    ...            "snr_low": 5, "snr_high": 35, "test_conditions": "clean",
+    ...            "test_noise_seed": 1, "noise_folder": "pools"}
+    >>> conditions, mixer = recipe_noise(hparams)
+    >>> [c.name for c in conditions]
+    ['clean']
+    >>> del hparams["snr_low"]
+    >>> recipe_noise(hparams)
+    Traceback (most recent call last):
+    ...
+    KeyError: "The recipe's yaml lacks the noise key(s) ['snr_low']."
+    """
+    missing = [key for key in NOISE_KEYS if key not in hparams]
+    if missing:
+        raise KeyError(f"The recipe's yaml lacks the noise key(s) {missing}.")
+    if hparams["noise_prob"] > 0:
+        check_noise_pools(hparams["noise_folder"], "train")
+    conditions = load_condition_set(hparams["test_conditions"])
+    mixer = build_condition_mixer(
+        conditions, hparams["noise_folder"], hparams["test_noise_seed"]
+    )
+    return conditions, mixer

@@ -1,21 +1,30 @@
 """A ``Brain`` with the machinery that every recipe of the collection shares.
 
 A recipe's ``train.py`` subclasses :class:`RecipeBrain` and writes only what
-is its own: ``compute_forward``, ``compute_objectives``, its metrics
-(``on_stage_start`` / :meth:`RecipeBrain.summarize_metrics`) and the
-checkpoint-selection error (:meth:`RecipeBrain.selection_error`).
-The base class provides:
+is its own: ``compute_forward``, which returns a dict that follows the
+prediction contract (:data:`speechbrain_ext.utils.metrics.PREDICTION_KEYS`:
+``p_emo``, the emotion log-probabilities, and/or ``hyps``, the ASR
+hypotheses as lists of words, plus whatever its loss needs), and
+``compute_objectives``. The base class provides:
 
+* **the audio of every batch** (:meth:`RecipeBrain.prepare_batch`, called
+  before the recipe's forward pass, which a recipe cannot override):
+  training-time augmentation (``train_augment``, e.g. MUSAN noise through
+  SpeechBrain's ``Augmenter`` + ``AddNoise``) with every other item of the
+  batch following the rows of a grown batch, and the noise of the current
+  test condition (:attr:`test_condition`, through
+  :attr:`condition_mixer`) mixed into test audio;
+* **metrics**: the predictions of every validation and test batch become
+  one record per utterance, scored by :mod:`speechbrain_ext.utils.metrics`
+  (WA, UA, macro-F1, WER, CER, window WA), the same code for validation
+  and test; a test pass hands the records to the reports;
+* **checkpoint selection** on the yaml's ``selection_metric`` (a metric or
+  a list, e.g. ``[WER, UA]`` for ``WER + 100 - UA``; the loss by default);
 * **parameter groups**: one optimizer and one learning-rate annealing per
   group of modules (e.g. layers trained from scratch and fine-tuned
   pretrained models), declared in the yaml as ``param_groups``; frozen
   groups get no optimizer, and the trainable parameters of each group are
   logged;
-* **training-time augmentation** with targets that follow a batch grown by
-  an ``Augmenter`` (:meth:`RecipeBrain.augment`), applied only in training;
-* **noise conditions** at test time: while :attr:`test_condition` is set,
-  :meth:`RecipeBrain.augment` mixes the condition's noise into the test
-  audio through :attr:`condition_mixer`;
 * **validation bookkeeping**: per-loss averages, annealing of every group on
   the checkpoint-selection error, logging and checkpointing;
 * **throughput**: every training epoch logs the seconds of audio that
@@ -39,13 +48,18 @@ import time
 import speechbrain as sb
 import torch
 
-from speechbrain_ext.augment.replicate import replicate_batch_items
+from speechbrain_ext.augment.replicate import ReplacedAudioBatch
 from speechbrain_ext.recipe.hparams import EPOCHS_KEY, check_number_of_epochs
 from speechbrain_ext.utils.checkpoints import (
     ResumableCheckpointer,
     why_no_checkpoint,
 )
 from speechbrain_ext.utils.ddp import freeze_unused_parameters, uses_layerdrop
+from speechbrain_ext.utils.metrics import (
+    StageMetrics,
+    check_predictions,
+    selection_error,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -83,23 +97,31 @@ class RecipeBrain(sb.Brain):
     Example
     -------
     >>> import torch
-    >>> class Regressor(RecipeBrain):
+    >>> from speechbrain.dataio.batch import PaddedBatch
+    >>> class Loudness(RecipeBrain):
     ...     def compute_forward(self, batch, stage):
-    ...         return self.modules.net(batch[0])
+    ...         wavs, lens = batch.sig
+    ...         level = wavs.abs().mean(1, keepdim=True)
+    ...         return {"p_emo": self.modules.net(level).log_softmax(-1)}
     ...     def compute_objectives(self, predictions, batch, stage):
-    ...         loss = torch.nn.functional.mse_loss(predictions, batch[1])
-    ...         self.track_loss("mse", loss)
-    ...         return loss
-    >>> net = torch.nn.Linear(4, 1)
+    ...         emo = batch.emo_encoded.data[:, 0]
+    ...         return torch.nn.functional.nll_loss(predictions["p_emo"], emo)
+    >>> net = torch.nn.Linear(1, 2)
     >>> groups = {"model": {
     ...     "modules": net,
-    ...     "optimizer": lambda p: torch.optim.SGD(p, lr=0.1)}}
-    >>> brain = Regressor({"net": net}, param_groups=groups,
-    ...                   run_opts={"device": "cpu"})
-    >>> data = [(torch.rand(8, 4), torch.rand(8, 1)) for _ in range(4)]
-    >>> brain.fit(range(3), data, data)
-    >>> sorted(brain.optimizers_dict)
-    ['model']
+    ...     "optimizer": lambda p: torch.optim.SGD(p, lr=0.5)}}
+    >>> brain = Loudness({"net": net}, hparams={"emotions": ["neu", "ang"],
+    ...                  "selection_metric": "UA"}, param_groups=groups,
+    ...                  run_opts={"device": "cpu"})
+    >>> data = [{"id": f"u{i}", "sig": torch.randn(800) * (1 + 4 * (i % 2)),
+    ...          "emo_encoded": torch.tensor([i % 2])} for i in range(32)]
+    >>> opts = {"batch_size": 8, "collate_fn": PaddedBatch}
+    >>> brain.fit(range(20), data, data, train_loader_kwargs=opts,
+    ...           valid_loader_kwargs=opts)
+    >>> brain.evaluate(data, test_loader_kwargs=opts) < 0.5
+    True
+    >>> sorted(brain.stage_metrics.summarize())
+    ['UA', 'WA', 'macro_F1']
     """
 
     test_condition = None
@@ -152,6 +174,7 @@ class RecipeBrain(sb.Brain):
         self.loss_parts = collections.defaultdict(list)
         self._throughput = None
         self._step_counted = False
+        self.stage_metrics = None
 
     # ------------------------------------------------------------------
     # Optimizers
@@ -188,48 +211,129 @@ class RecipeBrain(sb.Brain):
     # ------------------------------------------------------------------
     # Audio: training augmentation, test conditions
     # ------------------------------------------------------------------
-    def augment(self, wavs, wav_lens, ids, stage, targets):
-        """Augments training audio, or mixes in the test condition's noise.
+    def __init_subclass__(cls, **kwargs):
+        """Refuses a recipe that would bypass the core's batch handling."""
+        super().__init_subclass__(**kwargs)
+        for name in ("fit_batch", "evaluate_batch", "prepare_batch"):
+            if name in vars(cls):
+                raise TypeError(
+                    f"{cls.__name__} overrides {name}: the core applies "
+                    "the training augmentation and the test conditions "
+                    "there, and scores the predictions; a recipe writes "
+                    "compute_forward and compute_objectives only."
+                )
+
+    def prepare_batch(self, batch, stage):
+        """The batch a recipe's forward pass sees.
+
+        It is moved to the device. In training, the augmenters of
+        ``train_augment`` change its audio ``sig`` in order, and every other
+        item follows the rows of a batch they grow. In a test pass under a
+        condition, the condition's noise is mixed into ``sig``. Validation
+        batches are left as they are.
 
         Arguments
         ---------
-        wavs : torch.Tensor
-            Waveforms [batch, time].
-        wav_lens : torch.Tensor
-            Relative lengths.
-        ids : list of str
-            Utterance ids (they key the noise of a test condition).
+        batch : speechbrain.dataio.batch.PaddedBatch
+            The batch as the loader gave it.
         stage : speechbrain.Stage
-            Augmentation only in training; conditions only in test.
-        targets : dict
-            Targets of the batch (tensors or lists); replicated when an
-            augmenter grows the batch, so they stay aligned with ``wavs``.
+            The stage.
 
         Returns
         -------
-        wavs, wav_lens, targets
-            The audio to encode and its aligned targets.
+        PaddedBatch or ReplacedAudioBatch
+            The batch, with its audio changed where the stage calls for it.
         """
-        if stage == sb.Stage.TRAIN:
+        if hasattr(batch, "to"):
+            batch = batch.to(self.device, non_blocking=True)
+        augmenting = stage == sb.Stage.TRAIN and self.train_augment
+        mixing = stage == sb.Stage.TEST and self.test_condition is not None
+        if not (augmenting or mixing):
+            if stage == sb.Stage.TRAIN and hasattr(batch, "sig"):
+                self.count_audio(*batch.sig)
+            return batch
+        if not hasattr(batch, "sig"):
+            what = "train_augment" if augmenting else "a test condition"
+            raise ValueError(
+                f"{type(self).__name__} has {what} but its batches carry "
+                "no audio item 'sig' for the core to change: the audio "
+                "that reaches the model must be the batch's 'sig'."
+            )
+        wavs, wav_lens = batch.sig
+        if augmenting:
+            index = torch.arange(wavs.shape[0], device=wavs.device)
             for augmenter in self.train_augment:
                 wavs, wav_lens = augmenter(wavs, wav_lens)
-                targets = dict(
-                    zip(
-                        targets,
-                        replicate_batch_items(augmenter, *targets.values()),
-                    )
-                )
+                if getattr(augmenter, "do_augment", False):
+                    index = augmenter.replicate_labels(index)
             self.count_audio(wavs, wav_lens)
-        elif stage == sb.Stage.TEST and self.test_condition is not None:
-            if self.condition_mixer is None:
-                raise RuntimeError(
-                    "A test condition is set but the brain has no "
-                    "condition_mixer."
-                )
-            wavs = self.condition_mixer(
-                wavs, wav_lens, ids, self.test_condition
+            return ReplacedAudioBatch(batch, wavs, wav_lens, index=index)
+        if self.condition_mixer is None:
+            raise RuntimeError(
+                "A test condition is set but the brain has no condition_mixer."
             )
-        return wavs, wav_lens, targets
+        wavs = self.condition_mixer(
+            wavs, wav_lens, list(batch.id), self.test_condition
+        )
+        return ReplacedAudioBatch(batch, wavs, wav_lens)
+
+    def fit_batch(self, batch):
+        """One training step on the prepared batch, counted for throughput."""
+        self._step_counted = False
+        batch = self.prepare_batch(batch, sb.Stage.TRAIN)
+        loss = super().fit_batch(batch)
+        if self._throughput is not None:
+            if not self._step_counted and hasattr(batch, "id"):
+                self._throughput["utterances"] += len(batch.id)
+            self._throughput["steps"] += 1
+        return loss
+
+    @torch.no_grad()
+    def evaluate_batch(self, batch, stage):
+        """Forward pass and loss on the prepared batch, then its metrics."""
+        batch = self.prepare_batch(batch, stage)
+        with self.evaluation_ctx:
+            predictions = self.compute_forward(batch, stage=stage)
+            loss = self.compute_objectives(predictions, batch, stage=stage)
+        if self.stage_metrics is not None:
+            self.score_batch(predictions, batch)
+        return loss.detach().cpu()
+
+    def score_batch(self, predictions, batch):
+        """Adds an evaluated batch's predictions to the stage's metrics.
+
+        The targets are the batch's ``id``, ``emo_encoded`` (for emotion
+        predictions) and ``wrd`` (for ASR hypotheses); see
+        :data:`speechbrain_ext.utils.metrics.PREDICTION_KEYS`.
+
+        Arguments
+        ---------
+        predictions : dict
+            What ``compute_forward`` returned.
+        batch : PaddedBatch
+            The prepared batch.
+        """
+        if not isinstance(predictions, dict):
+            check_predictions(predictions, len(batch))
+        emo = refs = None
+        if "p_emo" in predictions:
+            emo = batch.emo_encoded.data[:, 0]
+        if "hyps" in predictions:
+            refs = list(batch.wrd)
+        self.stage_metrics.append(predictions, list(batch.id), emo, refs)
+
+    @property
+    def labels(self):
+        """Emotion labels in the order of the classifier's outputs.
+
+        Those of the brain's ``emo_encoder`` (a SpeechBrain
+        ``CategoricalEncoder``) where the recipe sets one, otherwise the
+        yaml's ``emotions``; ``None`` for a model without emotions.
+        """
+        encoder = getattr(self, "emo_encoder", None)
+        if encoder is not None and len(encoder.ind2lab):
+            return [encoder.ind2lab[i] for i in range(len(encoder.ind2lab))]
+        return getattr(getattr(self, "hparams", None), "emotions", None)
 
     # ------------------------------------------------------------------
     # Throughput
@@ -254,19 +358,6 @@ class RecipeBrain(sb.Brain):
         self._throughput["samples"] = self._throughput["samples"] + samples
         self._throughput["utterances"] += wavs.shape[0]
         self._step_counted = True
-
-    def fit_batch(self, batch):
-        """One training step, counted for the epoch's throughput."""
-        self._step_counted = False
-        loss = super().fit_batch(batch)
-        sig = getattr(batch, "sig", None)
-        if not self._step_counted and sig is not None:
-            self.count_audio(sig.data, sig.lengths)
-        if self._throughput is not None:
-            if not self._step_counted and hasattr(batch, "id"):
-                self._throughput["utterances"] += len(batch.id)
-            self._throughput["steps"] += 1
-        return loss
 
     def epoch_throughput(self):
         """Throughput of the training steps since the training stage began.
@@ -309,8 +400,11 @@ class RecipeBrain(sb.Brain):
         self.loss_parts[name].append(value.detach())
 
     def on_stage_start(self, stage, epoch=None):
-        """Resets the loss terms; subclasses add their metric trackers."""
+        """Resets the loss terms, the metrics and the throughput counters."""
         self.loss_parts = collections.defaultdict(list)
+        self.stage_metrics = None
+        if stage != sb.Stage.TRAIN:
+            self.stage_metrics = StageMetrics(self.labels)
         if stage == sb.Stage.TRAIN:
             if str(self.device).startswith("cuda"):
                 torch.cuda.reset_peak_memory_stats()
@@ -321,38 +415,16 @@ class RecipeBrain(sb.Brain):
                 "steps": 0,
             }
 
-    def summarize_metrics(self, stage):
-        """Metrics of a finished VALID or TEST stage (override).
+    @property
+    def selection_metric(self):
+        """The yaml's ``selection_metric`` (default: the loss).
 
-        Arguments
-        ---------
-        stage : speechbrain.Stage
-            The stage that ended.
-
-        Returns
-        -------
-        dict
-            ``{name: value}``, logged with the losses.
+        A metric name or a list of names; the checkpoint-selection error is
+        their sum, an accuracy ``x`` counting as ``100 - x`` (see
+        :func:`speechbrain_ext.utils.metrics.selection_error`).
         """
-        return {}
-
-    def selection_error(self, stats):
-        """The checkpoint-selection error, lower is better (override).
-
-        The best checkpoint is the one with the lowest error, and the
-        learning rates are annealed when it stops improving.
-
-        Arguments
-        ---------
-        stats : dict
-            Losses and metrics of the validation stage.
-
-        Returns
-        -------
-        float
-            The validation loss by default.
-        """
-        return stats["loss"]
+        hparams = getattr(self, "hparams", None)
+        return getattr(hparams, "selection_metric", None) or "loss"
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Logs losses and metrics, anneals on the error, checkpoints."""
@@ -365,8 +437,10 @@ class RecipeBrain(sb.Brain):
             stats.update(self.epoch_throughput())
             self.train_stats = stats
             return
-        stats.update(self.summarize_metrics(stage))
-        stats["error"] = self.selection_error(stats)
+        stats.update(self.stage_metrics.summarize())
+        stats["error"] = selection_error(stats, self.selection_metric)
+        if stage == sb.Stage.TEST and self.test_records is not None:
+            self.test_records += self.stage_metrics.records
         if stage == sb.Stage.VALID:
             lr_stats = {}
             for name, (scheduler, optimizer) in self.annealing.items():

@@ -37,8 +37,8 @@ import sys
 
 import numpy as np
 
+from speechbrain_ext.utils.metrics import compute_metrics
 from speechbrain_ext.utils.report import (
-    compute_metrics,
     markdown_table,
     plot_confusion,
     read_predictions_csv,

@@ -16,11 +16,13 @@ later, different set (``--test_only --test_conditions=snr_sweep``) is
 written to ``<results_folder>/condition_sets/<set>/`` (see
 :func:`speechbrain_ext.utils.report.condition_set_folder`).
 
-A brain takes part by honouring two attributes:
+A brain takes part by honouring two attributes, as
+:class:`speechbrain_ext.recipe.brain.RecipeBrain` does for every recipe:
 
 * ``test_condition`` -- the condition of the current pass (``None`` outside
-  this loop), read in ``compute_forward``;
-* ``test_records`` -- the list it fills during the pass.
+  this loop), whose noise the brain mixes into the test audio;
+* ``test_records`` -- the list of per-utterance records it fills during
+  the pass.
 
 Authors
  * SpeechBrain joint ASR/SER recipe contributors
@@ -40,55 +42,6 @@ from speechbrain_ext.utils.report import (
 )
 
 logger = logging.getLogger(__name__)
-
-
-def utterance_records(
-    ids, emotions, refs=None, hyps=None, probs=None, labels=None
-):
-    """The per-utterance records that the condition reports read.
-
-    Arguments
-    ---------
-    ids : list of str
-        Utterance ids.
-    emotions : list of str
-        True emotion labels, in the order of the classifier's outputs.
-    refs : list of str, optional
-        Reference transcripts (ASR head).
-    hyps : list of list of str, optional
-        Hypotheses as lists of words (ASR head).
-    probs : torch.Tensor, optional
-        Class probabilities [batch, classes] (emotion head), in the order
-        of ``labels``.
-    labels : list of str, optional
-        The classes (needed with ``probs``).
-
-    Returns
-    -------
-    list of dict
-        ``id``, ``emo`` and, where given, ``ref``, ``hyp``, ``pred`` (the
-        most probable label) and ``probs``.
-
-    Example
-    -------
-    >>> import torch
-    >>> utterance_records(["u1"], ["sad"], refs=["OH NO"],
-    ...                   hyps=[["OH", "NO"]])
-    [{'id': 'u1', 'emo': 'sad', 'ref': 'OH NO', 'hyp': 'OH NO'}]
-    >>> utterance_records(["u1"], ["sad"], probs=torch.tensor([[0.2, 0.8]]),
-    ...                   labels=["neu", "sad"])[0]["pred"]
-    'sad'
-    """
-    records = []
-    for i, uid in enumerate(ids):
-        record = {"id": uid, "emo": emotions[i]}
-        if hyps is not None:
-            record["ref"], record["hyp"] = refs[i], " ".join(hyps[i])
-        if probs is not None:
-            record["pred"] = labels[int(probs[i].argmax())]
-            record["probs"] = probs[i].tolist()
-        records.append(record)
-    return records
 
 
 def evaluate_conditions(
@@ -121,7 +74,8 @@ def evaluate_conditions(
         The run's results folder: where the per-condition folders and the
         run report go (for the first condition set evaluated there).
     labels : list of str, optional
-        Emotion labels in confusion-matrix order.
+        Emotion labels in confusion-matrix order (default: the brain's
+        ``labels``).
     test_loader_kwargs : dict, optional
         Passed to ``brain.evaluate``.
     min_key, max_key : str, optional
@@ -155,6 +109,8 @@ def evaluate_conditions(
     >>> res["clean"]["WA"]
     100.0
     """
+    if labels is None:
+        labels = getattr(brain, "labels", None)
     set_name = condition_set_name(condition_set, conditions)
     description = [_describe(condition) for condition in conditions]
     folder, results = None, {}

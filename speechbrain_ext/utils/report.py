@@ -34,12 +34,9 @@ set evaluated in it; another set evaluated later (e.g. ``--test_only
 with the same layout, so it never overwrites the run's results (see
 :func:`condition_set_folder`).
 
-All metrics are percentages (0-100). WER and CER are corpus-level (total
-edits over total reference words or characters) after the same
-:func:`normalize_text` on references and hypotheses. The WER breakdown
-(:func:`wer_breakdown`, written only when the records carry transcripts)
-groups the utterances by true emotion, by reference word count and by
-both, as in Li, Bell & Lai (2022), Tables 1-2.
+The metrics themselves are computed by :mod:`speechbrain_ext.utils.metrics`
+(the same functions score validation and test); this module writes them
+as files, tables and plots.
 
 Authors
  * speechbrain_ext contributors
@@ -48,13 +45,18 @@ Authors
 import csv
 import json
 import os
-import re
-import unicodedata
 
-import jiwer
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from speechbrain_ext.utils.metrics import (
+    ASR_KEYS,
+    SER_KEYS,
+    WINDOW_KEYS,
+    compute_metrics,
+    wer_breakdown,
+)
 
 METRIC_NAMES = {
     "WER": "WER",
@@ -66,389 +68,12 @@ METRIC_NAMES = {
 }
 """Metrics of the markdown table and their column headers, in order."""
 
-_ASR_KEYS = ("ref", "hyp")
-_SER_KEYS = ("emo", "pred")
-_WINDOW_KEYS = ("n_windows", "windows_correct")
 _PROB_PREFIX = "prob_"
 CONDITION_SET_FILE = "condition_set.json"
 """Record of the condition set whose reports a results folder holds."""
 
 OTHER_SETS_FOLDER = "condition_sets"
 """Sub-folder of a results folder for the reports of other condition sets."""
-
-_APOSTROPHES = {"\u2019": "'", "\u2018": "'", "\u02bc": "'"}
-_SPACES = re.compile(r"\s+")
-
-
-def normalize_text(text):
-    """Normalise a transcript for WER: upper case, no punctuation.
-
-    Every Unicode punctuation character except the apostrophe becomes a
-    space (typographic apostrophes are mapped to ``'``), letters are
-    upper-cased and runs of white space collapse to one space. Apply it to
-    both the reference and the hypothesis.
-
-    Arguments
-    ---------
-    text : str
-        A transcript.
-
-    Returns
-    -------
-    str
-        The normalised transcript.
-
-    Example
-    -------
-    >>> normalize_text("  Well, I don’t know...   maybe-later!")
-    "WELL I DON'T KNOW MAYBE LATER"
-    """
-    chars = []
-    for char in text:
-        char = _APOSTROPHES.get(char, char)
-        if char != "'" and unicodedata.category(char).startswith("P"):
-            char = " "
-        chars.append(char)
-    return _SPACES.sub(" ", "".join(chars).upper()).strip()
-
-
-def _has_keys(records, keys, what):
-    """Tell whether all records carry ``keys`` (error when only some do)."""
-    present = [all(key in record for key in keys) for record in records]
-    if any(present) and not all(present):
-        missing = present.index(False)
-        raise ValueError(
-            f"Only some records carry {what} keys {keys}; record "
-            f"{records[missing].get('id', missing)!r} lacks them."
-        )
-    return all(present)
-
-
-def _error_counts(refs, hyps, characters):
-    """Return (edits, reference units) over a corpus of normalised text."""
-    edits, units = 0, 0
-    pairs_ref, pairs_hyp = [], []
-    for ref, hyp in zip(refs, hyps):
-        if ref:
-            pairs_ref.append(ref)
-            pairs_hyp.append(hyp)
-        elif hyp:
-            # An empty reference: every hypothesis unit is an insertion.
-            edits += len(hyp) if characters else len(hyp.split())
-    if pairs_ref:
-        if characters:
-            out = jiwer.process_characters(pairs_ref, pairs_hyp)
-        else:
-            out = jiwer.process_words(pairs_ref, pairs_hyp)
-        edits += out.substitutions + out.deletions + out.insertions
-        units += out.substitutions + out.deletions + out.hits
-    return edits, units
-
-
-def _rate(edits, units):
-    """Error rate in %, 0 or 100 when there is no reference unit."""
-    if units == 0:
-        return 0.0 if edits == 0 else 100.0
-    return 100.0 * edits / units
-
-
-def _error_rate(refs, hyps, characters=False):
-    """Corpus error rate in %, 0 or 100 when there is no reference unit."""
-    return _rate(*_error_counts(refs, hyps, characters))
-
-
-def compute_metrics(records, labels=None):
-    """Compute the SER and ASR metrics of one condition.
-
-    Emotion metrics are computed when the records carry ``emo`` and
-    ``pred``, transcript metrics when they carry ``ref`` and ``hyp`` (all
-    records or none). All values are percentages (0-100):
-
-    * ``WA``: weighted accuracy, the fraction of correct predictions;
-    * ``UA``: unweighted accuracy, the mean recall of the labels that occur
-      as true labels;
-    * ``macro_F1``: the mean F1 of the labels that occur as true or
-      predicted labels;
-    * ``WER`` / ``CER``: corpus word / character error rate, total edits
-      over total reference words / characters (spaces included) after
-      :func:`normalize_text`. An empty reference adds its hypothesis as
-      insertions; a corpus without reference words scores 0 when the
-      hypotheses are empty too and 100 otherwise;
-    * ``WER_by_emotion``: the WER of the utterances of each true emotion;
-    * ``window_WA``: when the records carry ``n_windows`` and
-      ``windows_correct``, the accuracy over all the windows of all the
-      utterances (every window counts once, so long utterances weigh more
-      than in ``WA``), with ``n_windows`` their total.
-
-    Arguments
-    ---------
-    records : list of dict
-        One dict per utterance with keys ``id`` and ``emo``/``pred`` and/or
-        ``ref``/``hyp``; other keys are ignored.
-    labels : list, optional
-        The emotion labels in the order of the confusion matrix. Defaults to
-        the sorted set of true and predicted labels. A label outside this
-        list raises ValueError.
-
-    Returns
-    -------
-    dict
-        ``n`` (number of utterances); with emotions ``labels``, ``WA``,
-        ``UA``, ``macro_F1`` and ``confusion`` (list of lists, rows true,
-        columns predicted, in ``labels`` order); with transcripts ``WER``,
-        ``CER`` and, when emotions are present too, ``WER_by_emotion``;
-        with window counts ``n_windows`` and ``window_WA``.
-
-    Example
-    -------
-    >>> records = [
-    ...     {"id": "a", "ref": "hello there", "hyp": "Hello, there!",
-    ...      "emo": "hap", "pred": "hap"},
-    ...     {"id": "b", "ref": "go away now", "hyp": "go way",
-    ...      "emo": "ang", "pred": "hap"},
-    ... ]
-    >>> metrics = compute_metrics(records, labels=["ang", "hap"])
-    >>> metrics["WA"], metrics["UA"], metrics["confusion"]
-    (50.0, 50.0, [[0, 1], [0, 1]])
-    >>> metrics["WER"], metrics["WER_by_emotion"]
-    (40.0, {'ang': 66.66666666666667, 'hap': 0.0})
-    >>> windows = [
-    ...     {"id": "a", "emo": "hap", "pred": "hap",
-    ...      "n_windows": 3, "windows_correct": 2},
-    ...     {"id": "b", "emo": "ang", "pred": "ang",
-    ...      "n_windows": 1, "windows_correct": 1},
-    ... ]
-    >>> metrics = compute_metrics(windows, labels=["ang", "hap"])
-    >>> metrics["WA"], metrics["window_WA"], metrics["n_windows"]
-    (100.0, 75.0, 4)
-    """
-    if len(records) == 0:
-        raise ValueError("compute_metrics needs at least one record.")
-    has_ser = _has_keys(records, _SER_KEYS, "emotion")
-    has_asr = _has_keys(records, _ASR_KEYS, "transcript")
-    has_windows = _has_keys(records, _WINDOW_KEYS, "window")
-    if not has_ser and not has_asr:
-        raise ValueError(
-            "Records carry neither emo/pred nor ref/hyp: nothing to score."
-        )
-    metrics = {"n": len(records)}
-
-    if has_ser:
-        true = [record["emo"] for record in records]
-        pred = [record["pred"] for record in records]
-        if labels is None:
-            labels = sorted(set(true) | set(pred))
-        labels = list(labels)
-        index = {label: i for i, label in enumerate(labels)}
-        unknown = [x for x in dict.fromkeys(true + pred) if x not in index]
-        if unknown:
-            raise ValueError(
-                f"Emotion label(s) {unknown} are not in labels {labels}."
-            )
-        confusion = np.zeros((len(labels), len(labels)), dtype=np.int64)
-        for t, p in zip(true, pred):
-            confusion[index[t], index[p]] += 1
-        hits = np.diag(confusion).astype(np.float64)
-        support = confusion.sum(axis=1)
-        predicted = confusion.sum(axis=0)
-        recall = hits[support > 0] / support[support > 0]
-        scored = (support + predicted) > 0
-        f1 = 2 * hits[scored] / (support[scored] + predicted[scored])
-        metrics["labels"] = labels
-        metrics["WA"] = 100.0 * float(hits.sum()) / len(records)
-        metrics["UA"] = 100.0 * float(recall.mean())
-        metrics["macro_F1"] = 100.0 * float(f1.mean())
-        metrics["confusion"] = confusion.tolist()
-
-    if has_windows:
-        n_windows = sum(int(record["n_windows"]) for record in records)
-        correct = sum(int(record["windows_correct"]) for record in records)
-        if n_windows == 0:
-            raise ValueError("The records' n_windows add up to 0 windows.")
-        metrics["n_windows"] = n_windows
-        metrics["window_WA"] = 100.0 * correct / n_windows
-
-    if has_asr:
-        refs = [normalize_text(record["ref"]) for record in records]
-        hyps = [normalize_text(record["hyp"]) for record in records]
-        metrics["WER"] = _error_rate(refs, hyps)
-        metrics["CER"] = _error_rate(refs, hyps, characters=True)
-        if has_ser:
-            by_emotion = {}
-            for label in labels:
-                rows = [
-                    i
-                    for i, record in enumerate(records)
-                    if record["emo"] == label
-                ]
-                if rows:
-                    by_emotion[str(label)] = _error_rate(
-                        [refs[i] for i in rows], [hyps[i] for i in rows]
-                    )
-            metrics["WER_by_emotion"] = by_emotion
-    return metrics
-
-
-WORD_COUNT_BINS = ((0, 10), (11, 20), (21, 30), (31, None))
-"""Reference word-count bins of Li, Bell & Lai (2022), Table 2: inclusive
-``(min_words, max_words)``, ``None`` for no upper bound."""
-
-
-def _bin_name(low, high):
-    """Name a word-count bin: ``<=10``, ``11-20``, ``>30``."""
-    if high is None:
-        return f">{low - 1}" if low > 0 else "all"
-    if low == 0:
-        return f"<={high}"
-    return str(low) if low == high else f"{low}-{high}"
-
-
-def _check_bins(bins):
-    """Validate word-count bins; return them as a list of (low, high)."""
-    checked, previous = [], -1
-    for pair in bins:
-        low, high = pair
-        if previous is None or low <= previous or low < 0:
-            raise ValueError(
-                f"Word-count bins must be increasing and disjoint, with "
-                f"non-negative bounds; got {list(bins)}."
-            )
-        if high is not None and high < low:
-            raise ValueError(f"Bin {pair} has its upper bound below its lower.")
-        checked.append((int(low), None if high is None else int(high)))
-        previous = high
-    if not checked:
-        raise ValueError("wer_breakdown needs at least one word-count bin.")
-    return checked
-
-
-def _group(counts, rows):
-    """Pool the (edits, words) counts of ``rows`` into one table row."""
-    errors = sum(counts[i][0] for i in rows)
-    words = sum(counts[i][1] for i in rows)
-    return {
-        "n_utterances": len(rows),
-        "n_words": words,
-        "errors": errors,
-        "WER": _rate(errors, words) if rows else None,
-    }
-
-
-def wer_breakdown(records, labels=None, bins=WORD_COUNT_BINS):
-    """Break the WER down by true emotion and by reference word count.
-
-    Each group reports the corpus-level WER of its utterances (their total
-    word edits over their total reference words, counted as for ``WER`` in
-    :func:`compute_metrics`), the number of utterances and of reference
-    words. The word count of an utterance is that of its reference after
-    :func:`normalize_text`. A group without utterances has ``WER`` None; a
-    group whose references are all empty follows :func:`compute_metrics`
-    (0 without hypothesis words, 100 otherwise).
-
-    Arguments
-    ---------
-    records : list of dict
-        Per-utterance records (see :func:`compute_metrics`). Only ``ref``,
-        ``hyp`` and, for the emotion groups, ``emo`` (the true label) are
-        read.
-    labels : list, optional
-        The emotion groups, in this order; a label without utterances gets
-        an empty row. Defaults to the sorted true labels. A true label
-        outside this list raises ValueError.
-    bins : sequence of (int, int or None)
-        Inclusive ``(min_words, max_words)`` bins in increasing, disjoint
-        order; ``None`` as the last upper bound means no bound. The default
-        is ``<=10``, ``11-20``, ``21-30`` and ``>30`` words. Utterances
-        outside every bin are left out of ``by_length`` only.
-
-    Returns
-    -------
-    dict or None
-        None when the records carry no ``ref``/``hyp`` (SER-only run) or
-        there is no record. Otherwise ``all`` (every utterance),
-        ``by_emotion`` (``{label: row}``, None when the records carry no
-        ``emo``), ``by_length`` (``{bin_name: row}``, each row also with
-        ``min_words`` and ``max_words``) and ``by_length_and_emotion``
-        (``{bin_name: {label: row}}``, the layout of Table 2; None without
-        ``emo``). A row holds ``n_utterances``, ``n_words``, ``errors`` and
-        ``WER`` (in %, None when empty).
-
-    Example
-    -------
-    >>> records = [
-    ...     {"id": "a", "ref": "oh no, oh no", "hyp": "oh no", "emo": "sad"},
-    ...     {"id": "b", "ref": "yes", "hyp": "yes", "emo": "hap"},
-    ...     {"id": "c", "ref": " ".join(["word"] * 16),
-    ...      "hyp": " ".join(["word"] * 14), "emo": "sad"},
-    ... ]
-    >>> out = wer_breakdown(records, labels=["neu", "hap", "sad"])
-    >>> for name, row in out["by_emotion"].items():
-    ...     print(name, row["n_utterances"], row["n_words"], row["WER"])
-    neu 0 0 None
-    hap 1 1 0.0
-    sad 2 20 20.0
-    >>> for name, row in out["by_length"].items():
-    ...     print(name, row["n_utterances"], row["n_words"], row["WER"])
-    <=10 2 5 40.0
-    11-20 1 16 12.5
-    21-30 0 0 None
-    >30 0 0 None
-    >>> out["by_length_and_emotion"]["<=10"]["sad"]["WER"]
-    50.0
-    >>> out["all"]["WER"] == compute_metrics(records)["WER"]
-    True
-    >>> wer_breakdown([{"id": "a", "emo": "sad", "pred": "neu"}]) is None
-    True
-    """
-    bins = _check_bins(bins)
-    if not records or not _has_keys(records, _ASR_KEYS, "transcript"):
-        return None
-    counts = []
-    for record in records:
-        ref = normalize_text(record["ref"])
-        hyp = normalize_text(record["hyp"])
-        counts.append(_error_counts([ref], [hyp], characters=False))
-    everything = list(range(len(records)))
-    breakdown = {"all": _group(counts, everything), "by_emotion": None}
-    true = None
-    if _has_keys(records, ("emo",), "emotion"):
-        true = [record["emo"] for record in records]
-        labels = sorted(set(true)) if labels is None else list(labels)
-        unknown = [x for x in dict.fromkeys(true) if x not in labels]
-        if unknown:
-            raise ValueError(
-                f"Emotion label(s) {unknown} are not in labels {labels}."
-            )
-        breakdown["by_emotion"] = {
-            str(label): _group(
-                counts, [i for i in everything if true[i] == label]
-            )
-            for label in labels
-        }
-
-    by_length, crossed = {}, {}
-    for low, high in bins:
-        rows = [
-            i
-            for i in everything
-            if low <= counts[i][1] and (high is None or counts[i][1] <= high)
-        ]
-        name = _bin_name(low, high)
-        by_length[name] = {
-            "min_words": low,
-            "max_words": high,
-            **_group(counts, rows),
-        }
-        if true is not None:
-            crossed[name] = {
-                str(label): _group(
-                    counts, [i for i in rows if true[i] == label]
-                )
-                for label in labels
-            }
-    breakdown["by_length"] = by_length
-    breakdown["by_length_and_emotion"] = crossed if true is not None else None
-    return breakdown
 
 
 def _breakdown_table(rows, first_header):
@@ -632,7 +257,7 @@ def write_predictions_csv(records, path, labels=None):
     """
     columns = ["id"] + [
         key
-        for key in _ASR_KEYS + _SER_KEYS + _WINDOW_KEYS
+        for key in ASR_KEYS + SER_KEYS + WINDOW_KEYS
         if any(key in record for record in records)
     ]
     prob_names = _prob_columns(records, labels)

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 import torch
+from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.utils.checkpoints import Checkpointer
 from speechbrain.utils.epoch_loop import EpochCounter
 
@@ -99,12 +100,26 @@ def test_keeping_the_best_deletes_only_marked_checkpoints(tmp_path):
     assert len(names) == 2
 
 
-class Regressor(RecipeBrain):
+class Classifier(RecipeBrain):
     def compute_forward(self, batch, stage):
-        return self.modules.net(batch[0])
+        return {"p_emo": self.modules.net(batch.x.data).log_softmax(-1)}
 
     def compute_objectives(self, predictions, batch, stage):
-        return torch.nn.functional.mse_loss(predictions, batch[1])
+        emo = batch.emo_encoded.data[:, 0]
+        return torch.nn.functional.nll_loss(predictions["p_emo"], emo)
+
+
+def _data(n=8):
+    """Loader options and data of :class:`Classifier`."""
+    items = [
+        {
+            "id": f"u{i}",
+            "x": torch.rand(3),
+            "emo_encoded": torch.tensor([i % 2]),
+        }
+        for i in range(n)
+    ]
+    return items, {"batch_size": 4, "collate_fn": PaddedBatch}
 
 
 def _brain(checkpointer, net, counter, **run_opts):
@@ -114,9 +129,9 @@ def _brain(checkpointer, net, counter, **run_opts):
             "optimizer": lambda p: torch.optim.SGD(p, lr=0.1),
         }
     }
-    return Regressor(
+    return Classifier(
         {"net": net},
-        hparams={"epoch_counter": counter},
+        hparams={"epoch_counter": counter, "emotions": ["neu", "ang"]},
         param_groups=groups,
         run_opts={"device": "cpu", **run_opts},
         checkpointer=checkpointer,
@@ -126,10 +141,16 @@ def _brain(checkpointer, net, counter, **run_opts):
 def test_test_only_loads_a_run_of_plain_speechbrain(tmp_path):
     """``--test_only`` on a run saved without the marker tests its model."""
     torch.manual_seed(0)
-    data = [(torch.rand(4, 3), torch.rand(4, 2)) for _ in range(2)]
+    data, opts = _data()
     net, counter = torch.nn.Linear(3, 2), EpochCounter(1)
     plain = Checkpointer(tmp_path, {"net": net, "counter": counter})
-    _brain(plain, net, counter).fit(counter, data, data)
+    _brain(plain, net, counter).fit(
+        counter,
+        data,
+        data,
+        train_loader_kwargs=dict(opts),
+        valid_loader_kwargs=dict(opts),
+    )
     (saved,) = os.listdir(tmp_path)
     before = _checksums(tmp_path)
 
@@ -138,7 +159,7 @@ def test_test_only_loads_a_run_of_plain_speechbrain(tmp_path):
         tmp_path, {"net": net, "counter": counter}
     )
     brain = _brain(checkpointer, net, counter, test_only=True)
-    brain.evaluate(data, min_key="error")
+    brain.evaluate(data, min_key="error", test_loader_kwargs=dict(opts))
     assert os.path.basename(brain.loaded_checkpoint) == saved
     assert torch.equal(
         net.weight, torch.load(tmp_path / saved / "net.ckpt")["weight"]
@@ -155,7 +176,8 @@ def test_evaluation_without_usable_checkpoint_says_what_it_found(tmp_path):
     )
     brain = _brain(checkpointer, net, counter, test_only=True)
     with pytest.raises(FileNotFoundError) as error:
-        brain.evaluate([(torch.rand(4, 3), torch.rand(4, 2))], min_key="error")
+        data, opts = _data()
+        brain.evaluate(data, min_key="error", test_loader_kwargs=opts)
     assert f"{cut.path}: no SAVED marker, and net.ckpt is missing" in str(
         error.value
     )

@@ -9,10 +9,14 @@ from types import SimpleNamespace
 import pytest
 import speechbrain as sb
 import torch
+from speechbrain.augment.augmenter import Augmenter
+from speechbrain.augment.time_domain import DropChunk
+from speechbrain.dataio.batch import PaddedBatch
 
 from speechbrain_ext.recipe.brain import RecipeBrain
 from speechbrain_ext.recipe.data import load_datasets, run_preparation
 from speechbrain_ext.recipe.hparams import load_hparams
+from speechbrain_ext.utils.metrics import compute_metrics
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 TRAIN = os.path.join(
@@ -40,12 +44,21 @@ class Regressor(RecipeBrain):
         self.track_loss("mse", loss)
         return loss
 
-    def summarize_metrics(self, stage):
-        self.epochs = getattr(self, "epochs", 0) + 1
-        return {"score": 10.0 * self.epochs}
 
-    def selection_error(self, stats):
-        return 1000.0 - stats["score"]
+class Loudness(RecipeBrain):
+    """Emotion from the mean level of ``sig``; hypothesis from the level."""
+
+    def compute_forward(self, batch, stage):
+        wavs, lens = batch.sig
+        self.seen = getattr(self, "seen", []) + [(stage, wavs.clone())]
+        level = wavs.abs().mean(1, keepdim=True)
+        out = {"p_emo": self.modules.net(level).log_softmax(-1)}
+        out["hyps"] = [["LOUD"] if v > 1 else ["SOFT"] for v in level[:, 0]]
+        return out
+
+    def compute_objectives(self, predictions, batch, stage):
+        emo = batch.emo_encoded.data[:, 0]
+        return torch.nn.functional.nll_loss(predictions["p_emo"], emo)
 
 
 def _brain(groups, **kwargs):
@@ -57,20 +70,209 @@ def _brain(groups, **kwargs):
     )
 
 
-def test_annealing_follows_the_selection_error_not_the_loss():
-    torch.manual_seed(0)
-    scheduler = RecordingScheduler()
-    net = torch.nn.Linear(3, 1)
-    groups = {
-        "model": {
-            "modules": net,
-            "optimizer": lambda p: torch.optim.SGD(p, lr=0.1),
-            "annealing": scheduler,
+def _loud_data(n=16):
+    return [
+        {
+            "id": f"u{i:02d}",
+            "sig": torch.randn(400) * (1 + 4 * (i % 2)),
+            "emo_encoded": torch.tensor([i % 2]),
+            "wrd": "LOUD" if i % 2 else "SOFT",
         }
-    }
-    data = [(torch.rand(4, 3), torch.rand(4, 1)) for _ in range(3)]
-    _brain(groups).fit(range(2), data, data)
-    assert scheduler.seen == [990.0, 980.0]
+        for i in range(n)
+    ]
+
+
+def _opts():
+    return {"batch_size": 4, "collate_fn": PaddedBatch}
+
+
+def _loudness(selection_metric=None, scheduler=None, **kwargs):
+    torch.manual_seed(0)
+    net = torch.nn.Linear(1, 2)
+    group = {"modules": net, "optimizer": lambda p: torch.optim.SGD(p, lr=0.5)}
+    if scheduler is not None:
+        group["annealing"] = scheduler
+    hparams = {"emotions": ["neu", "ang"]}
+    if selection_metric is not None:
+        hparams["selection_metric"] = selection_metric
+    return Loudness(
+        {"net": net},
+        hparams=hparams,
+        param_groups={"model": group},
+        run_opts={"device": "cpu"},
+        **kwargs,
+    )
+
+
+class StatsLogger:
+    def __init__(self):
+        self.calls = []
+
+    def log_stats(self, stats_meta, **stats):
+        self.calls.append((stats_meta, stats))
+
+
+def test_annealing_follows_the_selection_metric_not_the_loss():
+    scheduler, logger = RecordingScheduler(), StatsLogger()
+    brain = _loudness(["WER", "UA"], scheduler, train_logger=logger)
+    data = _loud_data()
+    brain.fit(
+        range(2),
+        data,
+        data,
+        train_loader_kwargs=_opts(),
+        valid_loader_kwargs=_opts(),
+    )
+    valid = [stats["valid_stats"] for _, stats in logger.calls]
+    expected = [v["WER"] + 100 - v["UA"] for v in valid]
+    assert scheduler.seen == pytest.approx(expected)
+    assert [v["error"] for v in valid] == pytest.approx(expected)
+    assert all(v["loss"] != e for v, e in zip(valid, expected))
+    # the default is the validation loss
+    scheduler, logger = RecordingScheduler(), StatsLogger()
+    brain = _loudness(scheduler=scheduler, train_logger=logger)
+    brain.fit(
+        range(1),
+        data,
+        data,
+        train_loader_kwargs=_opts(),
+        valid_loader_kwargs=_opts(),
+    )
+    loss = logger.calls[0][1]["valid_stats"]["loss"]
+    assert scheduler.seen == [pytest.approx(loss)]
+
+
+def test_selection_metric_must_be_computed():
+    brain = _loudness("window_WA")
+    data = _loud_data()
+    with pytest.raises(ValueError, match="selection_metric names 'window_WA'"):
+        brain.fit(
+            range(1),
+            data,
+            data,
+            train_loader_kwargs=_opts(),
+            valid_loader_kwargs=_opts(),
+        )
+
+
+def test_validation_and_test_metrics_agree_on_the_same_set():
+    logger = StatsLogger()
+    brain = _loudness("UA", train_logger=logger)
+    data = _loud_data()
+    brain.fit(
+        range(1),
+        data,
+        data,
+        train_loader_kwargs=_opts(),
+        valid_loader_kwargs=_opts(),
+    )
+    brain.test_records = []
+    brain.evaluate(data, test_loader_kwargs=_opts())
+    valid = logger.calls[0][1]["valid_stats"]
+    test = logger.calls[-1][1]["test_stats"]
+    for key in ("loss", "WA", "UA", "macro_F1", "WER", "CER", "error"):
+        assert test[key] == pytest.approx(valid[key]), key
+    # the records handed to the reports are those the metrics scored
+    assert sorted(r["id"] for r in brain.test_records) == sorted(
+        d["id"] for d in data
+    )
+    assert compute_metrics(brain.test_records, ["neu", "ang"])[
+        "UA"
+    ] == pytest.approx(test["UA"])
+
+
+class ShiftMixer:
+    """A condition mixer that adds a constant: the noise is visible."""
+
+    def __call__(self, wavs, lens, ids, condition):
+        return wavs + 10.0
+
+
+def test_noisy_condition_reaches_the_forward_pass_and_predictions():
+    brain = _loudness(condition_mixer=ShiftMixer())
+    data = _loud_data()
+    brain.fit(
+        range(2),
+        data,
+        data,
+        train_loader_kwargs=_opts(),
+        valid_loader_kwargs=_opts(),
+    )
+    scores = {}
+    for condition in (None, SimpleNamespace(name="noise_5dB")):
+        brain.seen, brain.test_records = [], []
+        brain.test_condition = condition
+        brain.evaluate(data, test_loader_kwargs=_opts())
+        scores[condition is None] = (brain.seen, brain.test_records)
+    brain.test_condition = None
+    clean, noisy = scores[True], scores[False]
+    for (_, wavs_clean), (_, wavs_noisy) in zip(clean[0], noisy[0]):
+        assert not torch.allclose(wavs_clean, wavs_noisy)
+    assert [r["hyp"] for r in clean[1]] != [r["hyp"] for r in noisy[1]]
+
+
+def test_condition_without_mixer_is_an_error():
+    brain = _loudness()
+    brain.test_condition = SimpleNamespace(name="noise_5dB")
+    with pytest.raises(RuntimeError, match="condition_mixer"):
+        brain.evaluate(_loud_data(4), test_loader_kwargs=_opts())
+
+
+def test_a_condition_on_batches_without_audio_is_refused():
+    net = torch.nn.Linear(3, 1)
+    brain = _brain(
+        {"model": {"modules": net, "optimizer": torch.optim.Adam}},
+        condition_mixer=ShiftMixer(),
+    )
+    brain.test_condition = SimpleNamespace(name="noise_5dB")
+    data = [(torch.rand(4, 3), torch.rand(4, 1))]
+    with pytest.raises(ValueError, match="no audio item 'sig'"):
+        brain.evaluate(data)
+
+
+def test_augmented_rows_carry_their_targets():
+    copy = Augmenter(
+        concat_original=True,
+        min_augmentations=1,
+        max_augmentations=1,
+        augmentations=[DropChunk(drop_length_low=10, drop_length_high=20)],
+    )
+    brain = _loudness(train_augment=[copy])
+    seen = []
+    compute = brain.compute_objectives
+
+    def objectives(predictions, batch, stage):
+        seen.append((stage, list(batch.id), batch.emo_encoded.data[:, 0]))
+        return compute(predictions, batch, stage)
+
+    brain.compute_objectives = objectives
+    data = _loud_data(8)
+    brain.fit(
+        range(1),
+        data,
+        data,
+        train_loader_kwargs=_opts(),
+        valid_loader_kwargs=_opts(),
+    )
+    train = [s for s in seen if s[0] == sb.Stage.TRAIN]
+    assert all(len(ids) == 8 for _, ids, _ in train)
+    for _, ids, emo in train:
+        assert ids[:4] == ids[4:]
+        assert emo.tolist() == [int(i[1:]) % 2 for i in ids]
+    assert all(len(ids) == 4 for st, ids, _ in seen if st != sb.Stage.TRAIN)
+
+
+@pytest.mark.parametrize("method", ["fit_batch", "evaluate_batch"])
+def test_a_recipe_cannot_bypass_the_core(method):
+    with pytest.raises(TypeError, match=f"overrides {method}"):
+        type("Bypass", (RecipeBrain,), {method: lambda self, *a: None})
+
+
+def test_non_finite_emotion_probabilities_are_refused():
+    brain = _loudness()
+    brain.modules.net.weight.data.fill_(float("nan"))
+    with pytest.raises(ValueError, match="Non-finite emotion probabilities"):
+        brain.evaluate(_loud_data(4), test_loader_kwargs=_opts())
 
 
 def test_frozen_groups_get_no_optimizer_and_bad_groups_fail():
@@ -97,37 +299,33 @@ def test_an_evaluation_only_brain_needs_no_groups_nor_checkpoint(tmp_path):
         "and 'optimizer' in the yaml (or set test_only: True for a yaml "
         "that only evaluates)."
     )
-    brain = Regressor(
+    net = torch.nn.Linear(1, 2)
+    brain = Loudness(
         {"net": net},
         param_groups={},
-        hparams={"test_only": True},
+        hparams={"test_only": True, "emotions": ["neu", "ang"]},
         run_opts={"device": "cpu"},
     )
-    data = [(torch.rand(4, 3), torch.rand(4, 1))]
+    data = _loud_data(4)
     before = net.weight.clone()
-    brain.fit(range(2), data, data)  # no training stage
-    loss = brain.evaluate(data)  # the modules as built
+    brain.fit(range(2), data, data, train_loader_kwargs=_opts())
+    loss = brain.evaluate(data, test_loader_kwargs=_opts())  # as built
     assert torch.equal(net.weight, before)
     with torch.no_grad():
-        expected = torch.nn.functional.mse_loss(net(data[0][0]), data[0][1])
+        batch = PaddedBatch(data)
+        level = batch.sig.data.abs().mean(1, keepdim=True)
+        expected = torch.nn.functional.nll_loss(
+            net(level).log_softmax(-1), batch.emo_encoded.data[:, 0]
+        )
     assert loss == pytest.approx(expected.item())
     assert brain.loaded_checkpoint is None
     # with a checkpointer, evaluation still needs a checkpoint
     checkpointer = sb.utils.checkpoints.Checkpointer(str(tmp_path / "save"))
     groups = {"model": {"modules": net, "optimizer": torch.optim.Adam}}
     with pytest.raises(FileNotFoundError, match="train the model first"):
-        _brain(groups, checkpointer=checkpointer).evaluate(data)
-
-
-def test_condition_without_mixer_is_an_error():
-    net = torch.nn.Linear(3, 1)
-    brain = _brain({"model": {"modules": net, "optimizer": torch.optim.Adam}})
-    brain.test_condition = object()
-    with pytest.raises(RuntimeError, match="condition_mixer"):
-        brain.augment(torch.rand(1, 8), torch.ones(1), ["u"], sb.Stage.TEST, {})
-    wavs = torch.rand(1, 8)
-    out, _, _ = brain.augment(wavs, torch.ones(1), ["u"], sb.Stage.VALID, {})
-    assert out is wavs
+        _brain(groups, checkpointer=checkpointer).evaluate(
+            data, test_loader_kwargs=_opts()
+        )
 
 
 def _recipe_module():
@@ -135,25 +333,6 @@ def _recipe_module():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def test_classification_stats_receive_python_ints():
-    recipe = _recipe_module()
-    stats = sb.utils.metric_stats.ClassificationStats()
-    fake = SimpleNamespace(emo_metric=stats, test_records=None)
-    predictions = {"p_emo": torch.log_softmax(torch.rand(3, 4), -1)}
-    targets = {
-        "id": ["a", "b", "c"],
-        "wrd": ["", "", ""],
-        "emo": torch.tensor([0, 3, 1]),
-    }
-    recipe.JointCTCBertBrain.update_metrics(fake, predictions, targets)
-    assert stats.targets == [0, 3, 1]
-    assert all(type(t) is int for t in stats.targets)
-    assert all(type(p) is int for p in stats.predictions)
-    # the confusion matrix is keyed by class, not by tensor object
-    confusion = stats.summarize()["confusion_matrix"]
-    assert confusion.sum() == 3
 
 
 def test_labels_outside_the_yaml_list_name_the_manifest(tmp_path):

@@ -8,16 +8,18 @@ import torch
 
 from speechbrain_ext.augment.conditions import NoiseCondition
 from speechbrain_ext.utils.evaluation import evaluate_conditions
-from speechbrain_ext.utils.report import (
+from speechbrain_ext.utils.metrics import (
     WORD_COUNT_BINS,
     compute_metrics,
+    normalize_text,
+    wer_breakdown,
+)
+from speechbrain_ext.utils.report import (
     condition_set_folder,
     markdown_table,
-    normalize_text,
     plot_conditions,
     plot_confusion,
     read_predictions_csv,
-    wer_breakdown,
     wer_breakdown_markdown,
     write_condition_report,
     write_predictions_csv,

@@ -27,7 +27,8 @@ from speechbrain_ext.synthetic.offline_models import (
     build_wav2vec2,
     build_wav2vec2_ctc,
 )
-from speechbrain_ext.utils.report import normalize_text, read_predictions_csv
+from speechbrain_ext.utils.metrics import normalize_text
+from speechbrain_ext.utils.report import read_predictions_csv
 from tests.integration.recipes.helpers import ROOT, read_log_stats
 
 RECIPE = os.path.join(

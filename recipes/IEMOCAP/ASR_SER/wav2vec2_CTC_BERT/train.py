@@ -24,11 +24,7 @@ import sys
 import speechbrain as sb
 from speechbrain.utils.distributed import if_main_process
 
-from speechbrain_ext.augment.noise_pools import (
-    build_condition_mixer,
-    check_noise_pools,
-    load_condition_set,
-)
+from speechbrain_ext.augment.noise_pools import recipe_noise
 from speechbrain_ext.inference.joint_asr_ser import export_for_inference
 from speechbrain_ext.lobes.models.joint_asr_ser import joint_asr_ser_forward
 from speechbrain_ext.recipe.brain import RecipeBrain
@@ -42,10 +38,7 @@ from speechbrain_ext.recipe.data import (
     train_loader_options,
 )
 from speechbrain_ext.recipe.hparams import load_hparams
-from speechbrain_ext.utils.evaluation import (
-    evaluate_conditions,
-    utterance_records,
-)
+from speechbrain_ext.utils.evaluation import evaluate_conditions
 
 
 class JointCTCBertBrain(RecipeBrain):
@@ -54,21 +47,13 @@ class JointCTCBertBrain(RecipeBrain):
     bert_reads_words = False  # in training; the hypothesis otherwise
 
     def compute_forward(self, batch, stage):
-        """Encoder -> CTC posteriors and emotion posteriors."""
-        batch = batch.to(self.device, non_blocking=True)
+        """Encoder -> CTC posteriors, hypotheses and emotion posteriors."""
         wavs, wav_lens = batch.sig
-        targets = {"id": batch.id, "wrd": batch.wrd}
-        if "ctc_lin" in self.modules:
-            targets["tokens"], targets["tokens_lens"] = batch.tokens
-        targets["emo"] = batch.emo_encoded.data[:, 0]
-        wavs, wav_lens, targets = self.augment(
-            wavs, wav_lens, batch.id, stage, targets
-        )
         # BERT reads the ASR hypothesis, or the true words in training
         texts = None
         if stage == sb.Stage.TRAIN and self.bert_reads_words:
-            texts = targets["wrd"]
-        out = joint_asr_ser_forward(
+            texts = batch.wrd
+        return joint_asr_ser_forward(
             self.modules,
             wavs,
             wav_lens,
@@ -79,75 +64,28 @@ class JointCTCBertBrain(RecipeBrain):
             texts=texts,
             decode=stage != sb.Stage.TRAIN,
         )
-        out["targets"] = targets
-        return out
 
     def compute_objectives(self, predictions, batch, stage):
         """``alpha * L_SER + (1 - alpha) * L_CTC`` (or a single task loss)."""
-        targets = predictions["targets"]
         losses = {}
         if "p_ctc" in predictions:
+            tokens, tokens_lens = batch.tokens
             losses["ctc"] = self.hparams.ctc_cost(
                 predictions["p_ctc"],
-                targets["tokens"],
+                tokens,
                 predictions["feat_lens"],
-                targets["tokens_lens"],
+                tokens_lens,
             )
         if "p_emo" in predictions:
             losses["ser"] = self.hparams.ser_cost(
-                predictions["p_emo"].unsqueeze(1), targets["emo"].unsqueeze(1)
+                predictions["p_emo"].unsqueeze(1), batch.emo_encoded.data
             )
         for name, value in losses.items():
             self.track_loss(name, value)
-        if stage != sb.Stage.TRAIN:
-            self.update_metrics(predictions, targets)
         if len(losses) == 2:
             alpha = self.hparams.ser_weight
             return alpha * losses["ser"] + (1 - alpha) * losses["ctc"]
         return sum(losses.values())
-
-    def update_metrics(self, predictions, targets):
-        """WER, CER, accuracy, and one record per test utterance."""
-        ids, hyps, probs = targets["id"], predictions.get("hyps"), None
-        if hyps is not None:
-            refs = [words.split() for words in targets["wrd"]]
-            self.wer_metric.append(ids, hyps, refs)
-            self.cer_metric.append(ids, hyps, refs)
-        if "p_emo" in predictions:
-            probs = predictions["p_emo"].exp().detach().cpu()
-            preds = probs.argmax(-1).tolist()
-            self.emo_metric.append(ids, preds, targets["emo"].tolist())
-        if self.test_records is not None:
-            self.test_records += utterance_records(
-                ids,
-                self.emo_encoder.decode_torch(targets["emo"].cpu()),
-                refs=targets["wrd"],
-                hyps=hyps,
-                probs=probs,
-                labels=self.hparams.emotions,
-            )
-
-    def on_stage_start(self, stage, epoch=None):
-        """Resets the loss terms and the metric trackers."""
-        super().on_stage_start(stage, epoch)
-        self.emo_metric = sb.utils.metric_stats.ClassificationStats()
-        if "ctc_lin" in self.modules:
-            self.wer_metric = self.hparams.error_rate_computer()
-            self.cer_metric = self.hparams.cer_computer()
-
-    def summarize_metrics(self, stage):
-        """WER and CER (ASR head), accuracy (emotion head)."""
-        stats = {}
-        if "ctc_lin" in self.modules:
-            stats["WER"] = self.wer_metric.summarize("error_rate")
-            stats["CER"] = self.cer_metric.summarize("error_rate")
-        if "emo_classifier" in self.modules:
-            stats["ACC"] = 100 * float(self.emo_metric.summarize("accuracy"))
-        return stats
-
-    def selection_error(self, stats):
-        """WER + (100 - accuracy), over the heads the model has."""
-        return stats.get("WER", 0.0) + 100.0 - stats.get("ACC", 100.0)
 
 
 def dataio_prepare(hparams):
@@ -199,10 +137,8 @@ if __name__ == "__main__":
     run_preparation(hparams["data_preparation"], hparams["skip_prep"])
     datasets, tokenizer, emo_encoder = dataio_prepare(hparams)
 
-    # Noise pools: AddNoise would add white noise without its csv files
-    if hparams["noise_prob"] > 0:
-        check_noise_pools(hparams["noise_folder"], "train")
-    conditions = load_condition_set(hparams["test_conditions"])
+    # Test conditions; AddNoise would add white noise without its pools
+    conditions, condition_mixer = recipe_noise(hparams)
     brain = JointCTCBertBrain(
         modules=hparams["modules"],
         hparams=hparams,
@@ -210,9 +146,7 @@ if __name__ == "__main__":
         checkpointer=hparams["checkpointer"],
         param_groups=hparams["param_groups"],
         train_augment=hparams["train_augment"],
-        condition_mixer=build_condition_mixer(
-            conditions, hparams["noise_folder"], hparams["test_noise_seed"]
-        ),
+        condition_mixer=condition_mixer,
         train_logger=hparams["train_logger"],
     )
     brain.tokenizer, brain.emo_encoder = tokenizer, emo_encoder
@@ -241,7 +175,6 @@ if __name__ == "__main__":
         datasets["test"],
         conditions,
         hparams["results_folder"],
-        labels=hparams["emotions"],
         test_loader_kwargs=hparams["test_dataloader_opts"],
         min_key="error",
         title=os.path.basename(hparams_file),
