@@ -3,7 +3,8 @@
 # gpu_check_out).
 #   bash bench/gpu_check.sh joint      # CUDA test; profile, fused Adam,
 #                                      # inference, bf16 vs fp32 of joint.yaml
-#   bash bench/gpu_check.sh families   # every family's full-size yaml
+#   bash bench/gpu_check.sh families   # every family's full-size yaml,
+#                                      # noise-trained (NOISE_PROB=0: clean)
 set -u
 OUT=${OUT:-gpu_check_out}
 mkdir -p "$OUT"
@@ -15,7 +16,8 @@ E="--precision bf16 --noise --augment --batch_seconds 120 --infer_files 0"
 nvidia-smi --query-gpu=name,memory.total,clocks.sm --format=csv,noheader
 git rev-parse --short HEAD 2>/dev/null
 if [ "${1:-joint}" = families ]; then
-    python3 bench/gpu_families.py --work "$W/families" --copies 40 \
+    python3 bench/gpu_families.py --work "$W/families" \
+        --copies "${COPIES:-12}" --noise_prob "${NOISE_PROB:-1.0}" \
         >"$OUT/families.json" 2>"$OUT/families.log"
     python3 - "$OUT" <<'PY'
 import json, sys

@@ -10,7 +10,10 @@ sample utterances, no corpus needed), except that:
   (wav2vec2-large or -base, BERT-base, the A2W export of
   ``A2W_attention/hparams/train.yaml``), built offline;
 * ``--device``, ``--precision``, ``--number_of_epochs`` and the data-loading
-  workers are set here.
+  workers are set here;
+* with ``--noise_prob 1.0``, every batch also gets a noisy copy (the
+  recipes' noise training), from SynthNoise pools in the MUSAN layout
+  generated and prepared once into ``--work``.
 
 The throughput is the core's own count (``RecipeBrain.epoch_throughput``,
 logged in ``train_log.txt`` after every epoch): audio seconds that reached
@@ -142,6 +145,19 @@ def build_models(work, families):
     return models
 
 
+def noise_pools(work):
+    """SynthNoise in the MUSAN layout and its prepared pools, made once."""
+    from speechbrain_ext.dataio.musan_prepare import prepare_musan
+    from speechbrain_ext.synthetic.synthemo import generate_synthnoise
+
+    musan = os.path.join(work, "musan")
+    pools = os.path.join(work, "noise_pools")
+    if not os.path.isdir(musan):
+        generate_synthnoise(musan, n_per_category=12)
+    prepare_musan(musan, pools)
+    return musan, pools
+
+
 def family_flags(name, flags, models, args, train_json, output):
     """The csv row's flags with the bench's data, models and device."""
     drop = ("--encoder_dim=", "--bert_dim=", "--num_workers=")
@@ -166,10 +182,21 @@ def family_flags(name, flags, models, args, train_json, output):
         f"--device={args.device}",
         f"--precision={args.precision}",
     ]
+    if args.noise_prob > 0:
+        musan, pools = models["noise"]
+        out = [f for f in out if not f.startswith(NOISE_FLAGS)]
+        out += [
+            f"--noise_prob={args.noise_prob}",
+            f"--musan_folder={musan}",
+            f"--noise_folder={pools}",
+        ]
     with open(os.path.join(ROOT, FAMILIES[name][1])) as f:
         if re.search(r"^num_workers:", f.read(), re.M):
             out.append(f"--num_workers={args.num_workers}")
     return out
+
+
+NOISE_FLAGS = ("--noise_prob=", "--musan_folder=", "--noise_folder=")
 
 
 def last_epoch_stats(train_log):
@@ -235,6 +262,12 @@ def main():
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--num_workers", type=int, default=4)
     parser.add_argument("--work", default=None)
+    parser.add_argument(
+        "--noise_prob",
+        type=float,
+        default=0.0,
+        help="share of batches that also get a noisy copy (1.0: all)",
+    )
     args = parser.parse_args()
     unknown = set(args.families) - set(FAMILIES)
     if unknown:
@@ -243,11 +276,14 @@ def main():
     os.makedirs(work, exist_ok=True)
     sys.path.insert(0, ROOT)
     models = build_models(work, args.families)
+    if args.noise_prob > 0:
+        models["noise"] = noise_pools(work)
     report = {
         "device": args.device,
         "precision": args.precision,
         "copies": args.copies,
         "epochs": args.epochs,
+        "noise_prob": args.noise_prob,
         "families": {},
     }
     if args.device.startswith("cuda"):
