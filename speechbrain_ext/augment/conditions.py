@@ -414,7 +414,8 @@ def mix_at_snr(clean, noise, snr_db, clean_lens=None):
 
     The noise of each utterance is scaled so that
     ``10 * log10(P_clean / P_noise) == snr_db``, with both powers (mean
-    squares) measured over the utterance's valid samples only. Noise
+    squares) measured over the utterance's valid samples only
+    (``torchaudio.functional.add_noise`` with the valid lengths). Noise
     shorter than the clean signal is tiled (looped) to length. Samples
     beyond an utterance's length receive no noise, so the padding of a
     batch stays as it is in ``clean`` (zero in a padded batch). A silent
@@ -486,27 +487,34 @@ def mix_at_snr(clean, noise, snr_db, clean_lens=None):
         )
     lengths = _valid_lengths(clean_lens, batch_size, max_len)
 
-    scaled = torch.zeros(
+    # Each row's noise tiled over its valid samples, zero beyond them
+    tiled = torch.zeros(
         batch_size, max_len, dtype=torch.float64, device=clean.device
     )
+    mixed = []
     for i, length in enumerate(lengths):
         if length == 0:
             continue
-        signal = clean[i, :length].double()
         segment = _tile(noise[i].to(clean.device).double(), length)
-        clean_power = signal.pow(2).mean()
-        noise_power = segment.pow(2).mean()
-        if clean_power.item() == 0.0:
-            continue
-        if noise_power.item() == 0.0:
+        tiled[i, :length] = segment
+        if clean[i, :length].double().pow(2).sum().item() == 0.0:
+            continue  # silent: left unchanged
+        if segment.pow(2).sum().item() == 0.0:
             raise ValueError(
                 f"Noise of utterance {i} is silent over its {length} valid "
                 "samples; cannot mix at a finite SNR."
             )
-        target_ratio = 10.0 ** (snr[i].item() / 10.0)
-        scale = torch.sqrt(clean_power / (noise_power * target_ratio))
-        scaled[i, :length] = segment * scale
-    return (clean.double() + scaled).to(clean.dtype)
+        mixed.append(i)
+    out = clean.double().clone()
+    if mixed:
+        rows = torch.tensor(mixed, device=clean.device)
+        out[rows] = torchaudio.functional.add_noise(
+            out[rows],
+            tiled[rows],
+            snr[mixed].to(clean.device),
+            torch.tensor([lengths[i] for i in mixed], device=clean.device),
+        )
+    return out.to(clean.dtype)
 
 
 def stable_seed(*parts):

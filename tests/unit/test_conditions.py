@@ -695,3 +695,29 @@ def test_mixer_silent_pool_names_csv_and_utterance(tmp_path):
             ConditionMixer({"noise": pool}, **bad)
     with pytest.raises(ValueError, match="max_draws"):
         ConditionMixer({"noise": pool}, max_draws=0)
+
+
+def test_mix_at_snr_equals_the_closed_form_scaling():
+    """torchaudio's add_noise gives the mixture the SNR formula defines."""
+    gen = torch.Generator().manual_seed(3)
+    lengths = [12000, 7001, 0]
+    clean = torch.zeros(3, 12000)
+    for i, n in enumerate(lengths):
+        clean[i, :n] = torch.randn(n, generator=gen)
+    clean[1, :100] = 0.0  # a valid part that starts silent
+    noise = torch.randn(3, 4000, generator=gen)
+    snrs = torch.tensor([5.0, 15.0, 0.0])
+    noisy = mix_at_snr(clean, noise, snrs, torch.tensor(lengths) / 12000)
+    for i, n in enumerate(lengths):
+        if n == 0:
+            assert torch.equal(noisy[i], clean[i])
+            continue
+        signal = clean[i, :n].double()
+        segment = noise[i].double().repeat(n // 4000 + 1)[:n]
+        scale = torch.sqrt(
+            signal.pow(2).mean()
+            / (segment.pow(2).mean() * 10 ** (snrs[i].item() / 10))
+        )
+        expected = (signal + scale * segment).float()
+        assert torch.allclose(noisy[i, :n], expected, atol=5e-7)
+        assert torch.all(noisy[i, n:] == 0)
