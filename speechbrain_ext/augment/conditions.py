@@ -47,8 +47,7 @@ import torchaudio
 import yaml
 from hyperpyyaml import load_hyperpyyaml
 
-MUSAN_CATEGORIES = ("noise", "music", "speech")
-"""Noise categories a condition can use (``speech`` is babble)."""
+from speechbrain_ext.dataio.musan_prepare import MUSAN_CATEGORIES
 
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 _CONDITION_KEYS = ("name", "category", "snr_db")

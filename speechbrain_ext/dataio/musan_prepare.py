@@ -53,6 +53,8 @@ from speechbrain_ext.dataio.preparation import remove_options as _remove_options
 logger = logging.getLogger(__name__)
 
 MUSAN_CATEGORIES = ("noise", "music", "speech")
+"""MUSAN's categories (``speech`` is babble in the noise conditions)."""
+
 CSV_HEADER = ("ID", "duration", "wav", "wav_format", "wav_opts")
 SAMPLE_RATE = 16000
 _MAX_LISTED = 20
