@@ -137,21 +137,31 @@ NOISE_KEYS = (
     "test_conditions",
     "test_noise_seed",
 )
-"""The noise keys every recipe yaml of the collection has."""
+"""The noise keys every recipe yaml of the collection has (a recipe that
+only evaluates has the test ones: ``musan_folder``, ``test_conditions``,
+``test_noise_seed``)."""
 
 
-def recipe_noise(hparams):
-    """The test conditions and their mixer for a recipe's hyperparameters.
+def recipe_noise(
+    test_conditions, noise_folder, test_noise_seed, noise_prob=0.0
+):
+    """The test conditions and their mixer of a recipe's noise keys.
 
-    Checks that the yaml has every key of :data:`NOISE_KEYS`, and that the
-    training pools exist when the yaml trains on noisy copies
-    (``noise_prob`` > 0).
+    A recipe's ``train.py`` passes its yaml's keys (see
+    :data:`NOISE_KEYS`); the training pools must exist when the recipe
+    trains on noisy copies (``noise_prob`` > 0): SpeechBrain's ``AddNoise``
+    would add white noise without them.
 
     Arguments
     ---------
-    hparams : dict
-        The recipe's loaded yaml: the keys of :data:`NOISE_KEYS` and
-        ``noise_folder`` (the prepared pools).
+    test_conditions : str
+        ``test_conditions``: a packaged condition set's name or a yaml path.
+    noise_folder : str
+        The prepared pools (``noise_folder``).
+    test_noise_seed : int
+        Seed of the test noise draws (``test_noise_seed``).
+    noise_prob : float
+        ``noise_prob``: the share of training batches that get a noisy copy.
 
     Returns
     -------
@@ -162,25 +172,16 @@ def recipe_noise(hparams):
 
     Example
     -------
-    >>> hparams = {"musan_folder": "musan", "noise_prob": 0.0,
-    ...            "snr_low": 5, "snr_high": 35, "test_conditions": "clean",
-    ...            "test_noise_seed": 1, "noise_folder": "pools"}
-    >>> conditions, mixer = recipe_noise(hparams)
+    >>> conditions, mixer = recipe_noise("clean", "pools", 1986)
     >>> [c.name for c in conditions]
     ['clean']
-    >>> del hparams["snr_low"]
-    >>> recipe_noise(hparams)
+    >>> recipe_noise("clean", "no_pools", 1986, noise_prob=1.0)
     Traceback (most recent call last):
     ...
-    KeyError: "The recipe's yaml lacks the noise key(s) ['snr_low']."
+    FileNotFoundError: Missing noise pool no_pools/noise_train.csv: ...
     """
-    missing = [key for key in NOISE_KEYS if key not in hparams]
-    if missing:
-        raise KeyError(f"The recipe's yaml lacks the noise key(s) {missing}.")
-    if hparams["noise_prob"] > 0:
-        check_noise_pools(hparams["noise_folder"], "train")
-    conditions = load_condition_set(hparams["test_conditions"])
-    mixer = build_condition_mixer(
-        conditions, hparams["noise_folder"], hparams["test_noise_seed"]
-    )
+    if noise_prob > 0:
+        check_noise_pools(noise_folder, "train")
+    conditions = load_condition_set(test_conditions)
+    mixer = build_condition_mixer(conditions, noise_folder, test_noise_seed)
     return conditions, mixer

@@ -93,6 +93,11 @@ class RecipeBrain(sb.Brain):
         Mixes the noise of :attr:`test_condition` into test audio.
     train_logger : speechbrain.utils.train_logger.TrainLogger, optional
         Receives the statistics of every validation and test stage.
+    selection_metric : str or list of str
+        The yaml's ``selection_metric``: the metric (or the metrics, summed)
+        of the checkpoint-selection error, an accuracy ``x`` counting as
+        ``100 - x`` (see :func:`speechbrain_ext.utils.metrics.selection_error`);
+        the validation loss by default.
 
     Example
     -------
@@ -110,9 +115,9 @@ class RecipeBrain(sb.Brain):
     >>> groups = {"model": {
     ...     "modules": net,
     ...     "optimizer": lambda p: torch.optim.SGD(p, lr=0.5)}}
-    >>> brain = Loudness({"net": net}, hparams={"emotions": ["neu", "ang"],
-    ...                  "selection_metric": "UA"}, param_groups=groups,
-    ...                  run_opts={"device": "cpu"})
+    >>> brain = Loudness({"net": net}, hparams={"emotions": ["neu", "ang"]},
+    ...                  param_groups=groups, run_opts={"device": "cpu"},
+    ...                  selection_metric="UA")
     >>> data = [{"id": f"u{i}", "sig": torch.randn(800) * (1 + 4 * (i % 2)),
     ...          "emo_encoded": torch.tensor([i % 2])} for i in range(32)]
     >>> opts = {"batch_size": 8, "collate_fn": PaddedBatch}
@@ -143,6 +148,7 @@ class RecipeBrain(sb.Brain):
         train_augment=None,
         condition_mixer=None,
         train_logger=None,
+        selection_metric="loss",
     ):
         super().__init__(
             modules=modules,
@@ -175,6 +181,7 @@ class RecipeBrain(sb.Brain):
         self._throughput = None
         self._step_counted = False
         self.stage_metrics = None
+        self.selection_metric = selection_metric
 
     # ------------------------------------------------------------------
     # Optimizers
@@ -414,17 +421,6 @@ class RecipeBrain(sb.Brain):
                 "utterances": 0,
                 "steps": 0,
             }
-
-    @property
-    def selection_metric(self):
-        """The yaml's ``selection_metric`` (default: the loss).
-
-        A metric name or a list of names; the checkpoint-selection error is
-        their sum, an accuracy ``x`` counting as ``100 - x`` (see
-        :func:`speechbrain_ext.utils.metrics.selection_error`).
-        """
-        hparams = getattr(self, "hparams", None)
-        return getattr(hparams, "selection_metric", None) or "loss"
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Logs losses and metrics, anneals on the error, checkpoints."""

@@ -92,12 +92,11 @@ def _loudness(selection_metric=None, scheduler=None, **kwargs):
     group = {"modules": net, "optimizer": lambda p: torch.optim.SGD(p, lr=0.5)}
     if scheduler is not None:
         group["annealing"] = scheduler
-    hparams = {"emotions": ["neu", "ang"]}
     if selection_metric is not None:
-        hparams["selection_metric"] = selection_metric
+        kwargs["selection_metric"] = selection_metric
     return Loudness(
         {"net": net},
-        hparams=hparams,
+        hparams={"emotions": ["neu", "ang"]},
         param_groups={"model": group},
         run_opts={"device": "cpu"},
         **kwargs,

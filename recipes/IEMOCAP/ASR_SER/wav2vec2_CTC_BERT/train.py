@@ -138,7 +138,12 @@ if __name__ == "__main__":
     datasets, tokenizer, emo_encoder = dataio_prepare(hparams)
 
     # Test conditions; AddNoise would add white noise without its pools
-    conditions, condition_mixer = recipe_noise(hparams)
+    conditions, condition_mixer = recipe_noise(
+        hparams["test_conditions"],
+        hparams["noise_folder"],
+        hparams["test_noise_seed"],
+        noise_prob=hparams["noise_prob"],
+    )
     brain = JointCTCBertBrain(
         modules=hparams["modules"],
         hparams=hparams,
@@ -148,6 +153,7 @@ if __name__ == "__main__":
         train_augment=hparams["train_augment"],
         condition_mixer=condition_mixer,
         train_logger=hparams["train_logger"],
+        selection_metric=hparams["selection_metric"],
     )
     brain.tokenizer, brain.emo_encoder = tokenizer, emo_encoder
     brain.bert_reads_words = hparams.get("bert_input", "hyp") == "wrd"
