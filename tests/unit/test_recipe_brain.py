@@ -4,6 +4,7 @@ import glob
 import importlib.util
 import json
 import os
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -13,6 +14,7 @@ from speechbrain.augment.augmenter import Augmenter
 from speechbrain.augment.time_domain import DropChunk
 from speechbrain.dataio.batch import PaddedBatch
 
+from speechbrain_ext.augment.noise_pools import NOISE_KEYS
 from speechbrain_ext.recipe.brain import RecipeBrain
 from speechbrain_ext.recipe.data import load_datasets, run_preparation
 from speechbrain_ext.recipe.hparams import load_hparams
@@ -471,3 +473,37 @@ def test_classes_without_training_utterances_name_the_manifest(tmp_path):
         load_datasets(
             {"train": long_sad}, ".", max_duration=5, labels=labels[:2]
         )
+
+
+def _top_keys(path):
+    with open(path, encoding="utf-8") as f:
+        return {
+            line.split(":", 1)[0]
+            for line in f
+            if re.match(r"^[A-Za-z_]\w*:", line)
+        }
+
+
+RECIPE_YAMLS = sorted(
+    glob.glob(os.path.join(ROOT, "recipes", "*", "*", "*", "hparams", "*.yaml"))
+)
+
+
+@pytest.mark.parametrize(
+    "path", RECIPE_YAMLS, ids=lambda p: os.path.relpath(p, ROOT)
+)
+def test_every_recipe_yaml_has_the_shared_keys(path):
+    """Noise training, the seven conditions and the selection metric."""
+    keys = _top_keys(path)
+    with open(path, encoding="utf-8") as f:
+        evaluates_only = re.search(r"^test_only: True", f.read(), re.M)
+    if evaluates_only:
+        needed = {"musan_folder", "test_conditions", "test_noise_seed"}
+    else:
+        needed = {*NOISE_KEYS, "selection_metric", "train_augment"}
+    assert needed <= keys, sorted(needed - keys)
+
+
+def test_every_family_has_a_recipe_yaml_listed():
+    families = {os.path.dirname(os.path.dirname(p)) for p in RECIPE_YAMLS}
+    assert len(families) == 6
