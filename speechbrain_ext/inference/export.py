@@ -235,7 +235,7 @@ def _run_hparams(output_folder):
 
 
 class _Tagged(NamedTuple):
-    """A YAML node with an application tag (``!new:...``), unconstructed."""
+    """A YAML node with an application tag (e.g. ``!new:``), unconstructed."""
 
     tag: str
     value: object

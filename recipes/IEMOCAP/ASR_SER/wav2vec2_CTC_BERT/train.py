@@ -50,7 +50,9 @@ class JointCTCBertBrain(RecipeBrain):
     def compute_forward(self, batch, stage):
         """Encoder -> CTC posteriors, hypotheses and emotion posteriors."""
         wavs, wav_lens = batch.sig
-        # BERT reads the ASR hypothesis, or the true words in training
+        # BERT reads the ASR hypothesis, or the true words in training.
+        # joint_forward reads hparams.log_softmax, hparams.pooling (emotion
+        # head) and hparams.blank_index (CTC head).
         texts = None
         if stage == sb.Stage.TRAIN and self.bert_reads_words:
             texts = batch.wrd
