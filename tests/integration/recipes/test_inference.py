@@ -30,12 +30,18 @@ def _test_wavs(run):
     return {utt: entry["wav"] for utt, entry in manifest.items()}
 
 
+@pytest.fixture(scope="module")
+def joint_model(trained_joint):
+    """The interface of the shared joint run, loaded once."""
+    return load_model(str(trained_joint["out"]))
+
+
 @pytest.mark.slow
-def test_interface_matches_recipe_evaluation(trained_joint):
+def test_interface_matches_recipe_evaluation(trained_joint, joint_model):
     run = trained_joint["out"]
     expected = _clean_predictions(run)
     wavs = _test_wavs(run)
-    model = load_model(str(run))
+    model = joint_model
     ids = sorted(wavs)
     results = model.classify_files([wavs[i] for i in ids], batch_size=7)
     assert len(results) == len(ids) == len(expected)
@@ -49,7 +55,7 @@ def test_interface_matches_recipe_evaluation(trained_joint):
 
 
 @pytest.mark.slow
-def test_any_rate_and_stereo_input(trained_joint, tmp_path):
+def test_any_rate_and_stereo_input(trained_joint, joint_model, tmp_path):
     """Stereo is mixed down and other rates are resampled to 16 kHz."""
     from scipy.signal import resample_poly
 
@@ -66,7 +72,7 @@ def test_any_rate_and_stereo_input(trained_joint, tmp_path):
         ),
         44100,
     )
-    model = load_model(str(run))
+    model = joint_model
     original, from_stereo = model.classify_files([wav, str(stereo)])
     assert from_stereo["transcript"] == original["transcript"]
     assert from_stereo["emotion"] == original["emotion"]
