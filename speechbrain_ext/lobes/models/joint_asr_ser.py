@@ -234,7 +234,8 @@ def joint_forward(
         text encoder reads them).
     tokenizer : speechbrain.dataio.encoder.CTCTextEncoder, optional
         The character tokenizer the recipe saves in
-        ``<save_folder>/tokenizer.txt``; needed with a CTC head.
+        ``<save_folder>/tokenizer.txt``; needed to decode the hypotheses of
+        a CTC head (an error names it when it is missing).
     texts : list of str, optional
         What the text encoder reads instead of the hypotheses (the true
         transcripts in training, with ``bert_input: wrd``).
@@ -264,6 +265,15 @@ def joint_forward(
     >>> out["p_emo"].shape
     torch.Size([2, 4])
     """
+    decode = stage != sb.Stage.TRAIN
+    needs_text = "text_encoder" in modules and texts is None
+    if "ctc_lin" in modules and tokenizer is None and (decode or needs_text):
+        raise ValueError(
+            "The CTC head's hypotheses are decoded with the character "
+            "tokenizer: pass tokenizer= (the CTCTextEncoder the recipe saves "
+            "in <save_folder>/tokenizer.txt; for inference, a tokenizer "
+            "entry of the export's context)."
+        )
     return joint_asr_ser_forward(
         modules,
         wavs,
@@ -273,5 +283,5 @@ def joint_forward(
         tokenizer=tokenizer,
         blank_index=getattr(hparams, "blank_index", 0),
         texts=texts,
-        decode=stage != sb.Stage.TRAIN,
+        decode=decode,
     )
