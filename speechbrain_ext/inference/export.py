@@ -707,10 +707,9 @@ def export_for_inference(
     lines = [
         text.rstrip("\n"),
         "",
-        "# Inference (speechbrain_ext.inference): the family's forward "
-        "function, the",
-        "# objects it needs besides the yaml, and the best checkpoint "
-        f"({os.path.basename(checkpoint.path)})",
+        "# Inference (speechbrain_ext.inference): the family's forward",
+        "# function, the objects it needs besides the yaml, and the best",
+        f"# checkpoint, {os.path.basename(checkpoint.path)}",
         f"forward: !name:{forward_name}",
     ]
     refs = {}
