@@ -17,7 +17,7 @@ import time
 
 import soundfile as sf
 
-from speechbrain_ext.inference.joint_asr_ser import load_model
+from speechbrain_ext.inference import load_model
 
 
 def rtf(run, files, batch_size, repeats):

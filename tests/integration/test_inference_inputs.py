@@ -17,12 +17,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from speechbrain_ext.inference import joint_asr_ser
-from speechbrain_ext.inference.joint_asr_ser import (
-    export_for_inference,
-    load_model,
-    main,
-)
+from speechbrain_ext.inference import export
+from speechbrain_ext.inference.cli import main
+from speechbrain_ext.inference.export import export_for_inference, load_model
 from speechbrain_ext.utils.checkpoints import (
     COMPLETE_MARKER,
     ResumableCheckpointer,
@@ -32,7 +29,7 @@ from tests.integration.recipes.helpers import ROOT, run_recipe, untrained_run
 SAMPLES = os.path.join(ROOT, "tests", "samples")
 SAMPLE_WAV = os.path.join(SAMPLES, "ASR", "spk1_snt1.wav")
 RUN = os.path.join("results", "ser_demo", "1986")  # the yaml's default
-CLI = [sys.executable, "-m", "speechbrain_ext.inference.joint_asr_ser"]
+CLI = [sys.executable, "-m", "speechbrain_ext.inference"]
 EMODB_LSTM = os.path.join(
     ROOT, "recipes", "EmoDB", "emotion_recognition", "LSTM"
 )
@@ -184,21 +181,27 @@ def test_short_and_unreadable_files_get_error_entries(
 
 
 @pytest.mark.slow
-def test_classify_batch_short_item(two_runs, monkeypatch):
+def test_short_item_of_a_batch(two_runs, monkeypatch):
     """A short utterance in a padded batch: an error, not NaN."""
     monkeypatch.chdir(two_runs["work_a"])  # the training's working folder
     model = load_model(two_runs["a"])
     wav = model.load_audio(SAMPLE_WAV).cpu()
     wavs = torch.zeros(2, len(wav))
     wavs[0], wavs[1, :400] = wav, 0.1
-    first, short = model.classify_batch(
-        wavs, torch.tensor([1.0, 400 / len(wav)])
-    )
+    lens = torch.tensor([1.0, 400 / len(wav)])
+    first, short = model.predict_batch(wavs, lens)
     assert short["error"].startswith("too short: 400 samples")
     assert short["probabilities"] is None
-    (alone,) = model.classify_batch(wav[None])
+    (alone,) = model.predict_batch(wav[None])
     assert first["probabilities"] == pytest.approx(
         alone["probabilities"], abs=1e-4
+    )
+    with pytest.raises(ValueError, match="utterance 1: too short: 400"):
+        model.classify_batch(wavs, lens)
+    out_prob, score, index, text_lab = model.classify_batch(wav[None])
+    assert text_lab == [first["emotion"]]
+    assert out_prob.exp()[0].tolist() == pytest.approx(
+        list(first["probabilities"].values()), abs=1e-4
     )
 
 
@@ -216,12 +219,16 @@ def fake_run(tmp_path, monkeypatch):
     def no_loading(*args, **kwargs):
         raise ModelLoaded
 
-    monkeypatch.setattr(joint_asr_ser, "load_model", no_loading)
+    monkeypatch.setattr(export, "load_model", no_loading)
     run = tmp_path / "run"
     run.mkdir()
     (run / "hyperparams.yaml").write_text(
         "output_folder: results/run\nsave_folder: results/run/save\n"
         "modules:\n  encoder: null\n  emo_classifier: null\n"
+    )
+    (run / "inference.yaml").write_text(
+        "forward: !name:speechbrain_ext.lobes.models.joint_asr_ser."
+        "joint_forward\n"
     )
     ResumableCheckpointer(run / "save").save_checkpoint(meta={"error": 1.0})
     return run
@@ -283,7 +290,11 @@ def test_bad_argument_stops_before_loading(case, tmp_path, fake_run, capsys):
         main(_argv(tmp_path, fake_run, case))
     assert exit_info.value.code == 2
     assert BAD_ARGUMENTS[case] in capsys.readouterr().err
-    assert sorted(os.listdir(fake_run)) == ["hyperparams.yaml", "save"]
+    assert sorted(os.listdir(fake_run)) == [
+        "hyperparams.yaml",
+        "inference.yaml",
+        "save",
+    ]
     assert not (tmp_path / "out.csv").exists()
 
 
@@ -363,17 +374,38 @@ def test_run_of_another_recipe_is_refused_before_writing(tmp_path, capsys):
     assert exit_info.value.code == 2
     err = " ".join(capsys.readouterr().err.split())
     for expected in (
-        "argument --model: not a run of the joint recipe",
+        "argument --model: not an exported run",
         f"{run / 'hyperparams.yaml'} is a run of "
         "recipes/EmoDB/emotion_recognition/LSTM (lstm_demo.yaml) with the "
-        "modules normalize, encoder, classifier",
-        "runs models of recipes/IEMOCAP/ASR_SER/wav2vec2_CTC_BERT",
-        "it cannot run normalize, classifier",
+        "modules normalize, encoder, classifier, and it holds no "
+        "inference.yaml",
+        "Export this run with export_for_inference(output_folder, "
+        "forward=..., context=...)",
     ):
         assert expected in err, err
     for call in load_model, export_for_inference:
         with pytest.raises(ValueError, match="EmoDB/emotion_recognition"):
             call(str(run))
+    assert _tree(run) == before
+
+
+def test_export_without_forward_function_is_refused(tmp_path, capsys):
+    """An inference.yaml of an older version names no forward function."""
+    run = tmp_path / "run"
+    untrained_run(run)
+    text = (run / "inference.yaml").read_text()
+    (run / "inference.yaml").write_text(
+        text.replace("\nforward: !name:", "\n# forward: !name:")
+    )
+    before = _tree(run)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--model", str(run), SAMPLE_WAV])
+    assert exit_info.value.code == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "(ser_demo.yaml) with the modules encoder, emo_classifier" in err
+    assert "its inference.yaml names no forward function" in err
+    with pytest.raises(ValueError, match="names no forward function"):
+        load_model(str(run))
     assert _tree(run) == before
 
 
@@ -411,9 +443,14 @@ def _unwritable(folder):
     return [unshare, "-rm", "sh", "-c", script, str(folder)]
 
 
-def test_read_only_run_loads_and_stays_byte_identical(tmp_path):
+@pytest.mark.parametrize("moved", [False, True])
+def test_read_only_run_loads_and_stays_byte_identical(tmp_path, moved):
+    """Exported where it is, or moved since (its export is then written
+    again, to a temporary folder)."""
     run = tmp_path / "run"
-    untrained_run(run)
+    untrained_run(tmp_path / "trained_here" if moved else run)
+    if moved:
+        os.rename(tmp_path / "trained_here", run)
     prefix = _unwritable(run)
     try:
         before = _tree(run)

@@ -1,12 +1,19 @@
 """The heads of the joint forward pass and the attentive pooling."""
 
+from types import SimpleNamespace
+
+import pytest
+import speechbrain as sb
 import torch
 from speechbrain.dataio.encoder import CTCTextEncoder
 from speechbrain.lobes.models.VanillaNN import VanillaNN
 from speechbrain.nnet.activations import Softmax
 from speechbrain.nnet.pooling import StatisticsPooling
 
-from speechbrain_ext.lobes.models.joint_asr_ser import joint_asr_ser_forward
+from speechbrain_ext.lobes.models.joint_asr_ser import (
+    joint_asr_ser_forward,
+    joint_forward,
+)
 from speechbrain_ext.nnet.pooling import AttentiveFramePooling
 
 
@@ -87,3 +94,33 @@ def test_attentive_pooling_ignores_padding():
     moved = padded.clone()
     moved[1, 2] += 1.0
     assert not torch.allclose(pool(moved, lens)[1], out[1])
+
+
+def test_joint_forward_reads_hparams_and_decodes_outside_training():
+    """The family's forward function: the recipe's hyperparameters, the
+    tokenizer as context, hypotheses in VALID/TEST only."""
+    wavs = torch.rand(2, 80)
+    modules = _modules()
+    hparams = SimpleNamespace(
+        log_softmax=Softmax(apply_log=True),
+        pooling=StatisticsPooling(return_std=False),
+        blank_index=0,
+    )
+    test = joint_forward(
+        modules, hparams, wavs, torch.ones(2), tokenizer=_tokenizer()
+    )
+    expected = _forward(modules, wavs)
+    assert torch.equal(test["p_ctc"], expected["p_ctc"])
+    assert torch.allclose(test["p_emo"], expected["p_emo"], atol=1e-3)
+    assert test["hyps"] == expected["hyps"]
+    with pytest.raises(ValueError, match="pass tokenizer="):
+        joint_forward(modules, hparams, wavs, torch.ones(2))
+    train = joint_forward(
+        modules,
+        hparams,
+        wavs,
+        torch.ones(2),
+        sb.Stage.TRAIN,
+        tokenizer=_tokenizer(),
+    )
+    assert "hyps" not in train and "p_ctc" in train

@@ -1,6 +1,8 @@
 """Forward pass of a joint CTC ASR + emotion model.
 
-Shared by the training recipes and the inference interface.
+Shared by the training recipes and the inference interface:
+:func:`joint_forward` is the family's forward function (the one that
+``inference.yaml`` names), :func:`joint_asr_ser_forward` the computation.
 
 The model is a set of modules, any of which but the encoder may be absent:
 
@@ -22,6 +24,7 @@ Authors
  * SpeechBrain joint ASR/SER recipe contributors
 """
 
+import speechbrain as sb
 import torch
 
 
@@ -200,3 +203,85 @@ def joint_asr_ser_forward(
             embedding = fusion(embedding, text_emb)
         out["p_emo"] = log_softmax(modules["emo_classifier"](embedding))
     return out
+
+
+def joint_forward(
+    modules,
+    hparams,
+    wavs,
+    wav_lens,
+    stage=sb.Stage.TEST,
+    tokenizer=None,
+    texts=None,
+):
+    """The joint family's forward function, in the collection's signature.
+
+    Also that of the ASR-only and SER-only baselines of the joint recipe.
+
+    Arguments
+    ---------
+    modules : dict-like
+        The yaml's ``modules`` (see :func:`joint_asr_ser_forward`).
+    hparams : object
+        Attribute access to the yaml's keys: ``log_softmax``, and
+        ``pooling`` and ``blank_index`` where the yaml has them.
+    wavs : torch.Tensor
+        Waveforms [batch, time].
+    wav_lens : torch.Tensor
+        Relative lengths.
+    stage : speechbrain.Stage
+        Hypotheses are decoded outside ``TRAIN`` (and in ``TRAIN`` when the
+        text encoder reads them).
+    tokenizer : speechbrain.dataio.encoder.CTCTextEncoder, optional
+        The character tokenizer the recipe saves in
+        ``<save_folder>/tokenizer.txt``; needed to decode the hypotheses of
+        a CTC head (an error names it when it is missing).
+    texts : list of str, optional
+        What the text encoder reads instead of the hypotheses (the true
+        transcripts in training, with ``bert_input: wrd``).
+
+    Returns
+    -------
+    dict
+        The prediction contract: ``p_emo`` (emotion log-probabilities) with
+        an emotion head, ``hyps`` (lists of words) with a CTC head, and the
+        recipe's own ``p_ctc`` and ``feat_lens`` for its loss.
+
+    Example
+    -------
+    >>> from types import SimpleNamespace
+    >>> from speechbrain.nnet.activations import Softmax
+    >>> from speechbrain.nnet.pooling import StatisticsPooling
+    >>> class Frames(torch.nn.Module):
+    ...     def forward(self, wav, lens):
+    ...         return wav.view(wav.shape[0], -1, 8)
+    >>> modules = {"encoder": Frames(),
+    ...            "emo_classifier": torch.nn.Linear(8, 4)}
+    >>> hparams = SimpleNamespace(
+    ...     log_softmax=Softmax(apply_log=True),
+    ...     pooling=StatisticsPooling(return_std=False))
+    >>> out = joint_forward(
+    ...     modules, hparams, torch.rand(2, 80), torch.ones(2))
+    >>> out["p_emo"].shape
+    torch.Size([2, 4])
+    """
+    decode = stage != sb.Stage.TRAIN
+    needs_text = "text_encoder" in modules and texts is None
+    if "ctc_lin" in modules and tokenizer is None and (decode or needs_text):
+        raise ValueError(
+            "The CTC head's hypotheses are decoded with the character "
+            "tokenizer: pass tokenizer= (the CTCTextEncoder the recipe saves "
+            "in <save_folder>/tokenizer.txt; for inference, a tokenizer "
+            "entry of the export's context)."
+        )
+    return joint_asr_ser_forward(
+        modules,
+        wavs,
+        wav_lens,
+        log_softmax=hparams.log_softmax,
+        pooling=getattr(hparams, "pooling", None),
+        tokenizer=tokenizer,
+        blank_index=getattr(hparams, "blank_index", 0),
+        texts=texts,
+        decode=decode,
+    )

@@ -9,6 +9,10 @@ import sys
 import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml, resolve_references
+from speechbrain.dataio.encoder import CategoricalEncoder
+
+from speechbrain_ext.inference import ContextFile, export_for_inference
+from speechbrain_ext.lobes.models.joint_asr_ser import joint_forward
 
 ROOT = os.path.abspath(
     os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, os.pardir)
@@ -17,6 +21,7 @@ RECIPE = os.path.join(
     ROOT, "recipes", "IEMOCAP", "ASR_SER", "wav2vec2_CTC_BERT"
 )
 TRAIN = os.path.join(RECIPE, "train.py")
+EMO = "emo_encoder.txt"  # the label encoder the recipe saves
 CONDITIONS = """conditions:
   - {name: clean, category: null, snr_db: null}
   - {name: noise_5dB, category: noise, snr_db: 5}
@@ -102,8 +107,9 @@ def untrained_run(output_folder, yaml_name="ser_demo.yaml", recipe=RECIPE):
     ``hyperparams.yaml`` written the way SpeechBrain writes it (header
     naming the yaml, references resolved) and one checkpoint of the
     untrained model (normalisation statistics of one random batch). For the
-    joint recipe, the emotion label encoder too, so that the inference
-    interface loads the run.
+    joint recipe, the emotion label encoder too, and the export of its
+    ``train.py`` (``inference.yaml`` naming the joint forward function), so
+    that the inference interface loads the run.
 
     Arguments
     ---------
@@ -137,5 +143,12 @@ def untrained_run(output_folder, yaml_name="ser_demo.yaml", recipe=RECIPE):
         labels = sb.dataio.encoder.CategoricalEncoder()
         labels.update_from_iterable(hparams["emotions"])
         os.makedirs(hparams["save_folder"], exist_ok=True)
-        labels.save(os.path.join(hparams["save_folder"], "emo_encoder.txt"))
-    return hparams["checkpointer"].save_checkpoint(meta={"error": 1.0})
+        labels.save(os.path.join(hparams["save_folder"], EMO))
+    checkpoint = hparams["checkpointer"].save_checkpoint(meta={"error": 1.0})
+    if recipe == RECIPE:
+        export_for_inference(
+            output_folder,
+            forward=joint_forward,
+            context={"label_encoder": ContextFile(CategoricalEncoder, EMO)},
+        )
+    return checkpoint

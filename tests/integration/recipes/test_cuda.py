@@ -19,7 +19,7 @@ def train_and_classify(tmp_path, device, precision):
 
     Returns the inference results of the two training files.
     """
-    from speechbrain_ext.inference.joint_asr_ser import load_model
+    from speechbrain_ext.inference import load_model
 
     rng = np.random.default_rng(0)
     manifest = {}

@@ -1,4 +1,9 @@
-"""The inference interface reproduces the recipe's own evaluation."""
+"""The inference interface reproduces the joint recipe's own evaluation.
+
+On the shared run of the joint family (``trained_joint``): its export
+(``inference.yaml`` naming ``joint_forward``), loaded by ``load_model``,
+SpeechBrain's ``foreign_class`` and the command line.
+"""
 
 import csv
 import json
@@ -10,7 +15,7 @@ import pytest
 import soundfile as sf
 from speechbrain.inference.interfaces import foreign_class
 
-from speechbrain_ext.inference.joint_asr_ser import load_model
+from speechbrain_ext.inference import load_model
 
 
 def _clean_predictions(run):
@@ -25,12 +30,18 @@ def _test_wavs(run):
     return {utt: entry["wav"] for utt, entry in manifest.items()}
 
 
+@pytest.fixture(scope="module")
+def joint_model(trained_joint):
+    """The interface of the shared joint run, loaded once."""
+    return load_model(str(trained_joint["out"]))
+
+
 @pytest.mark.slow
-def test_interface_matches_recipe_evaluation(trained_joint):
+def test_interface_matches_recipe_evaluation(trained_joint, joint_model):
     run = trained_joint["out"]
     expected = _clean_predictions(run)
     wavs = _test_wavs(run)
-    model = load_model(str(run))
+    model = joint_model
     ids = sorted(wavs)
     results = model.classify_files([wavs[i] for i in ids], batch_size=7)
     assert len(results) == len(ids) == len(expected)
@@ -44,7 +55,7 @@ def test_interface_matches_recipe_evaluation(trained_joint):
 
 
 @pytest.mark.slow
-def test_any_rate_and_stereo_input(trained_joint, tmp_path):
+def test_any_rate_and_stereo_input(trained_joint, joint_model, tmp_path):
     """Stereo is mixed down and other rates are resampled to 16 kHz."""
     from scipy.signal import resample_poly
 
@@ -61,7 +72,7 @@ def test_any_rate_and_stereo_input(trained_joint, tmp_path):
         ),
         44100,
     )
-    model = load_model(str(run))
+    model = joint_model
     original, from_stereo = model.classify_files([wav, str(stereo)])
     assert from_stereo["transcript"] == original["transcript"]
     assert from_stereo["emotion"] == original["emotion"]
@@ -76,23 +87,35 @@ def test_any_rate_and_stereo_input(trained_joint, tmp_path):
 @pytest.mark.slow
 def test_foreign_class_and_cli(trained_joint, tmp_path):
     run = trained_joint["out"]
+    text = (run / "inference.yaml").read_text()
+    assert (
+        "\nforward: !name:speechbrain_ext.lobes.models.joint_asr_ser."
+        "joint_forward\n" in text
+    )
     expected = _clean_predictions(run)
     utt, wav = sorted(_test_wavs(run).items())[1]
+    row = expected[utt]
     model = foreign_class(
         source=str(run),
         hparams_file="inference.yaml",
         pymodule_file="custom_interface.py",
-        classname="JointASRSER",
+        classname="RecipeInterface",
         savedir=str(tmp_path / "fc"),
     )
-    (result,) = model.classify_files([wav], progress=False)
-    assert result["transcript"] == expected[utt]["hyp"]
+    out_prob, score, index, text_lab, transcripts = model.classify_file(wav)
+    assert text_lab == [row["pred"]]
+    assert transcripts == [row["hyp"]]
+    assert model.labels == ["neu", "hap", "sad", "ang"]
+    for label, p in zip(model.labels, out_prob.exp()[0].tolist()):
+        assert abs(p - float(row[f"prob_{label}"])) < 1e-2, label
+    assert float(score[0]) == float(out_prob[0, index[0]])
+    assert model.transcribe_file(wav) == row["hyp"]
     out = tmp_path / "cli.csv"
     proc = subprocess.run(
         [
             sys.executable,
             "-m",
-            "speechbrain_ext.inference.joint_asr_ser",
+            "speechbrain_ext.inference",
             "--model",
             str(run),
             "--output",

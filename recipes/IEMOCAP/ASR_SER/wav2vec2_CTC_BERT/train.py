@@ -22,11 +22,12 @@ import os
 import sys
 
 import speechbrain as sb
+from speechbrain.dataio.encoder import CategoricalEncoder, CTCTextEncoder
 from speechbrain.utils.distributed import if_main_process
 
 from speechbrain_ext.augment.noise_pools import recipe_noise
-from speechbrain_ext.inference.joint_asr_ser import export_for_inference
-from speechbrain_ext.lobes.models.joint_asr_ser import joint_asr_ser_forward
+from speechbrain_ext.inference import ContextFile, export_for_inference
+from speechbrain_ext.lobes.models.joint_asr_ser import joint_forward
 from speechbrain_ext.recipe.brain import RecipeBrain
 from speechbrain_ext.recipe.data import (
     add_audio,
@@ -49,20 +50,20 @@ class JointCTCBertBrain(RecipeBrain):
     def compute_forward(self, batch, stage):
         """Encoder -> CTC posteriors, hypotheses and emotion posteriors."""
         wavs, wav_lens = batch.sig
-        # BERT reads the ASR hypothesis, or the true words in training
+        # BERT reads the ASR hypothesis, or the true words in training.
+        # joint_forward reads hparams.log_softmax, hparams.pooling (emotion
+        # head) and hparams.blank_index (CTC head).
         texts = None
         if stage == sb.Stage.TRAIN and self.bert_reads_words:
             texts = batch.wrd
-        return joint_asr_ser_forward(
+        return joint_forward(
             self.modules,
+            self.hparams,
             wavs,
             wav_lens,
-            log_softmax=self.hparams.log_softmax,
-            pooling=getattr(self.hparams, "pooling", None),
+            stage,
             tokenizer=self.tokenizer,
-            blank_index=getattr(self.hparams, "blank_index", 0),
             texts=texts,
-            decode=stage != sb.Stage.TRAIN,
         )
 
     def compute_objectives(self, predictions, batch, stage):
@@ -187,6 +188,14 @@ if __name__ == "__main__":
         condition_set=hparams["test_conditions"],
     )
 
-    # inference.yaml and custom_interface.py for the inference interface
+    # inference.yaml and custom_interface.py: the best checkpoint, this
+    # family's forward function and the files it needs besides the yaml
     if if_main_process() and not (brain.debug or brain.test_only):
-        export_for_inference(hparams["output_folder"])
+        context = {
+            "label_encoder": ContextFile(CategoricalEncoder, "emo_encoder.txt")
+        }
+        if tokenizer is not None:
+            context["tokenizer"] = ContextFile(CTCTextEncoder, "tokenizer.txt")
+        export_for_inference(
+            hparams["output_folder"], forward=joint_forward, context=context
+        )
