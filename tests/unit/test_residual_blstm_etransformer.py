@@ -216,10 +216,11 @@ def test_fixed_length_cuts_and_pads():
 
 
 def _load(name, overrides=None):
+    defaults = {"data_folder": "IEMOCAP"}
+    if name == "train.yaml":  # the corpora are placeholders
+        defaults["musan_folder"] = "musan"
     with open(os.path.join(HPARAMS, name), encoding="utf-8") as f:
-        return load_hyperpyyaml(
-            f, {"data_folder": "IEMOCAP", **(overrides or {})}
-        )
+        return load_hyperpyyaml(f, {**defaults, **(overrides or {})})
 
 
 def test_paper_size_configuration():
@@ -406,3 +407,34 @@ def test_recipe_scores_the_audio_of_the_test_condition(tmp_path):
     best = noisy["p_emo"].argmax(-1).tolist()
     assert [r["pred"] for r in records] == [labels[i] for i in best]
     assert brain.selection_metric == "UA"
+
+
+@pytest.mark.parametrize("name", ["train.yaml", "train_demo.yaml"])
+def test_noise_training_and_conditions_from_the_yaml(name):
+    """Clean training and the seven conditions by default; noise_prob 1.0
+    adds a noisy copy of every batch from the MUSAN training pools, in its
+    own output folder."""
+    hparams = _load(name)
+    assert hparams["test_conditions"] == "paper7"
+    assert (hparams["snr_low"], hparams["snr_high"]) == (5, 35)
+    assert hparams["noise_prob"] == 0.0
+    assert hparams["train_augment"] == [hparams["noise_augment"]]
+    augment = hparams["noise_augment"]
+    assert augment.augment_prob == 0.0 and augment.concat_original
+    pools = hparams["noise_folder"]
+    assert pools.startswith(hparams["output_folder"])
+    assert [a.csv_file for a in augment.augmentations.values()] == [
+        f"{pools}/{category}_train.csv"
+        for category in ("noise", "music", "speech")
+    ]
+    assert all(a.pad_noise for a in augment.augmentations.values())
+    prepare = hparams["data_preparation"][-1]
+    assert prepare.func.__name__ == "prepare_musan"
+    assert prepare.keywords["data_folder"] == hparams["musan_folder"]
+    assert prepare.keywords["save_folder"] == pools
+    if name == "train_demo.yaml":
+        assert hparams["musan_folder"] == "data/synthemo/musan"
+    noisy = _load(name, {"noise_prob": 1.0})
+    assert noisy["noise_augment"].augment_prob == 1.0
+    assert noisy["output_folder"] != hparams["output_folder"]
+    assert "_noise1.0/" in noisy["output_folder"]

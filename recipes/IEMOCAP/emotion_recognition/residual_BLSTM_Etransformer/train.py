@@ -10,13 +10,15 @@ lr 1e-4, batches of 32) on 4 classes (neu, hap + exc, sad, ang), random
 5-fold cross-validation stratified by emotion (the paper's "we randomly
 shuffle the data and make 5 fold cross validation"; ``--protocol=session``
 gives leave-one-session-out). The paper's Table 2 ablations are overrides
-of the model switches (see README.md).
+of the model switches (see README.md). The best checkpoint is tested under
+the noise conditions of ``test_conditions`` (clean; noise, music, babble at
+15 and 5 dB); ``--noise_prob=1.0`` trains on a noisy copy of every batch.
 
     python train.py hparams/train.yaml --data_folder=<IEMOCAP_full_release> \
-        --fold=1                                # folds 1..5
-    python train.py hparams/train.yaml --data_folder=... \
+        --musan_folder=<musan> --fold=1         # folds 1..5
+    python train.py hparams/train.yaml --data_folder=... --musan_folder=... \
         --use_conv=False --residual_blstm=False --transformer=none  # Base7
-    python train.py hparams/train_demo.yaml    # generated corpus, CPU
+    python train.py hparams/train_demo.yaml    # generated corpora, CPU
 
 Authors
  * SpeechBrain IEMOCAP emotion recognition recipe contributors
