@@ -1,11 +1,16 @@
 """Residual-BLSTM + E-transformer encoder: shapes, ablations, paper sizes,
-residual paths, fixed-length input."""
+residual paths, fixed-length input, the family's forward pass and the
+recipe's brain."""
 
+import importlib.util
 import os
+from types import SimpleNamespace
 
 import pytest
+import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml
+from speechbrain.dataio.batch import PaddedBatch
 
 from speechbrain_ext.lobes.models.residual_blstm_etransformer import (
     ConvLayers,
@@ -14,17 +19,18 @@ from speechbrain_ext.lobes.models.residual_blstm_etransformer import (
     ResidualBLSTMETransformer,
     TimePooling,
     fixed_length,
+    residual_forward,
 )
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-HPARAMS = os.path.join(
+RECIPE = os.path.join(
     ROOT,
     "recipes",
     "IEMOCAP",
     "emotion_recognition",
     "residual_BLSTM_Etransformer",
-    "hparams",
 )
+HPARAMS = os.path.join(RECIPE, "hparams")
 
 # The overrides of the README, per model of the paper's Table 2
 VARIANTS = {
@@ -210,10 +216,11 @@ def test_fixed_length_cuts_and_pads():
 
 
 def _load(name, overrides=None):
+    defaults = {"data_folder": "IEMOCAP"}
+    if name == "train.yaml":  # the corpora are placeholders
+        defaults["musan_folder"] = "musan"
     with open(os.path.join(HPARAMS, name), encoding="utf-8") as f:
-        return load_hyperpyyaml(
-            f, {"data_folder": "IEMOCAP", **(overrides or {})}
-        )
+        return load_hyperpyyaml(f, {**defaults, **(overrides or {})})
 
 
 def test_paper_size_configuration():
@@ -312,3 +319,122 @@ def test_encoder_layers_per_etransformer_from_the_yaml(name):
     # its own output folder: checkpoints of another depth are not resumed
     assert "_etransformer_enc2_" in hparams["output_folder"]
     assert "_etransformer_enc1_" in _load(name)["output_folder"]
+
+
+def _small_demo(tmp_path):
+    """train_demo.yaml at a few parameters, for quick forward passes."""
+    overrides = {"output_folder": str(tmp_path), "max_frames": 50}
+    return _load("train_demo.yaml", {**SMALL, **overrides})
+
+
+def test_residual_forward_is_the_models_pipeline(tmp_path):
+    """Fbank -> normalisation -> max_frames -> encoder -> classifier, read
+    from the waveforms it is given."""
+    hparams = _small_demo(tmp_path)
+    modules = torch.nn.ModuleDict(hparams["modules"])
+    attrs = SimpleNamespace(**hparams)
+    wavs, lens = torch.randn(3, 8000), torch.tensor([1.0, 0.6, 0.3])
+    # the normalisation statistics follow the first epoch's batches only
+    modules.train()
+    residual_forward(modules, attrs, wavs, lens, sb.Stage.TRAIN, epoch=1)
+    count = modules["normalize"].count
+    residual_forward(modules, attrs, wavs, lens, sb.Stage.TRAIN, epoch=2)
+    assert modules["normalize"].count == count > 0
+    modules.eval()
+    out = residual_forward(modules, attrs, wavs, lens)
+    assert sorted(out) == ["p_emo"]
+    feats = modules["normalize"](hparams["compute_features"](wavs), lens)
+    feats, _ = fixed_length(feats, lens, 50)
+    logits = modules["classifier"](modules["encoder"](feats))
+    expected = hparams["log_softmax"](logits)
+    assert out["p_emo"].shape == (3, 4)
+    assert torch.allclose(out["p_emo"], expected, atol=1e-4)
+    noisy = residual_forward(modules, attrs, wavs + torch.randn(3, 8000), lens)
+    assert not torch.allclose(noisy["p_emo"], out["p_emo"])
+
+
+def _recipe_module():
+    spec = importlib.util.spec_from_file_location(
+        "residual_train", os.path.join(RECIPE, "train.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_recipe_scores_the_audio_of_the_test_condition(tmp_path):
+    """The recipe's forward pass reads the batch's sig, which the core
+    mixes the condition's noise into; the core scores its p_emo."""
+    hparams = _small_demo(tmp_path)
+    noise = torch.randn(2, 8000)
+
+    def mixer(wavs, wav_lens, ids, condition):
+        return wavs + noise
+
+    brain = _recipe_module().EmotionBrain(
+        modules=hparams["modules"],
+        hparams=hparams,
+        run_opts={"device": "cpu"},
+        param_groups=hparams["param_groups"],
+        condition_mixer=mixer,
+    )
+    wavs = torch.randn(2, 8000)
+    batch = PaddedBatch(
+        [
+            {"id": f"u{i}", "sig": wavs[i], "emo_encoded": torch.tensor([i])}
+            for i in range(2)
+        ]
+    )
+    # a training pass gives the normalisation its statistics
+    brain.compute_forward(batch, sb.Stage.TRAIN)
+    brain.modules.eval()
+    brain.on_stage_start(sb.Stage.TEST)
+    clean = brain.compute_forward(batch, sb.Stage.TEST)
+    brain.test_condition = SimpleNamespace(name="noise_5dB")
+    prepared = brain.prepare_batch(batch, sb.Stage.TEST)
+    noisy = brain.compute_forward(prepared, sb.Stage.TEST)
+    expected = residual_forward(
+        brain.modules, brain.hparams, wavs + noise, torch.ones(2)
+    )
+    assert torch.allclose(noisy["p_emo"], expected["p_emo"], atol=1e-4)
+    assert not torch.allclose(noisy["p_emo"], clean["p_emo"])
+    brain.evaluate_batch(batch, sb.Stage.TEST)
+    records = brain.stage_metrics.records
+    assert [r["id"] for r in records] == ["u0", "u1"]
+    assert [r["emo"] for r in records] == ["neu", "hap"]
+    # the scored predictions are those of the noisy audio
+    labels = hparams["emotions"]
+    best = noisy["p_emo"].argmax(-1).tolist()
+    assert [r["pred"] for r in records] == [labels[i] for i in best]
+    assert brain.selection_metric == "UA"
+
+
+@pytest.mark.parametrize("name", ["train.yaml", "train_demo.yaml"])
+def test_noise_training_and_conditions_from_the_yaml(name):
+    """Clean training and the seven conditions by default; noise_prob 1.0
+    adds a noisy copy of every batch from the MUSAN training pools, in its
+    own output folder."""
+    hparams = _load(name)
+    assert hparams["test_conditions"] == "paper7"
+    assert (hparams["snr_low"], hparams["snr_high"]) == (5, 35)
+    assert hparams["noise_prob"] == 0.0
+    assert hparams["train_augment"] == [hparams["noise_augment"]]
+    augment = hparams["noise_augment"]
+    assert augment.augment_prob == 0.0 and augment.concat_original
+    pools = hparams["noise_folder"]
+    assert pools.startswith(hparams["output_folder"])
+    assert [a.csv_file for a in augment.augmentations.values()] == [
+        f"{pools}/{category}_train.csv"
+        for category in ("noise", "music", "speech")
+    ]
+    assert all(a.pad_noise for a in augment.augmentations.values())
+    prepare = hparams["data_preparation"][-1]
+    assert prepare.func.__name__ == "prepare_musan"
+    assert prepare.keywords["data_folder"] == hparams["musan_folder"]
+    assert prepare.keywords["save_folder"] == pools
+    if name == "train_demo.yaml":
+        assert hparams["musan_folder"] == "data/synthemo/musan"
+    noisy = _load(name, {"noise_prob": 1.0})
+    assert noisy["noise_augment"].augment_prob == 1.0
+    assert noisy["output_folder"] != hparams["output_folder"]
+    assert "_noise1.0/" in noisy["output_folder"]

@@ -27,12 +27,15 @@ paper's ablations (Table 2) are constructor switches of
   convolutions, with a residual connection around the module;
 * :class:`ResidualBLSTMETransformer` -- the whole encoder;
 * :func:`fixed_length` -- cuts or zero-pads a batch of features to a fixed
-  number of frames.
+  number of frames;
+* :func:`residual_forward` -- the family's forward pass, from waveforms to
+  emotion log-probabilities.
 
 Authors
  * SpeechBrain IEMOCAP emotion recognition recipe contributors
 """
 
+import speechbrain as sb
 import torch
 from speechbrain.lobes.models.transformer.Transformer import (
     TransformerEncoderLayer,
@@ -533,3 +536,69 @@ class ResidualBLSTMETransformer(torch.nn.Module):
         for block in self.transformers:
             x = block(x, padding_mask=mask)
         return self.stats_pooling(x, lengths=lengths).squeeze(1)
+
+
+def residual_forward(
+    modules, hparams, wavs, wav_lens, stage=sb.Stage.TEST, epoch=None, **context
+):
+    """Waveforms -> emotion log-probabilities, the family's forward pass.
+
+    Fbank features -> global normalisation -> cut or zero-padded to
+    ``max_frames`` frames (the padding is zero, the global mean, and part of
+    the input, as in the paper) -> encoder -> classifier -> log-softmax.
+
+    Arguments
+    ---------
+    modules : dict-like
+        ``normalize`` (an ``InputNormalization``), ``encoder`` (a
+        :class:`ResidualBLSTMETransformer`) and ``classifier``.
+    hparams : attribute-accessible
+        ``compute_features`` (the Fbank), ``max_frames`` and
+        ``log_softmax``.
+    wavs : torch.Tensor
+        Waveforms [batch, time]: the audio the model sees.
+    wav_lens : torch.Tensor
+        Relative lengths.
+    stage : speechbrain.Stage
+        The stage; the modules' train or eval mode decides dropout and
+        whether the normalisation statistics are updated.
+    epoch : int, optional
+        The training epoch, for the normalisation statistics (updated on
+        the first epochs' training batches only); not needed in eval mode.
+    **context
+        Objects built outside the yaml; this family needs none.
+
+    Returns
+    -------
+    dict
+        ``p_emo``: emotion log-probabilities [batch, classes].
+
+    Example
+    -------
+    >>> from types import SimpleNamespace
+    >>> from speechbrain.lobes.features import Fbank
+    >>> from speechbrain.nnet.activations import Softmax
+    >>> from speechbrain.processing.features import InputNormalization
+    >>> encoder = ResidualBLSTMETransformer(
+    ...     40, conv_channels=8, hidden_size=8, ffn_size=16, d_model=8,
+    ...     nhead=2, d_ffn=16)
+    >>> modules = {"normalize": InputNormalization(),
+    ...            "encoder": encoder,
+    ...            "classifier": torch.nn.Linear(16, 4)}
+    >>> hparams = SimpleNamespace(compute_features=Fbank(n_mels=40),
+    ...                           max_frames=50,
+    ...                           log_softmax=Softmax(apply_log=True))
+    >>> out = residual_forward(modules, hparams, torch.randn(2, 8000),
+    ...                        torch.tensor([1.0, 0.5]), epoch=1)
+    >>> sorted(out), out["p_emo"].shape
+    (['p_emo'], torch.Size([2, 4]))
+    >>> bool(torch.allclose(out["p_emo"].exp().sum(-1), torch.ones(2)))
+    True
+    """
+    feats = hparams.compute_features(wavs)
+    # Global statistics of the speech frames (the first epochs' batches)
+    feats = modules["normalize"](feats, wav_lens, epoch=epoch)
+    feats, _ = fixed_length(feats, wav_lens, hparams.max_frames)
+    embeddings = modules["encoder"](feats)
+    logits = modules["classifier"](embeddings)
+    return {"p_emo": hparams.log_softmax(logits)}

@@ -2,12 +2,14 @@
 
 One short training of the joint demo recipe serves the end-to-end,
 inference and reproducibility tests; one small SynthEmo corpus serves the
-short demo runs of the other recipes.
+short demo runs of the other recipes. A family's short noise-trained run
+(``family_<name>.train``) serves that family's tests as ``trained_<name>``.
 """
 
 import pytest
 
 from speechbrain_ext.synthetic.synthemo import ensure_synthemo
+from tests.integration.recipes import family_residual
 from tests.integration.recipes.helpers import CONDITIONS, run_recipe
 
 
@@ -45,3 +47,10 @@ def trained_joint(tmp_path_factory):
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     return {"out": out, "work": work, "conditions": conditions}
+
+
+@pytest.fixture(scope="session")
+def trained_residual(tmp_path_factory):
+    """The residual-BLSTM + E-transformer demo, noise-trained briefly and
+    tested under clean and noise_5dB (see ``family_residual``)."""
+    return family_residual.train(tmp_path_factory.mktemp("residual"))

@@ -10,13 +10,15 @@ lr 1e-4, batches of 32) on 4 classes (neu, hap + exc, sad, ang), random
 5-fold cross-validation stratified by emotion (the paper's "we randomly
 shuffle the data and make 5 fold cross validation"; ``--protocol=session``
 gives leave-one-session-out). The paper's Table 2 ablations are overrides
-of the model switches (see README.md).
+of the model switches (see README.md). The best checkpoint is tested under
+the noise conditions of ``test_conditions`` (clean; noise, music, babble at
+15 and 5 dB); ``--noise_prob=1.0`` trains on a noisy copy of every batch.
 
     python train.py hparams/train.yaml --data_folder=<IEMOCAP_full_release> \
-        --fold=1                                # folds 1..5
-    python train.py hparams/train.yaml --data_folder=... \
+        --musan_folder=<musan> --fold=1         # folds 1..5
+    python train.py hparams/train.yaml --data_folder=... --musan_folder=... \
         --use_conv=False --residual_blstm=False --transformer=none  # Base7
-    python train.py hparams/train_demo.yaml    # generated corpus, CPU
+    python train.py hparams/train_demo.yaml    # generated corpora, CPU
 
 Authors
  * SpeechBrain IEMOCAP emotion recognition recipe contributors
@@ -27,11 +29,10 @@ import os
 import sys
 
 import speechbrain as sb
-import torch
 
-from speechbrain_ext.augment.noise_pools import load_condition_set
+from speechbrain_ext.augment.noise_pools import recipe_noise
 from speechbrain_ext.lobes.models.residual_blstm_etransformer import (
-    fixed_length,
+    residual_forward,
 )
 from speechbrain_ext.recipe.brain import RecipeBrain
 from speechbrain_ext.recipe.data import (
@@ -43,70 +44,31 @@ from speechbrain_ext.recipe.data import (
     train_loader_options,
 )
 from speechbrain_ext.recipe.hparams import load_hparams
-from speechbrain_ext.utils.evaluation import (
-    evaluate_conditions,
-    utterance_records,
-)
+from speechbrain_ext.utils.evaluation import evaluate_conditions
 
 
 class EmotionBrain(RecipeBrain):
     """Fixed-length log-mel input -> encoder -> utterance log-posteriors."""
 
     def compute_forward(self, batch, stage):
-        """Fbank -> global normalisation -> 4 s -> encoder -> classifier."""
-        batch = batch.to(self.device)
-        wavs, lens = batch.sig
-        feats = self.hparams.compute_features(wavs)
-        # Global statistics of the speech frames (first epochs' batches)
-        epoch = self.hparams.epoch_counter.current
-        feats = self.modules.normalize(feats, lens, epoch=epoch)
-        # Every utterance becomes max_frames frames; the padding is zero
-        # (the global mean) and part of the input, as in the paper
-        feats, _ = fixed_length(feats, lens, self.hparams.max_frames)
-        embeddings = self.modules.encoder(feats)
-        logits = self.modules.classifier(embeddings)
-        return self.hparams.log_softmax(logits)
+        """The batch's audio ``sig`` -> emotion log-probabilities."""
+        wavs, wav_lens = batch.sig
+        return residual_forward(
+            self.modules,
+            self.hparams,
+            wavs,
+            wav_lens,
+            stage=stage,
+            epoch=self.hparams.epoch_counter.current,
+        )
 
     def compute_objectives(self, predictions, batch, stage):
-        """Cross-entropy; WA/UA bookkeeping outside training."""
-        emo = batch.emo_encoded.data[:, 0]
+        """Cross-entropy of the emotion log-probabilities."""
         loss = self.hparams.compute_cost(
-            predictions.unsqueeze(1), emo.unsqueeze(1)
+            predictions["p_emo"].unsqueeze(1), batch.emo_encoded.data
         )
         self.track_loss("nll", loss)
-        if stage != sb.Stage.TRAIN:
-            probs = predictions.exp().detach().cpu()
-            self.predictions += probs.argmax(-1).tolist()
-            self.targets += emo.cpu().tolist()
-            if self.test_records is not None:
-                self.test_records += utterance_records(
-                    batch.id,
-                    self.emo_encoder.decode_torch(emo.cpu()),
-                    probs=probs,
-                    labels=self.hparams.emotions,
-                )
         return loss
-
-    def on_stage_start(self, stage, epoch=None):
-        """Resets the loss terms and the predictions."""
-        super().on_stage_start(stage, epoch)
-        self.predictions, self.targets = [], []
-
-    def summarize_metrics(self, stage):
-        """WA (accuracy) and UA (mean per-class recall), in %."""
-        preds = torch.tensor(self.predictions)
-        targets = torch.tensor(self.targets)
-        recalls = [
-            (preds[targets == c] == c).float().mean() for c in targets.unique()
-        ]
-        return {
-            "WA": 100 * float((preds == targets).float().mean()),
-            "UA": 100 * float(torch.stack(recalls).mean()),
-        }
-
-    def selection_error(self, stats):
-        """100 - validation UA."""
-        return 100.0 - stats["UA"]
 
 
 def crop(sig, max_samples):
@@ -157,16 +119,21 @@ if __name__ == "__main__":
         overrides=overrides,
     )
 
-    # The yaml lists the preparation steps (corpus generation, IEMOCAP fold)
+    # The yaml lists the preparation steps (corpus generation, IEMOCAP fold,
+    # noise pools)
     run_preparation(hparams["data_preparation"], hparams["skip_prep"])
     datasets, emo_encoder = dataio_prepare(hparams)
 
+    # Test conditions; AddNoise would add white noise without its pools
+    conditions, condition_mixer = recipe_noise(hparams)
     brain = EmotionBrain(
         modules=hparams["modules"],
         hparams=hparams,
         run_opts=run_opts,
         checkpointer=hparams["checkpointer"],
         param_groups=hparams["param_groups"],
+        train_augment=hparams["train_augment"],
+        condition_mixer=condition_mixer,
         train_logger=hparams["train_logger"],
     )
     brain.emo_encoder = emo_encoder
@@ -185,16 +152,15 @@ if __name__ == "__main__":
         valid_loader_kwargs=hparams["valid_dataloader_opts"],
     )
 
-    # Test speakers with the best checkpoint on validation UA: predictions,
-    # WA, UA, macro-F1, confusion matrix
+    # Test speakers with the best checkpoint on validation UA, under every
+    # noise condition: predictions, WA, UA, macro-F1, confusion matrices
     evaluate_conditions(
         brain,
         datasets["test"],
-        load_condition_set("clean"),
+        conditions,
         hparams["results_folder"],
-        labels=hparams["emotions"],
         test_loader_kwargs=hparams["test_dataloader_opts"],
         min_key="error",
         title=os.path.basename(hparams_file),
-        condition_set="clean",
+        condition_set=hparams["test_conditions"],
     )
