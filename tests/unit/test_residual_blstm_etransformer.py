@@ -377,6 +377,7 @@ def test_recipe_scores_the_audio_of_the_test_condition(tmp_path):
         run_opts={"device": "cpu"},
         param_groups=hparams["param_groups"],
         condition_mixer=mixer,
+        selection_metric=hparams["selection_metric"],
     )
     wavs = torch.randn(2, 8000)
     batch = PaddedBatch(

@@ -29,8 +29,11 @@ import os
 import sys
 
 import speechbrain as sb
+from speechbrain.dataio.encoder import CategoricalEncoder
+from speechbrain.utils.distributed import if_main_process
 
 from speechbrain_ext.augment.noise_pools import recipe_noise
+from speechbrain_ext.inference import ContextFile, export_for_inference
 from speechbrain_ext.lobes.models.residual_blstm_etransformer import (
     residual_forward,
 )
@@ -51,7 +54,11 @@ class EmotionBrain(RecipeBrain):
     """Fixed-length log-mel input -> encoder -> utterance log-posteriors."""
 
     def compute_forward(self, batch, stage):
-        """The batch's audio ``sig`` -> emotion log-probabilities."""
+        """The batch's audio ``sig`` -> emotion log-probabilities.
+
+        ``residual_forward`` reads hparams.compute_features,
+        hparams.max_frames and hparams.log_softmax.
+        """
         wavs, wav_lens = batch.sig
         return residual_forward(
             self.modules,
@@ -125,7 +132,12 @@ if __name__ == "__main__":
     datasets, emo_encoder = dataio_prepare(hparams)
 
     # Test conditions; AddNoise would add white noise without its pools
-    conditions, condition_mixer = recipe_noise(hparams)
+    conditions, condition_mixer = recipe_noise(
+        hparams["test_conditions"],
+        hparams["noise_folder"],
+        hparams["test_noise_seed"],
+        noise_prob=hparams["noise_prob"],
+    )
     brain = EmotionBrain(
         modules=hparams["modules"],
         hparams=hparams,
@@ -135,6 +147,7 @@ if __name__ == "__main__":
         train_augment=hparams["train_augment"],
         condition_mixer=condition_mixer,
         train_logger=hparams["train_logger"],
+        selection_metric=hparams["selection_metric"],
     )
     brain.emo_encoder = emo_encoder
 
@@ -164,3 +177,16 @@ if __name__ == "__main__":
         title=os.path.basename(hparams_file),
         condition_set=hparams["test_conditions"],
     )
+
+    # inference.yaml and custom_interface.py: the best checkpoint, this
+    # family's forward function and its label encoder
+    if if_main_process() and not (brain.debug or brain.test_only):
+        export_for_inference(
+            hparams["output_folder"],
+            forward=residual_forward,
+            context={
+                "label_encoder": ContextFile(
+                    CategoricalEncoder, "emo_encoder.txt"
+                )
+            },
+        )
