@@ -139,13 +139,18 @@ NOISE_KEYS = (
 )
 """The noise keys every recipe yaml of the collection has."""
 
+TRAINING_NOISE_KEYS = ("noise_prob", "snr_low", "snr_high")
+"""The noise keys of training, which an evaluation-only yaml
+(``test_only: True``) does without."""
+
 
 def recipe_noise(hparams):
     """The test conditions and their mixer for a recipe's hyperparameters.
 
-    Checks that the yaml has every key of :data:`NOISE_KEYS`, and that the
-    training pools exist when the yaml trains on noisy copies
-    (``noise_prob`` > 0).
+    Checks that the yaml has every key of :data:`NOISE_KEYS` (but those of
+    :data:`TRAINING_NOISE_KEYS` in an evaluation-only yaml, ``test_only:
+    True``), and that the training pools exist when the yaml trains on
+    noisy copies (``noise_prob`` > 0).
 
     Arguments
     ---------
@@ -173,11 +178,19 @@ def recipe_noise(hparams):
     Traceback (most recent call last):
     ...
     KeyError: "The recipe's yaml lacks the noise key(s) ['snr_low']."
+    >>> evaluation = {"test_only": True, "musan_folder": "musan",
+    ...               "test_conditions": "clean", "test_noise_seed": 1,
+    ...               "noise_folder": "pools"}
+    >>> [c.name for c in recipe_noise(evaluation)[0]]
+    ['clean']
     """
-    missing = [key for key in NOISE_KEYS if key not in hparams]
+    required = NOISE_KEYS
+    if hparams.get("test_only", False):
+        required = [k for k in NOISE_KEYS if k not in TRAINING_NOISE_KEYS]
+    missing = [key for key in required if key not in hparams]
     if missing:
         raise KeyError(f"The recipe's yaml lacks the noise key(s) {missing}.")
-    if hparams["noise_prob"] > 0:
+    if hparams.get("noise_prob", 0.0) > 0:
         check_noise_pools(hparams["noise_folder"], "train")
     conditions = load_condition_set(hparams["test_conditions"])
     mixer = build_condition_mixer(

@@ -16,6 +16,7 @@ from speechbrain_ext.augment.conditions import (
     mix_at_snr,
     stable_seed,
 )
+from speechbrain_ext.augment.noise_pools import recipe_noise
 
 RATE = 16000
 NEW = "!new:speechbrain_ext.augment.conditions.NoiseCondition"
@@ -695,3 +696,30 @@ def test_mixer_silent_pool_names_csv_and_utterance(tmp_path):
             ConditionMixer({"noise": pool}, **bad)
     with pytest.raises(ValueError, match="max_draws"):
         ConditionMixer({"noise": pool}, max_draws=0)
+
+
+def test_recipe_noise_of_an_evaluation_only_yaml(tmp_path):
+    """zero_shot_asr.yaml: conditions and pools, no training noise keys."""
+    evaluation = {
+        "test_only": True,
+        "musan_folder": str(tmp_path / "musan"),
+        "test_conditions": "clean",
+        "test_noise_seed": 1986,
+        "noise_folder": str(tmp_path / "pools"),
+    }
+    conditions, mixer = recipe_noise(evaluation)
+    assert [c.name for c in conditions] == ["clean"] and mixer.pools == {}
+    # a training yaml still needs them all, and the training pools
+    training = dict(evaluation, test_only=False)
+    with pytest.raises(KeyError) as error:
+        recipe_noise(training)
+    assert str(error.value) == (
+        "\"The recipe's yaml lacks the noise key(s) "
+        "['noise_prob', 'snr_low', 'snr_high'].\""
+    )
+    training.update(noise_prob=1.0, snr_low=5, snr_high=35)
+    with pytest.raises(FileNotFoundError, match="noise_train.csv"):
+        recipe_noise(training)
+    for key in ("musan_folder", "test_conditions", "test_noise_seed"):
+        with pytest.raises(KeyError, match=key):
+            recipe_noise({k: v for k, v in evaluation.items() if k != key})

@@ -113,6 +113,8 @@ def test_train_yaml_full_size_training_step(tmp_path):
         "--skip_prep=True",
         f"--wav2vec2_hub={w2v}",
         f"--bert_source={bert}",
+        f"--musan_folder={tmp_path}",
+        "--test_conditions=clean",
         "--num_workers=0",
         "--emotions=[hap,ang]",  # the two classes of the manifest
         "--debug",
@@ -180,6 +182,8 @@ def test_zero_shot_asr_reports_the_wer_by_emotion_and_length(tmp_path):
         f"--test_annotation={ann}",
         "--skip_prep=True",
         f"--wav2vec2_hub={source}",
+        f"--musan_folder={tmp_path}",
+        "--test_conditions=clean",
         "--encoder_dim=96",
         "--num_workers=0",
         cwd=tmp_path,

@@ -12,14 +12,17 @@ The yaml chooses ``streams``, ``fusion_method``, ``hidden_layer``,
 layer or the ``pretrained`` head of wav2vec2-base-960h and its vocabulary);
 ser_baseline.yaml has no ASR path. zero_shot_asr.yaml has no stream: it
 only evaluates (``test_only``) the released wav2vec2-base-960h with its own
-CTC head on every utterance, the WER of Tables 1-2.
+CTC head on every utterance, the WER of Tables 1-2. The best checkpoint
+is tested under the conditions of ``test_conditions`` (paper7: clean; noise,
+music, babble at 15 and 5 dB); ``--noise_prob=1.0`` trains on noisy copies.
 
     python train.py hparams/train.yaml --data_folder=<IEMOCAP_full_release> \
-        [--fold=1..5] [--fusion_method=concat|coattention|hierarchical]
+        --musan_folder=<musan> [--noise_prob=1.0] [--fold=1..5] \
+        [--fusion_method=concat|coattention|hierarchical]
     python train.py hparams/train.yaml ... --streams=hidden \
         --fusion_method=concat --hidden_layer=first  # Table 4 row
     python train.py hparams/zero_shot_asr.yaml \
-        --data_folder=<IEMOCAP_full_release>  # Tables 1-2
+        --data_folder=<IEMOCAP_full_release> --musan_folder=<musan>
     python train.py hparams/train_demo.yaml   # embedded corpus, CPU
 
 Authors
@@ -31,10 +34,7 @@ import sys
 
 import speechbrain as sb
 
-from speechbrain_ext.augment.noise_pools import (
-    build_condition_mixer,
-    load_condition_set,
-)
+from speechbrain_ext.augment.noise_pools import recipe_noise
 from speechbrain_ext.lobes.models.coattention_fusion import (
     fusion_forward,
     restrict_param_groups,
@@ -165,23 +165,21 @@ if __name__ == "__main__":
         hparams.get("text_source", "hyp"),
     )
 
-    # The yaml lists the preparation steps (corpus generation, IEMOCAP fold)
+    # The yaml lists the preparation steps (corpus, IEMOCAP fold, noise pools)
     run_preparation(hparams["data_preparation"], hparams["skip_prep"])
     datasets, tokenizer, emo_encoder = dataio_prepare(
         hparams, modules.get("ctc_lin")
     )
 
-    # Clean test by default (noise conditions read noise_folder's pools)
-    conditions = load_condition_set(hparams["test_conditions"])
-    condition_mixer = build_condition_mixer(
-        conditions, hparams["noise_folder"], hparams["test_noise_seed"]
-    )
+    # Test conditions; AddNoise would add white noise without its pools
+    conditions, condition_mixer = recipe_noise(hparams)
     brain = ASROutputFusionBrain(
         modules=modules,
         hparams=hparams,
         run_opts=run_opts,
         checkpointer=hparams["checkpointer"],
         param_groups=restrict_param_groups(hparams["param_groups"], modules),
+        train_augment=hparams.get("train_augment"),
         condition_mixer=condition_mixer,
         train_logger=hparams["train_logger"],
     )
