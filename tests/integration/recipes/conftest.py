@@ -1,13 +1,15 @@
 """Shared fixtures of the recipe tests.
 
 One short training of the joint demo recipe serves the end-to-end,
-inference and reproducibility tests; one small SynthEmo corpus serves the
-short demo runs of the other recipes.
+inference and reproducibility tests; one short noise-trained run of each
+family (``family_<name>.train``) serves that family's tests; one small
+SynthEmo corpus serves the short demo runs of the other recipes.
 """
 
 import pytest
 
 from speechbrain_ext.synthetic.synthemo import ensure_synthemo
+from tests.integration.recipes import family_fusion
 from tests.integration.recipes.helpers import CONDITIONS, run_recipe
 
 
@@ -45,3 +47,14 @@ def trained_joint(tmp_path_factory):
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     return {"out": out, "work": work, "conditions": conditions}
+
+
+@pytest.fixture(scope="session")
+def trained_fusion(tmp_path_factory, synthemo_150):
+    """The fusion family's demo, noise-trained briefly (3 epochs).
+
+    ``family_fusion.train`` on the shared 150-utterance SynthEmo corpus:
+    returns the run's output folder (tested clean and at 5 dB noise).
+    """
+    work = tmp_path_factory.mktemp("fusion")
+    return family_fusion.train(work, synthemo_folder=synthemo_150)
