@@ -74,6 +74,7 @@ def run_row(row, seed, args):
             os.path.join(RECIPE, "hparams", "train_demo.yaml"),
             f"--output_folder={out}",
             f"--seed={seed}",
+            "--test_conditions=clean",
             *ROWS[row],
             *args.overrides,
         ]

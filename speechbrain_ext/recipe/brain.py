@@ -309,8 +309,10 @@ class RecipeBrain(sb.Brain):
     def score_batch(self, predictions, batch):
         """Adds an evaluated batch's predictions to the stage's metrics.
 
-        The targets are the batch's ``id``, ``emo_encoded`` (for emotion
-        predictions) and ``wrd`` (for ASR hypotheses); see
+        The targets are the batch's ``id``, ``emo_encoded`` (the true
+        emotion: scored against emotion predictions, and kept in the
+        records of an ASR model for its WER by emotion) and ``wrd`` (for
+        ASR hypotheses); see
         :data:`speechbrain_ext.utils.metrics.PREDICTION_KEYS`.
 
         Arguments
@@ -323,7 +325,7 @@ class RecipeBrain(sb.Brain):
         if not isinstance(predictions, dict):
             check_predictions(predictions, len(batch))
         emo = refs = None
-        if "p_emo" in predictions:
+        if "p_emo" in predictions or hasattr(batch, "emo_encoded"):
             emo = batch.emo_encoded.data[:, 0]
         if "hyps" in predictions:
             refs = list(batch.wrd)

@@ -573,7 +573,9 @@ def records_from_predictions(
     ids : list of str
         Utterance ids.
     emo : torch.Tensor, optional
-        True emotion indices [batch] (with ``p_emo``).
+        True emotion indices [batch]: needed with ``p_emo``; without it
+        (an ASR model on emotion-labelled data) the records still carry
+        the true emotion, for the WER by emotion.
     refs : list of str, optional
         Reference transcripts (with ``hyps``).
     labels : list of str, optional
@@ -594,6 +596,9 @@ def records_from_predictions(
     ...     refs=["oh no", "yes"], labels=["neu", "sad"])
     >>> [(r["emo"], r["pred"], r["hyp"]) for r in records]
     [('sad', 'sad', 'OH NO'), ('sad', 'neu', '')]
+    >>> records_from_predictions({"hyps": [["OH"]]}, ["a"], refs=["oh"],
+    ...                          emo=torch.tensor([0]), labels=["neu", "sad"])
+    [{'id': 'a', 'emo': 'neu', 'ref': 'oh', 'hyp': 'OH'}]
     """
     n_classes = len(labels) if labels is not None else None
     check_predictions(predictions, len(ids), n_classes)
@@ -610,6 +615,7 @@ def records_from_predictions(
                 f"Non-finite emotion probabilities for utterance(s) {bad}: "
                 "no label can be predicted from them."
             )
+    if emo is not None and labels is not None:
         emotions = [labels[int(i)] for i in emo.reshape(-1).tolist()]
     hyps = predictions.get("hyps")
     if hyps is not None and refs is None:

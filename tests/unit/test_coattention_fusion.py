@@ -1,8 +1,10 @@
 """Stream encoders, co-attention fusions and layer selection (Li et al.)."""
 
 import tempfile
+from types import SimpleNamespace
 
 import pytest
+import speechbrain as sb
 import torch
 from speechbrain.dataio.encoder import CTCTextEncoder
 from speechbrain.nnet.activations import Softmax
@@ -13,6 +15,7 @@ from speechbrain_ext.lobes.models.coattention_fusion import (
     LayerwiseFbankEncoder,
     MFCCMaxPool,
     fused_asr_ser_forward,
+    fusion_forward,
     restrict_param_groups,
     select_hidden_layer,
     stream_modules,
@@ -455,3 +458,69 @@ def test_no_stream_is_the_asr_path_alone():
     assert sorted(out) == ["feat_lens", "hyps", "p_ctc"]
     # "A" on every frame: one "A" per utterance
     assert out["hyps"] == [["A"]] * 2
+
+
+# ---------------------------------------------------------------------------
+# The family's forward pass from the yaml's hyperparameters
+# ---------------------------------------------------------------------------
+def test_fusion_forward_text_stream_reads_the_hypothesis_not_the_words():
+    """text_source: hyp (default): the batch's transcripts are ignored."""
+    modules = _modules()
+    out = fusion_forward(
+        modules,
+        SimpleNamespace(hidden_layer="first", blank_index=0),
+        torch.rand(2, 80),
+        torch.ones(2),
+        sb.Stage.TRAIN,
+        tokenizer=_tokenizer(),
+        texts=["TRUE WORDS", "MORE TRUE WORDS"],
+    )
+    hyps = [" ".join(h) for h in out["hyps"]]
+    assert modules["text_features"].read == [hyps]
+    assert "TRUE WORDS" not in hyps
+    assert torch.allclose(out["p_emo"].exp().sum(-1), torch.ones(2))
+
+
+def test_fusion_forward_reads_the_yaml_keys():
+    wavs = torch.rand(2, 80)
+    frames = wavs.view(2, -1, 8)
+    for layer, offset in (("first", 0.0), ("middle", 10.0), ("final", 20.0)):
+        modules = _modules()
+        fusion_forward(
+            modules,
+            SimpleNamespace(hidden_layer=layer),
+            wavs,
+            torch.ones(2),
+            tokenizer=_tokenizer(),
+        )
+        seen = modules["hidden_encoder"].inputs[0]
+        assert torch.equal(seen, frames + offset), layer
+    # text_source: wrd (SER baselines): the true words, no decoding in
+    # training
+    modules = _modules()
+    out = fusion_forward(
+        modules,
+        SimpleNamespace(text_source="wrd"),
+        wavs,
+        torch.ones(2),
+        sb.Stage.TRAIN,
+        tokenizer=_tokenizer(),
+        texts=("A B", "B"),
+    )
+    assert modules["text_features"].read == [["A B", "B"]]
+    assert "hyps" not in out and out["p_emo"].shape == (2, 4)
+    # outside training the hypotheses are decoded (the WER is scored)
+    out = fusion_forward(
+        _modules(),
+        SimpleNamespace(text_source="wrd"),
+        wavs,
+        torch.ones(2),
+        sb.Stage.VALID,
+        tokenizer=_tokenizer(),
+        texts=["A B", "B"],
+    )
+    assert len(out["hyps"]) == 2
+    with pytest.raises(ValueError, match="text_source: wrd needs"):
+        fusion_forward(
+            _modules(), SimpleNamespace(text_source="wrd"), wavs, torch.ones(2)
+        )

@@ -182,6 +182,35 @@ def test_validation_and_test_metrics_agree_on_the_same_set():
     ] == pytest.approx(test["UA"])
 
 
+class Transcriber(RecipeBrain):
+    """ASR only (no emotion output): a hypothesis from the level."""
+
+    def compute_forward(self, batch, stage):
+        level = batch.sig.data.abs().mean(1)
+        return {"hyps": [["LOUD"] if v > 1 else ["SOFT"] for v in level]}
+
+    def compute_objectives(self, predictions, batch, stage):
+        return torch.zeros(())
+
+
+def test_records_of_an_asr_model_carry_the_true_emotion():
+    """zero_shot_asr.yaml: the WER by emotion needs the true emotions."""
+    brain = Transcriber(
+        {},
+        param_groups={},
+        hparams={"test_only": True, "emotions": ["neu", "ang"]},
+        run_opts={"device": "cpu"},
+    )
+    data = _loud_data(8)
+    brain.test_records = []
+    brain.evaluate(data, test_loader_kwargs=_opts())
+    assert [(r["id"], r["emo"]) for r in brain.test_records] == [
+        (d["id"], ["neu", "ang"][int(d["emo_encoded"])]) for d in data
+    ]
+    assert all("pred" not in r for r in brain.test_records)
+    assert sorted(brain.stage_metrics.summarize()) == ["CER", "WER"]
+
+
 class ShiftMixer:
     """A condition mixer that adds a constant: the noise is visible."""
 

@@ -14,7 +14,9 @@ each encoded by a 2-layer BiLSTM and multi-head self-attention
 (:class:`speechbrain_ext.nnet.coattention.StreamFusion`: concatenation,
 co-attention or hierarchical co-attention). The ASR encoder (wav2vec2) is
 trained jointly with a CTC layer on its final layer.
-:func:`fused_asr_ser_forward` runs the streams that a set of modules holds.
+:func:`fused_asr_ser_forward` runs the streams that a set of modules holds;
+:func:`fusion_forward` is the family's forward pass from a yaml's
+hyperparameters (the one that training, evaluation and inference share).
 
 Authors
  * SpeechBrain joint ASR/SER recipe contributors
@@ -22,6 +24,7 @@ Authors
 
 import warnings
 
+import speechbrain as sb
 import torch
 from speechbrain.lobes.features import MFCC
 from speechbrain.nnet.attention import MultiheadAttention
@@ -423,11 +426,16 @@ class LayerwiseFbankEncoder(FbankEncoder):
         return torch.stack(hiddens)
 
 
+def _log_softmax(logits):
+    """Log-probabilities over the last dimension."""
+    return torch.log_softmax(logits, dim=-1)
+
+
 def fused_asr_ser_forward(
     modules,
     wavs,
     wav_lens,
-    log_softmax,
+    log_softmax=_log_softmax,
     hidden_layer="middle",
     tokenizer=None,
     blank_index=0,
@@ -452,7 +460,8 @@ def fused_asr_ser_forward(
     wav_lens : torch.Tensor
         Relative lengths.
     log_softmax : callable
-        Turns logits into log-probabilities.
+        Turns logits into log-probabilities (default: ``log_softmax`` over
+        the last dimension).
     hidden_layer : str or int
         The layer that the hidden stream reads (see
         :func:`select_hidden_layer`).
@@ -529,6 +538,90 @@ def fused_asr_ser_forward(
         embedding = modules["fusion"](streams)
         out["p_emo"] = log_softmax(modules["emo_classifier"](embedding))
     return out
+
+
+def fusion_forward(
+    modules,
+    hparams,
+    wavs,
+    wav_lens,
+    stage=sb.Stage.TEST,
+    tokenizer=None,
+    texts=None,
+):
+    """The forward pass of the fusion family, from a yaml's hyperparameters.
+
+    The ASR path transcribes (greedy CTC decoding), the streams that
+    ``modules`` holds are encoded and fused, and the emotion classifier
+    reads the fusion; the text stream reads the ASR hypothesis (``hyp``)
+    or, for the SER baselines, the ground-truth transcript (``wrd``).
+
+    Arguments
+    ---------
+    modules : dict-like
+        The modules of the ASR path and of the streams in use (see
+        :func:`stream_modules` and :func:`fused_asr_ser_forward`).
+    hparams : attribute-accessible
+        The recipe's hyperparameters; read: ``hidden_layer`` (default
+        ``middle``), ``blank_index`` (default 0) and ``text_source``
+        (default ``hyp``).
+    wavs : torch.Tensor
+        Waveforms [batch, time].
+    wav_lens : torch.Tensor
+        Relative lengths.
+    stage : speechbrain.Stage
+        Hypotheses are decoded outside training (and in training when the
+        text stream reads them).
+    tokenizer : CTCTextEncoder or transformers.Wav2Vec2CTCTokenizer
+        Decodes the hypotheses: the recipe's character encoder, saved in
+        ``<save_folder>/tokenizer.txt`` (``ctc_head: new``), or the
+        tokenizer of the released CTC head, read from the model's folder
+        (``ctc_head: pretrained``).
+    texts : list of str, optional
+        The ground-truth transcripts of the batch: the text stream reads
+        them with ``text_source: wrd`` only; with ``hyp`` they are ignored.
+
+    Returns
+    -------
+    dict
+        The prediction contract: ``p_emo`` (emotion log-probabilities, with
+        streams) and ``hyps`` (lists of words, with an ASR path, outside
+        training); for the loss, ``p_ctc`` and ``feat_lens``.
+
+    Example
+    -------
+    >>> from types import SimpleNamespace
+    >>> from speechbrain_ext.nnet.coattention import StreamFusion
+    >>> modules = {
+    ...     "mfcc_frontend": MFCCMaxPool(n_mfcc=13, n_mels=23),
+    ...     "mfcc_encoder": BiLSTMSelfAttentionEncoder(13),
+    ...     "fusion": StreamFusion("concat", n_streams=1, d_model=64),
+    ...     "emo_classifier": torch.nn.Linear(64, 4)}
+    >>> out = fusion_forward(modules, SimpleNamespace(), torch.rand(2, 8000),
+    ...                      torch.ones(2))
+    >>> sorted(out), torch.allclose(out["p_emo"].exp().sum(-1), torch.ones(2))
+    (['p_emo'], True)
+    >>> fusion_forward(modules, SimpleNamespace(text_source="wrd"),
+    ...                torch.rand(2, 8000), torch.ones(2))
+    Traceback (most recent call last):
+    ...
+    ValueError: text_source: wrd needs the batch's transcripts (texts=...)
+    """
+    text_source = getattr(hparams, "text_source", "hyp")
+    if text_source == "wrd" and texts is None:
+        raise ValueError(
+            "text_source: wrd needs the batch's transcripts (texts=...)"
+        )
+    return fused_asr_ser_forward(
+        modules,
+        wavs,
+        wav_lens,
+        hidden_layer=getattr(hparams, "hidden_layer", "middle"),
+        tokenizer=tokenizer,
+        blank_index=getattr(hparams, "blank_index", 0),
+        texts=list(texts) if text_source == "wrd" else None,
+        decode=stage != sb.Stage.TRAIN,
+    )
 
 
 def stream_modules(modules, streams, text_source="hyp"):

@@ -4,12 +4,15 @@ One short training of the joint demo recipe serves the end-to-end,
 inference and reproducibility tests; one small SynthEmo corpus serves the
 short demo runs of the other recipes. A family's short noise-trained run
 (``family_<name>.train``) serves that family's tests as ``trained_<name>``.
+inference and reproducibility tests; one short noise-trained run of each
+family (``family_<name>.train``) serves that family's tests; one small
+SynthEmo corpus serves the short demo runs of the other recipes.
 """
 
 import pytest
 
 from speechbrain_ext.synthetic.synthemo import ensure_synthemo
-from tests.integration.recipes import family_residual
+from tests.integration.recipes import family_fusion, family_residual
 from tests.integration.recipes.helpers import CONDITIONS, run_recipe
 
 
@@ -54,3 +57,13 @@ def trained_residual(tmp_path_factory):
     """The residual-BLSTM + E-transformer demo, noise-trained briefly and
     tested under clean and noise_5dB (see ``family_residual``)."""
     return family_residual.train(tmp_path_factory.mktemp("residual"))
+
+
+def trained_fusion(tmp_path_factory, synthemo_150):
+    """The fusion family's demo, noise-trained briefly (3 epochs).
+
+    ``family_fusion.train`` on the shared 150-utterance SynthEmo corpus:
+    returns the run's output folder (tested clean and at 5 dB noise).
+    """
+    work = tmp_path_factory.mktemp("fusion")
+    return family_fusion.train(work, synthemo_folder=synthemo_150)

@@ -12,14 +12,17 @@ The yaml chooses ``streams``, ``fusion_method``, ``hidden_layer``,
 layer or the ``pretrained`` head of wav2vec2-base-960h and its vocabulary);
 ser_baseline.yaml has no ASR path. zero_shot_asr.yaml has no stream: it
 only evaluates (``test_only``) the released wav2vec2-base-960h with its own
-CTC head on every utterance, the WER of Tables 1-2.
+CTC head on every utterance, the WER of Tables 1-2. The best checkpoint
+is tested under the conditions of ``test_conditions`` (paper7: clean; noise,
+music, babble at 15 and 5 dB); ``--noise_prob=1.0`` trains on noisy copies.
 
     python train.py hparams/train.yaml --data_folder=<IEMOCAP_full_release> \
-        [--fold=1..5] [--fusion_method=concat|coattention|hierarchical]
+        --musan_folder=<musan> [--noise_prob=1.0] [--fold=1..5] \
+        [--fusion_method=concat|coattention|hierarchical]
     python train.py hparams/train.yaml ... --streams=hidden \
         --fusion_method=concat --hidden_layer=first  # Table 4 row
     python train.py hparams/zero_shot_asr.yaml \
-        --data_folder=<IEMOCAP_full_release>  # Tables 1-2
+        --data_folder=<IEMOCAP_full_release> --musan_folder=<musan>
     python train.py hparams/train_demo.yaml   # embedded corpus, CPU
 
 Authors
@@ -30,14 +33,10 @@ import os
 import sys
 
 import speechbrain as sb
-import torch
 
-from speechbrain_ext.augment.noise_pools import (
-    build_condition_mixer,
-    load_condition_set,
-)
+from speechbrain_ext.augment.noise_pools import recipe_noise
 from speechbrain_ext.lobes.models.coattention_fusion import (
-    fused_asr_ser_forward,
+    fusion_forward,
     restrict_param_groups,
     stream_modules,
 )
@@ -55,10 +54,7 @@ from speechbrain_ext.recipe.data import (
     train_loader_options,
 )
 from speechbrain_ext.recipe.hparams import load_hparams
-from speechbrain_ext.utils.evaluation import (
-    evaluate_conditions,
-    utterance_records,
-)
+from speechbrain_ext.utils.evaluation import evaluate_conditions
 
 
 class ASROutputFusionBrain(RecipeBrain):
@@ -70,110 +66,40 @@ class ASROutputFusionBrain(RecipeBrain):
 
     def compute_forward(self, batch, stage):
         """wav2vec2 -> CTC and hypotheses; streams -> fusion -> emotion."""
-        batch = batch.to(self.device, non_blocking=True)
         wavs, wav_lens = batch.sig
-        targets = {"id": batch.id, "wrd": batch.wrd}
-        if "ctc_lin" in self.modules:
-            targets["tokens"], targets["tokens_lens"] = batch.tokens
-        targets["emo"] = batch.emo_encoded.data[:, 0]
-        wavs, wav_lens, targets = self.augment(
-            wavs, wav_lens, batch.id, stage, targets
-        )
-        # the text stream reads the ASR hypothesis or the true transcript
-        text_source = getattr(self.hparams, "text_source", "hyp")
-        texts = targets["wrd"] if text_source == "wrd" else None
-        out = fused_asr_ser_forward(
+        # the text stream reads the ASR hypothesis (text_source: hyp) or,
+        # for the SER baselines, the true transcript (wrd)
+        return fusion_forward(
             self.modules,
+            self.hparams,
             wavs,
             wav_lens,
-            log_softmax=self.hparams.log_softmax,
-            hidden_layer=getattr(self.hparams, "hidden_layer", "middle"),
+            stage,
             tokenizer=self.tokenizer,
-            blank_index=getattr(self.hparams, "blank_index", 0),
-            texts=texts,
-            decode=stage != sb.Stage.TRAIN,
+            texts=batch.wrd,
         )
-        out["targets"] = targets
-        return out
 
     def compute_objectives(self, predictions, batch, stage):
         """``lambda * L_ASR + (1 - lambda) * L_SER`` (either one alone)."""
-        targets = predictions["targets"]
-        if stage != sb.Stage.TRAIN:
-            self.update_metrics(predictions, targets)
-        ser = ctc = None
+        losses = {}
         if "p_emo" in predictions:
-            ser = self.hparams.ser_cost(
-                predictions["p_emo"].unsqueeze(1), targets["emo"].unsqueeze(1)
+            losses["ser"] = self.hparams.ser_cost(
+                predictions["p_emo"].unsqueeze(1), batch.emo_encoded.data
             )
-            self.track_loss("ser", ser)
         if "p_ctc" in predictions:
-            ctc = self.hparams.ctc_cost(
+            tokens, tokens_lens = batch.tokens
+            losses["ctc"] = self.hparams.ctc_cost(
                 predictions["p_ctc"],
-                targets["tokens"],
+                tokens,
                 predictions["feat_lens"],
-                targets["tokens_lens"],
+                tokens_lens,
             )
-            self.track_loss("ctc", ctc)
-        if ctc is None:
-            return ser
-        if ser is None:
-            return ctc
-        asr_weight = self.hparams.asr_weight
-        return asr_weight * ctc + (1 - asr_weight) * ser
-
-    def update_metrics(self, predictions, targets):
-        """WER and CER (ASR path), predictions, one record per utterance."""
-        ids, hyps = targets["id"], predictions.get("hyps")
-        if hyps is not None:
-            refs = [words.split() for words in targets["wrd"]]
-            self.wer_metric.append(ids, hyps, refs)
-            self.cer_metric.append(ids, hyps, refs)
-        probs = None
-        if "p_emo" in predictions:
-            probs = predictions["p_emo"].exp().detach().cpu()
-            self.predictions += probs.argmax(-1).tolist()
-            self.labels += targets["emo"].cpu().tolist()
-        if self.test_records is not None:
-            self.test_records += utterance_records(
-                ids,
-                self.emo_encoder.decode_torch(targets["emo"].cpu()),
-                refs=targets["wrd"],
-                hyps=hyps,
-                probs=probs,
-                labels=self.hparams.emotions,
-            )
-
-    def on_stage_start(self, stage, epoch=None):
-        """Resets the loss terms and the metric trackers."""
-        super().on_stage_start(stage, epoch)
-        self.predictions, self.labels = [], []
-        if "ctc_lin" in self.modules:
-            self.wer_metric = self.hparams.error_rate_computer()
-            self.cer_metric = self.hparams.cer_computer()
-
-    def summarize_metrics(self, stage):
-        """WER and CER (ASR path); WA and UA (emotion), in %."""
-        stats = {}
-        if "ctc_lin" in self.modules:
-            stats["WER"] = self.wer_metric.summarize("error_rate")
-            stats["CER"] = self.cer_metric.summarize("error_rate")
-        if not self.labels:  # no emotion output
-            return stats
-        preds = torch.tensor(self.predictions)
-        labels = torch.tensor(self.labels)
-        recalls = [
-            (preds[labels == c] == c).float().mean() for c in labels.unique()
-        ]
-        stats["WA"] = 100 * float((preds == labels).float().mean())
-        stats["UA"] = 100 * float(torch.stack(recalls).mean())
-        return stats
-
-    def selection_error(self, stats):
-        """100 - validation WA (the paper's metric); the WER without SER."""
-        if "WA" not in stats:
-            return stats["WER"]
-        return 100.0 - stats["WA"]
+        for name, value in losses.items():
+            self.track_loss(name, value)
+        if len(losses) == 2:
+            asr_weight = self.hparams.asr_weight
+            return asr_weight * losses["ctc"] + (1 - asr_weight) * losses["ser"]
+        return sum(losses.values())
 
 
 def dataio_prepare(hparams, ctc_head=None):
@@ -239,24 +165,29 @@ if __name__ == "__main__":
         hparams.get("text_source", "hyp"),
     )
 
-    # The yaml lists the preparation steps (corpus generation, IEMOCAP fold)
+    # The yaml lists the preparation steps (corpus, IEMOCAP fold, noise pools)
     run_preparation(hparams["data_preparation"], hparams["skip_prep"])
     datasets, tokenizer, emo_encoder = dataio_prepare(
         hparams, modules.get("ctc_lin")
     )
 
-    # Clean test by default (noise conditions read noise_folder's pools)
-    conditions = load_condition_set(hparams["test_conditions"])
+    # Test conditions; AddNoise would add white noise without its pools
+    conditions, condition_mixer = recipe_noise(
+        hparams["test_conditions"],
+        hparams["noise_folder"],
+        hparams["test_noise_seed"],
+        noise_prob=hparams.get("noise_prob", 0.0),  # none: evaluation only
+    )
     brain = ASROutputFusionBrain(
         modules=modules,
         hparams=hparams,
         run_opts=run_opts,
         checkpointer=hparams["checkpointer"],
         param_groups=restrict_param_groups(hparams["param_groups"], modules),
-        condition_mixer=build_condition_mixer(
-            conditions, hparams["noise_folder"], hparams["test_noise_seed"]
-        ),
+        train_augment=hparams.get("train_augment"),
+        condition_mixer=condition_mixer,
         train_logger=hparams["train_logger"],
+        selection_metric=hparams.get("selection_metric", "loss"),
     )
     brain.tokenizer, brain.emo_encoder = tokenizer, emo_encoder
 
@@ -279,16 +210,15 @@ if __name__ == "__main__":
             valid_loader_kwargs=hparams["valid_dataloader_opts"],
         )
 
-    # Best checkpoint (validation WA; the pretrained model as released
-    # without a checkpointer): predictions, WA, UA, macro-F1, confusion
-    # matrix, and WER/CER and their breakdown by emotion and length with
-    # an ASR path
+    # Best checkpoint (the yaml's selection_metric; the pretrained model as
+    # released without a checkpointer) under every test condition:
+    # predictions, WA, UA, macro-F1, confusion matrix, and WER/CER and
+    # their breakdown by emotion and length with an ASR path
     evaluate_conditions(
         brain,
         datasets["test"],
         conditions,
         hparams["results_folder"],
-        labels=hparams["emotions"],
         test_loader_kwargs=hparams["test_dataloader_opts"],
         min_key="error",
         title=os.path.basename(hparams_file),
