@@ -89,7 +89,7 @@ def test_demo_trains_and_exports_the_pretrained_model(tmp_path):
     assert len(vocabulary) == 12 + 2
     seq_lin = torch.load(out / "pretrained" / "seq_lin.ckpt")
     assert seq_lin["w.weight"].shape[0] == len(vocabulary)
-    assert (out / "test_results" / "test-clean" / "predictions.csv").exists()
+    assert (out / "test_results" / "clean" / "predictions.csv").exists()
     assert "WER" in (out / "test_results" / "results.md").read_text()
 
 
@@ -113,7 +113,7 @@ def test_full_size_training_step(tmp_path):
         f"--data_folder={os.path.join(SAMPLES, 'ASR')}",
         f"--train_annotation={annotation}",
         f"--valid_annotation={annotation}",
-        f"--test_annotation=[{annotation}]",
+        f"--test_annotation={annotation}",
         "--skip_prep=True",
         "--batch_size=2",
         "--test_dataloader_opts={batch_size: 2}",
