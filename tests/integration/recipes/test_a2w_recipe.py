@@ -114,6 +114,8 @@ def test_full_size_training_step(tmp_path):
         f"--train_annotation={annotation}",
         f"--valid_annotation={annotation}",
         f"--test_annotation={annotation}",
+        "--musan_folder=",
+        "--test_conditions=clean",
         "--skip_prep=True",
         "--batch_size=2",
         "--test_dataloader_opts={batch_size: 2}",

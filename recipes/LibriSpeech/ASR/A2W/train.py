@@ -6,12 +6,15 @@ normalised, 3 frames stacked -> 5 BLSTM x 320 -> location-aware attention,
 1-layer LSTM decoder of 320 -> tanh hidden layer -> softmax over ``<unk>``,
 the top-N training words and ``<eos>``. Label-smoothed NLL of the
 teacher-forced decoder (+ optional word CTC on the encoder); greedy decoding
-in validation, beam search (width 4) in test; WER. The best checkpoint's
-``normalize``, ``enc``, ``emb``, ``dec``, ``seq_lin`` and ``vocabulary.txt``
-are then exported to ``<output_folder>/pretrained/`` for the joint recipe.
+in validation, beam search (width 4) in test; WER of the best checkpoint
+under the noise conditions of ``test_conditions`` (clean; noise, music,
+babble at 15 and 5 dB). Its ``normalize``, ``enc``, ``emb``, ``dec``,
+``seq_lin`` and ``vocabulary.txt`` are then exported to
+``<output_folder>/pretrained/`` for the joint recipe.
 
-    python train.py hparams/train.yaml --data_folder=<LibriSpeech>
-    python train.py hparams/train_demo.yaml   # embedded corpus, CPU
+    python train.py hparams/train.yaml --data_folder=<LibriSpeech> \
+        --musan_folder=<musan> [--noise_prob=1.0]
+    python train.py hparams/train_demo.yaml   # embedded corpora, CPU
 
 Authors
  * SpeechBrain joint ASR/SER recipe contributors
@@ -25,10 +28,7 @@ import speechbrain as sb
 import torch
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
-from speechbrain_ext.augment.noise_pools import (
-    build_condition_mixer,
-    load_condition_set,
-)
+from speechbrain_ext.augment.noise_pools import recipe_noise
 from speechbrain_ext.dataio.librispeech_prepare import (
     build_word_vocabulary,
     load_word_vocabulary,
@@ -163,7 +163,7 @@ if __name__ == "__main__":
         overrides=overrides,
     )
 
-    # Corpus (demo), manifests; the training splits merged in one manifest
+    # Corpora (demo), manifests, noise pools; the training splits merged
     run_preparation(hparams["data_preparation"], hparams["skip_prep"])
     if not hparams["skip_prep"]:
         splits = [
@@ -172,8 +172,8 @@ if __name__ == "__main__":
         ]
         run_on_main(merge_manifests, args=[splits, hparams["train_annotation"]])
     datasets, vocabulary = dataio_prepare(hparams)
-    conditions = load_condition_set(hparams["test_conditions"])
-    mixer = build_condition_mixer(conditions, hparams["output_folder"], 0)
+    # Test conditions; AddNoise would add white noise without its pools
+    conditions, condition_mixer = recipe_noise(hparams)
 
     if hparams["ctc_epochs"] == 0:  # attention only: no CTC layer to train
         hparams["ctc_lin"].requires_grad_(False)
@@ -183,7 +183,8 @@ if __name__ == "__main__":
         run_opts=run_opts,
         checkpointer=hparams["checkpointer"],
         param_groups=hparams["param_groups"],
-        condition_mixer=mixer,
+        train_augment=hparams["train_augment"],
+        condition_mixer=condition_mixer,
         train_logger=hparams["train_logger"],
     )
     brain.vocabulary = vocabulary
