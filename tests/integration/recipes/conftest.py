@@ -2,12 +2,14 @@
 
 One short training of the joint demo recipe serves the end-to-end,
 inference and reproducibility tests; one small SynthEmo corpus serves the
-short demo runs of the other recipes.
+short demo runs of the other recipes; one short noise-trained run of each
+family (``family_<name>.train``) serves that family's tests.
 """
 
 import pytest
 
 from speechbrain_ext.synthetic.synthemo import ensure_synthemo
+from tests.integration.recipes import family_libri_a2w
 from tests.integration.recipes.helpers import CONDITIONS, run_recipe
 
 
@@ -45,3 +47,9 @@ def trained_joint(tmp_path_factory):
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     return {"out": out, "work": work, "conditions": conditions}
+
+
+@pytest.fixture(scope="session")
+def trained_libri_a2w(tmp_path_factory):
+    """The LibriSpeech A2W family's run (:mod:`family_libri_a2w`)."""
+    return family_libri_a2w.train(tmp_path_factory.mktemp("libri_a2w"))
