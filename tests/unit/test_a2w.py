@@ -1,13 +1,16 @@
 import math
 import os
 import re
+from types import SimpleNamespace
 
 import pytest
+import speechbrain as sb
 import torch
 from speechbrain.decoders.seq2seq import (
     S2SRNNBeamSearcher,
     S2SRNNGreedySearcher,
 )
+from speechbrain.lobes.features import Fbank
 from speechbrain.nnet.embedding import Embedding
 from speechbrain.processing.features import InputNormalization
 from speechbrain.utils.parameter_transfer import Pretrainer
@@ -19,6 +22,7 @@ from speechbrain_ext.lobes.models.a2w import (
     StackFrames,
     TanhOutputLayer,
     a2w_decoder,
+    a2w_forward,
     a2w_teacher_forced,
     decoder_states,
     export_pretrained,
@@ -135,6 +139,85 @@ def test_searchers_accept_the_output_layer(ordering):
     greedy, *_ = S2SRNNGreedySearcher(**common)(enc, torch.ones(2))
     assert len(greedy) == 2
     assert all(0 <= t < VOCAB for hyp in hyps + greedy for t in hyp)
+
+
+# ---------------------------------------------------------------------------
+# a2w_forward: the recipe's forward pass (prediction contract)
+# ---------------------------------------------------------------------------
+WORDS = ["<unk>", "A", "B", "C", "D", "E", EOS]
+
+
+class RecordingSearch:
+    """A searcher that records its calls and returns fixed word ids."""
+
+    def __init__(self, hyps):
+        self.hyps, self.calls = hyps, 0
+
+    def __call__(self, enc_states, wav_lens):
+        self.calls += 1
+        return self.hyps, None, None, None
+
+
+def forward_hparams():
+    return SimpleNamespace(
+        compute_features=Fbank(n_mels=40),
+        valid_search=RecordingSearch([[1, 2], [0]]),
+        test_search=RecordingSearch([[3], [4, 5]]),
+    )
+
+
+def test_a2w_forward_decodes_greedy_in_validation_beam_in_test():
+    modules = tiny_model()
+    hparams = forward_hparams()
+    wavs, lens = torch.randn(2, 4000), torch.tensor([1.0, 0.6])
+    modules["normalize"](hparams.compute_features(wavs), lens)  # statistics
+    modules.eval()
+    tokens_bos = torch.tensor([[EOS_ID, 1, 2], [EOS_ID, 3, 0]])
+    train = a2w_forward(
+        modules,
+        hparams,
+        wavs,
+        lens,
+        stage=sb.Stage.TRAIN,
+        tokens_bos=tokens_bos,
+    )
+    assert sorted(train) == ["enc_states", "log_probs"]
+    assert train["log_probs"].shape == (2, 3, VOCAB)
+    assert hparams.valid_search.calls == hparams.test_search.calls == 0
+    valid = a2w_forward(
+        modules,
+        hparams,
+        wavs,
+        lens,
+        stage=sb.Stage.VALID,
+        vocabulary=WORDS,
+        tokens_bos=tokens_bos,
+    )
+    assert valid["hyps"] == [["A", "B"], ["<unk>"]]
+    # inference: the beam search, without teacher forcing
+    test = a2w_forward(modules, hparams, wavs, lens, vocabulary=WORDS)
+    assert sorted(test) == ["enc_states", "hyps"]
+    assert test["hyps"] == [["C"], ["D", "E"]]
+    assert (hparams.valid_search.calls, hparams.test_search.calls) == (1, 1)
+    # the encoder states are those of the teacher-forced pass
+    _, _, log_probs = a2w_teacher_forced(
+        modules,
+        modules["normalize"](hparams.compute_features(wavs), lens),
+        lens,
+        tokens_bos,
+    )
+    assert torch.allclose(valid["log_probs"], log_probs)
+
+
+def test_a2w_forward_needs_the_vocabulary_to_decode():
+    with pytest.raises(ValueError, match="needs the vocabulary"):
+        a2w_forward(
+            tiny_model().eval(),
+            forward_hparams(),
+            torch.randn(1, 4000),
+            torch.ones(1),
+            stage=sb.Stage.VALID,
+        )
 
 
 # ---------------------------------------------------------------------------

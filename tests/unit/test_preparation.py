@@ -519,9 +519,8 @@ for folder, hparams in json.loads(sys.argv[3]):
     os.chdir(folder)
     sys.path.insert(0, folder)
     sys.argv = ["train.py", "hparams/" + hparams, "--data_folder=" + corpus,
-                "--output_folder=" + corpus + "/res"]
-    if "wav2vec2" in folder or "residual" in folder or "hierarchical" in folder:
-        sys.argv.append("--musan_folder=" + musan)
+                "--output_folder=" + corpus + "/res",
+                "--musan_folder=" + musan]
     try:
         runpy.run_path("train.py", run_name="__main__")
         print("no error")

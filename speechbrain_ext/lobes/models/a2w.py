@@ -7,11 +7,12 @@ the word output layer (:class:`TanhOutputLayer`). Its ``ordering`` is the
 paper's (``"paper"``: the attention reads the previous state ``s_{l-1}``,
 equations 6-11; ``AttendFirstRNNDecoder``) or SpeechBrain's
 (``"speechbrain"``: ``AttentionalRNNDecoder``, whose attention reads the new
-state). The pre-training recipe (``recipes/LibriSpeech/ASR/A2W``) and the
-joint ASR-SER recipe share the teacher-forced pass
-:func:`a2w_teacher_forced`; the decoder states it returns
-(:func:`decoder_states`) are the "ASR features" that feed the emotion
-branch.
+state). The pre-training recipe (``recipes/LibriSpeech/ASR/A2W``) runs
+:func:`a2w_forward` (features, encoder, teacher-forced decoder, and the
+word hypotheses of greedy or beam search); the joint ASR-SER recipe runs
+the teacher-forced pass :func:`a2w_teacher_forced`. Both decode with
+:func:`decoder_states`, whose decoder states are the "ASR features" that
+feed the emotion branch.
 
 The pre-trained parts are exported as plain state dicts
 (:func:`export_pretrained`) that SpeechBrain's ``Pretrainer`` loads;
@@ -28,9 +29,11 @@ Authors
 
 import os
 
+import speechbrain as sb
 import torch
 from speechbrain.nnet.RNN import AttentionalRNNDecoder
 
+from speechbrain_ext.dataio.word_tokens import ids_to_words
 from speechbrain_ext.nnet.RNN import AttendFirstRNNDecoder, PaddedBLSTM
 
 # Names (yaml keys and checkpoint files) of the pre-trained parts
@@ -370,6 +373,104 @@ def a2w_teacher_forced(modules, feats, lengths, tokens_bos):
         modules, enc_states, lengths, tokens_bos
     )
     return enc_states, dec_states, log_probs
+
+
+def a2w_forward(
+    modules,
+    hparams,
+    wavs,
+    wav_lens,
+    stage=sb.Stage.TEST,
+    vocabulary=None,
+    tokens_bos=None,
+):
+    """The A2W model's forward pass: word hypotheses outside training.
+
+    Fbank (``hparams.compute_features``) -> ``normalize`` -> ``enc``; with
+    ``tokens_bos`` (training-time teacher forcing, or the loss of a
+    validation or test batch) the teacher-forced decoder pass
+    (:func:`decoder_states`); outside training, greedy search
+    (``hparams.valid_search``, validation) or beam search
+    (``hparams.test_search``, test and inference) mapped to words.
+
+    Arguments
+    ---------
+    modules : dict-like
+        ``normalize``, ``enc``, ``emb``, ``dec`` and ``seq_lin``.
+    hparams : attribute-accessible
+        ``compute_features``, ``valid_search`` and ``test_search``.
+    wavs : torch.Tensor
+        Waveforms [batch, time].
+    wav_lens : torch.Tensor
+        Relative lengths.
+    stage : speechbrain.Stage
+        ``TRAIN`` decodes nothing.
+    vocabulary : list of str, optional
+        The output units in the order of the output layer (needed outside
+        training): ``vocabulary.txt`` that the recipe saves in its
+        ``save_folder`` (and exports), read by ``load_word_vocabulary``.
+    tokens_bos : torch.LongTensor, optional
+        [batch, steps] word ids after bos, for the teacher-forced pass.
+
+    Returns
+    -------
+    dict
+        ``enc_states`` (encoder states); ``log_probs`` (word
+        log-probabilities [batch, steps, vocabulary]) with ``tokens_bos``;
+        ``hyps`` (one list of words per utterance) outside training.
+
+    Example
+    -------
+    >>> from types import SimpleNamespace
+    >>> from speechbrain.decoders import S2SRNNGreedySearcher
+    >>> from speechbrain.lobes.features import Fbank
+    >>> from speechbrain.nnet.embedding import Embedding
+    >>> from speechbrain.processing.features import InputNormalization
+    >>> modules = {
+    ...     "normalize": InputNormalization(norm_type="global"),
+    ...     "enc": A2WEncoder(40, hidden_size=8, num_layers=1),
+    ...     "emb": Embedding(num_embeddings=4, embedding_dim=6),
+    ...     "dec": a2w_decoder(
+    ...         "paper", rnn_type="lstm", attn_type="location", hidden_size=10,
+    ...         attn_dim=10, num_layers=1, enc_dim=16, input_size=6,
+    ...         channels=4, kernel_size=5),
+    ...     "seq_lin": TanhOutputLayer(10, 10, 4),
+    ... }
+    >>> search = S2SRNNGreedySearcher(
+    ...     modules["emb"], modules["dec"], modules["seq_lin"], bos_index=3,
+    ...     eos_index=3, min_decode_ratio=0.0, max_decode_ratio=1.0)
+    >>> hparams = SimpleNamespace(
+    ...     compute_features=Fbank(n_mels=40), valid_search=search,
+    ...     test_search=search)
+    >>> out = a2w_forward(
+    ...     modules, hparams, torch.rand(2, 8000), torch.tensor([1.0, 0.5]),
+    ...     vocabulary=["<unk>", "YES", "NO", "<eos>"],
+    ...     tokens_bos=torch.tensor([[3, 1], [3, 2]]))
+    >>> sorted(out), out["log_probs"].shape
+    (['enc_states', 'hyps', 'log_probs'], torch.Size([2, 2, 4]))
+    >>> all(set(hyp) <= {"<unk>", "YES", "NO"} for hyp in out["hyps"])
+    True
+    """
+    if stage != sb.Stage.TRAIN and vocabulary is None:
+        raise ValueError(
+            "a2w_forward needs the vocabulary (vocabulary.txt of the "
+            "recipe's save_folder) to turn hypotheses into words."
+        )
+    feats = hparams.compute_features(wavs)
+    feats = modules["normalize"](feats, wav_lens)
+    enc_states = modules["enc"](feats, wav_lens)
+    out = {"enc_states": enc_states}
+    if tokens_bos is not None:
+        _, out["log_probs"] = decoder_states(
+            modules, enc_states, wav_lens, tokens_bos
+        )
+    if stage != sb.Stage.TRAIN:
+        search = hparams.valid_search
+        if stage == sb.Stage.TEST:
+            search = hparams.test_search
+        hyps, *_ = search(enc_states, wav_lens)
+        out["hyps"] = [ids_to_words(hyp, vocabulary) for hyp in hyps]
+    return out
 
 
 def export_pretrained(modules, folder, vocabulary):

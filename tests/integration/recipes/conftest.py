@@ -2,17 +2,20 @@
 
 One short training of the joint demo recipe serves the end-to-end,
 inference and reproducibility tests; one small SynthEmo corpus serves the
-short demo runs of the other recipes. A family's short noise-trained run
-(``family_<name>.train``) serves that family's tests as ``trained_<name>``.
-inference and reproducibility tests; one short noise-trained run of each
-family (``family_<name>.train``) serves that family's tests; one small
-SynthEmo corpus serves the short demo runs of the other recipes.
+short demo runs of the other recipes; one short noise-trained run of each
+family (``family_<name>.train``) serves that family's tests and the
+contract test over every family (``test_every_family.py``) as
+``trained_<name>``.
 """
 
 import pytest
 
 from speechbrain_ext.synthetic.synthemo import ensure_synthemo
-from tests.integration.recipes import family_fusion, family_residual
+from tests.integration.recipes import (
+    family_fusion,
+    family_libri_a2w,
+    family_residual,
+)
 from tests.integration.recipes.helpers import CONDITIONS, run_recipe
 
 
@@ -59,6 +62,7 @@ def trained_residual(tmp_path_factory):
     return family_residual.train(tmp_path_factory.mktemp("residual"))
 
 
+@pytest.fixture(scope="session")
 def trained_fusion(tmp_path_factory, synthemo_150):
     """The fusion family's demo, noise-trained briefly (3 epochs).
 
@@ -67,3 +71,9 @@ def trained_fusion(tmp_path_factory, synthemo_150):
     """
     work = tmp_path_factory.mktemp("fusion")
     return family_fusion.train(work, synthemo_folder=synthemo_150)
+
+
+@pytest.fixture(scope="session")
+def trained_libri_a2w(tmp_path_factory):
+    """The LibriSpeech A2W family's run (:mod:`family_libri_a2w`)."""
+    return family_libri_a2w.train(tmp_path_factory.mktemp("libri_a2w"))

@@ -6,12 +6,15 @@ normalised, 3 frames stacked -> 5 BLSTM x 320 -> location-aware attention,
 1-layer LSTM decoder of 320 -> tanh hidden layer -> softmax over ``<unk>``,
 the top-N training words and ``<eos>``. Label-smoothed NLL of the
 teacher-forced decoder (+ optional word CTC on the encoder); greedy decoding
-in validation, beam search (width 4) in test; WER. The best checkpoint's
-``normalize``, ``enc``, ``emb``, ``dec``, ``seq_lin`` and ``vocabulary.txt``
-are then exported to ``<output_folder>/pretrained/`` for the joint recipe.
+in validation, beam search (width 4) in test; WER of the best checkpoint
+under the noise conditions of ``test_conditions`` (clean; noise, music,
+babble at 15 and 5 dB). Its ``normalize``, ``enc``, ``emb``, ``dec``,
+``seq_lin`` and ``vocabulary.txt`` are then exported to
+``<output_folder>/pretrained/`` for the joint recipe.
 
-    python train.py hparams/train.yaml --data_folder=<LibriSpeech>
-    python train.py hparams/train_demo.yaml   # embedded corpus, CPU
+    python train.py hparams/train.yaml --data_folder=<LibriSpeech> \
+        --musan_folder=<musan> [--noise_prob=1.0]
+    python train.py hparams/train_demo.yaml   # embedded corpora, CPU
 
 Authors
  * SpeechBrain joint ASR/SER recipe contributors
@@ -25,18 +28,16 @@ import speechbrain as sb
 import torch
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
+from speechbrain_ext.augment.noise_pools import recipe_noise
 from speechbrain_ext.dataio.librispeech_prepare import (
     build_word_vocabulary,
     load_word_vocabulary,
 )
-from speechbrain_ext.dataio.word_tokens import (
-    add_word_tokens,
-    ids_to_words,
-    with_eos,
-)
+from speechbrain_ext.dataio.word_tokens import add_word_tokens, with_eos
+from speechbrain_ext.inference import ContextFile, export_for_inference
 from speechbrain_ext.lobes.models.a2w import (
     VOCABULARY_FILE,
-    a2w_teacher_forced,
+    a2w_forward,
     export_pretrained,
 )
 from speechbrain_ext.recipe.brain import RecipeBrain
@@ -48,71 +49,48 @@ from speechbrain_ext.recipe.data import (
     train_loader_options,
 )
 from speechbrain_ext.recipe.hparams import load_hparams
-from speechbrain_ext.utils.report import (
-    condition_set_folder,
-    write_condition_report,
-    write_run_report,
-)
+from speechbrain_ext.utils.evaluation import evaluate_conditions
 
 
 class A2WBrain(RecipeBrain):
     """Encoder-decoder word recognition with greedy or beam decoding."""
 
+    vocabulary = None  # the output units, vocabulary.txt of save_folder
+
     def compute_forward(self, batch, stage):
-        """Fbank -> normalise -> encoder -> teacher-forced decoder."""
-        batch = batch.to(self.device)
+        """Fbank -> encoder -> teacher-forced decoder (+ hypotheses).
+
+        ``a2w_forward`` reads ``hparams.compute_features`` and decodes with
+        ``hparams.valid_search`` (greedy) or ``hparams.test_search`` (beam).
+        """
         wavs, wav_lens = batch.sig
-        tokens_bos, _ = batch.tokens_bos
-        feats = self.hparams.compute_features(wavs)
-        feats = self.modules.normalize(feats, wav_lens)
-        enc_states, _, log_probs = a2w_teacher_forced(
-            self.modules, feats, wav_lens, tokens_bos
+        return a2w_forward(
+            self.modules,
+            self.hparams,
+            wavs,
+            wav_lens,
+            stage=stage,
+            vocabulary=self.vocabulary,
+            tokens_bos=batch.tokens_bos.data,
         )
-        hyps, p_ctc = None, None
-        if stage == sb.Stage.VALID:
-            hyps, *_ = self.hparams.valid_search(enc_states, wav_lens)
-        elif stage == sb.Stage.TEST:
-            hyps, *_ = self.hparams.test_search(enc_states, wav_lens)
-        elif self.hparams.epoch_counter.current <= self.hparams.ctc_epochs:
-            p_ctc = torch.log_softmax(self.modules.ctc_lin(enc_states), -1)
-        return log_probs, p_ctc, hyps
 
     def compute_objectives(self, predictions, batch, stage):
-        """Label-smoothed NLL (+ word CTC, early epochs); WER of hyps."""
-        log_probs, p_ctc, hyps = predictions
+        """Label-smoothed NLL (+ word CTC in the first ``ctc_epochs``)."""
         tokens_eos, tokens_eos_lens = batch.tokens_eos
         loss = self.hparams.seq_cost(
-            log_probs, tokens_eos, length=tokens_eos_lens
+            predictions["log_probs"], tokens_eos, length=tokens_eos_lens
         )
-        if p_ctc is not None:
+        epoch = self.hparams.epoch_counter.current
+        if stage == sb.Stage.TRAIN and epoch <= self.hparams.ctc_epochs:
+            logits = self.modules.ctc_lin(predictions["enc_states"])
             tokens, lens = batch.tokens
-            ctc = self.hparams.ctc_cost(p_ctc, tokens, batch.sig[1], lens)
+            ctc = self.hparams.ctc_cost(
+                torch.log_softmax(logits, -1), tokens, batch.sig[1], lens
+            )
             self.track_loss("ctc", ctc)
             weight = self.hparams.ctc_weight
             loss = weight * ctc + (1 - weight) * loss
-        if hyps is not None:
-            words = [ids_to_words(hyp, self.vocabulary) for hyp in hyps]
-            refs = [wrd.split() for wrd in batch.wrd]
-            self.wer_metric.append(batch.id, words, refs)
-            if stage == sb.Stage.TEST and self.test_records is not None:
-                self.test_records += [
-                    {"id": uid, "ref": ref, "hyp": " ".join(hyp)}
-                    for uid, ref, hyp in zip(batch.id, batch.wrd, words)
-                ]
         return loss
-
-    def on_stage_start(self, stage, epoch=None):
-        """Resets the loss terms and the WER tracker."""
-        super().on_stage_start(stage, epoch)
-        self.wer_metric = self.hparams.error_rate_computer()
-
-    def summarize_metrics(self, stage):
-        """WER (%) of the greedy (validation) or beam (test) hypotheses."""
-        return {"WER": self.wer_metric.summarize("error_rate")}
-
-    def selection_error(self, stats):
-        """Validation WER, or loss (``selection_metric`` in the yaml)."""
-        return stats[self.hparams.selection_metric]
 
 
 def merge_manifests(paths, output):
@@ -143,13 +121,11 @@ def word_vocabulary(train_annotation, top_n, save_folder):
 
 def dataio_prepare(hparams):
     """Datasets with audio and word targets, and the vocabulary."""
-    names = [os.path.basename(p)[:-5] for p in hparams["test_annotation"]]
-    tests = dict(zip(names, hparams["test_annotation"]))
     datasets = load_datasets(
         {
             "train": hparams["train_annotation"],
             "valid": hparams["valid_annotation"],
-            **tests,
+            "test": hparams["test_annotation"],
         },
         hparams["data_folder"],
         sorting=hparams["sorting"],
@@ -170,7 +146,7 @@ def dataio_prepare(hparams):
         list(datasets.values()),
         ["id", "sig", "wrd", "tokens_bos", "tokens_eos", "tokens"],
     )
-    return datasets, list(tests), vocabulary
+    return datasets, vocabulary
 
 
 if __name__ == "__main__":
@@ -188,7 +164,7 @@ if __name__ == "__main__":
         overrides=overrides,
     )
 
-    # Corpus (demo), manifests; the training splits merged in one manifest
+    # Corpora (demo), manifests, noise pools; the training splits merged
     run_preparation(hparams["data_preparation"], hparams["skip_prep"])
     if not hparams["skip_prep"]:
         splits = [
@@ -196,7 +172,14 @@ if __name__ == "__main__":
             for split in hparams["train_splits"]
         ]
         run_on_main(merge_manifests, args=[splits, hparams["train_annotation"]])
-    datasets, test_names, vocabulary = dataio_prepare(hparams)
+    datasets, vocabulary = dataio_prepare(hparams)
+    # Test conditions; AddNoise would add white noise without its pools
+    conditions, condition_mixer = recipe_noise(
+        hparams["test_conditions"],
+        hparams["noise_folder"],
+        hparams["test_noise_seed"],
+        noise_prob=hparams["noise_prob"],
+    )
 
     if hparams["ctc_epochs"] == 0:  # attention only: no CTC layer to train
         hparams["ctc_lin"].requires_grad_(False)
@@ -206,7 +189,10 @@ if __name__ == "__main__":
         run_opts=run_opts,
         checkpointer=hparams["checkpointer"],
         param_groups=hparams["param_groups"],
+        train_augment=hparams["train_augment"],
+        condition_mixer=condition_mixer,
         train_logger=hparams["train_logger"],
+        selection_metric=hparams["selection_metric"],
     )
     brain.vocabulary = vocabulary
 
@@ -227,34 +213,28 @@ if __name__ == "__main__":
         valid_loader_kwargs=hparams["valid_dataloader_opts"],
     )
 
-    # Beam-search WER of the best checkpoint, then its export; the test
-    # sets are a condition set (other sets do not overwrite the reports)
-    test_sets = [
-        {"name": name, "manifest": os.path.abspath(path)}
-        for name, path in zip(test_names, hparams["test_annotation"])
-    ]
-    results, folder = {}, None
-    for name in test_names:
-        brain.test_records = []
-        brain.evaluate(
-            datasets[name],
-            min_key="error",
-            test_loader_kwargs=hparams["test_dataloader_opts"],
-        )
-        if if_main_process():
-            if folder is None:
-                folder = condition_set_folder(
-                    hparams["results_folder"], "+".join(test_names), test_sets
-                )
-            results[name] = write_condition_report(
-                folder, name, brain.test_records
-            )
-            wer_file = os.path.join(folder, name, "wer.txt")
-            with open(wer_file, "w", encoding="utf-8") as f:
-                brain.wer_metric.write_stats(f)
-
-    if if_main_process():
-        write_run_report(folder, results, os.path.basename(hparams_file))
+    # Beam-search WER of the best checkpoint under every test condition
+    # (reports), then the export of its pre-trained parts
+    evaluate_conditions(
+        brain,
+        datasets["test"],
+        conditions,
+        hparams["results_folder"],
+        test_loader_kwargs=hparams["test_dataloader_opts"],
+        min_key="error",
+        title=os.path.basename(hparams_file),
+        condition_set=hparams["test_conditions"],
+    )
+    if if_main_process() and not brain.test_only:
         export_pretrained(
             brain.modules, hparams["pretrained_folder"], vocabulary
+        )
+    # inference.yaml and custom_interface.py (transcribe_file)
+    if if_main_process() and not (brain.debug or brain.test_only):
+        export_for_inference(
+            hparams["output_folder"],
+            forward=a2w_forward,
+            context={
+                "vocabulary": ContextFile(load_word_vocabulary, VOCABULARY_FILE)
+            },
         )
