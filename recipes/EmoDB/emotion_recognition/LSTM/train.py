@@ -8,17 +8,20 @@ Networks*. MSPEC (40 log-mel) or MFCC (13) frames, alone, with Δ or with
 emotion (7 classes). Model: 2 recurrent layers (LSTM 128, dropout 0.2), the
 last state -> fully connected layer (L2 penalty 1e-4 on its weights) ->
 softmax; Adam, batches of 128 windows, 10 epochs. A training example is the
-window's audio, whose features are computed in the forward pass. An
-utterance is classified from all its windows: the mean of their
-log-posteriors, renormalised (``aggregation: mean_log_prob``); the core
-scores the utterances (``WA``, ``UA``, ``macro_F1``) and the windows, each
-classified alone (``window_WA``). The speakers of train (408 utterances),
-validation (56) and test (71) are disjoint.
+window's audio (noise training mixes MUSAN into it), whose features are
+computed in the forward pass. An utterance is classified from all its
+windows: the mean of their log-posteriors, renormalised (``aggregation:
+mean_log_prob``); the core scores the utterances (``WA``, ``UA``,
+``macro_F1``) and the windows, each classified alone (``window_WA``). The
+speakers of train (408 utterances), validation (56) and test (71) are
+disjoint; the test runs under the noise conditions of ``test_conditions``
+(clean; noise, music, babble at 15 and 5 dB).
 
-    python train.py hparams/lstm.yaml --data_folder=<Emo-DB folder>
-    python train.py hparams/lstm.yaml --data_folder=... \
+    python train.py hparams/lstm.yaml --data_folder=<Emo-DB folder> \
+        --musan_folder=<musan> [--noise_prob=1.0 for noise training]
+    python train.py hparams/lstm.yaml --data_folder=... --musan_folder=... \
         --feature_type=mfcc --delta_order=0     # Table 3: features
-    python train.py hparams/rnn.yaml --data_folder=...   # Table 4: cells
+    python train.py hparams/rnn.yaml --data_folder=... --musan_folder=...
     python train.py hparams/lstm_demo.yaml      # generated corpus, CPU
 
 Authors
@@ -31,10 +34,7 @@ import sys
 
 import speechbrain as sb
 
-from speechbrain_ext.augment.noise_pools import (
-    build_condition_mixer,
-    load_condition_set,
-)
+from speechbrain_ext.augment.noise_pools import recipe_noise
 from speechbrain_ext.lobes.models.window_rnn import window_rnn_forward
 from speechbrain_ext.nnet.windows import AudioWindows
 from speechbrain_ext.recipe.brain import RecipeBrain
@@ -146,19 +146,20 @@ if __name__ == "__main__":
         overrides=overrides,
     )
 
-    # The yaml lists the preparation steps (corpus generation, Emo-DB split)
+    # The yaml lists the preparation steps (corpus, split, noise pools)
     run_preparation(hparams["data_preparation"], hparams["skip_prep"])
     train_windows, valid_set, test_set, emo_encoder = dataio_prepare(hparams)
 
-    # Clean test audio: a mixer without noise pools
-    conditions = load_condition_set("clean")
+    # Test conditions; AddNoise would add white noise without its pools
+    conditions, condition_mixer = recipe_noise(hparams)
     brain = WindowRNNBrain(
         modules=hparams["modules"],
         hparams=hparams,
         run_opts=run_opts,
         checkpointer=hparams["checkpointer"],
         param_groups=hparams["param_groups"],
-        condition_mixer=build_condition_mixer(conditions, "", hparams["seed"]),
+        train_augment=hparams["train_augment"],
+        condition_mixer=condition_mixer,
         train_logger=hparams["train_logger"],
     )
     brain.emo_encoder = emo_encoder
@@ -176,7 +177,7 @@ if __name__ == "__main__":
     )
 
     # Test utterances with the last epoch's model (as the paper) or the
-    # best on validation: predictions, metrics, confusion matrix
+    # best on validation, under every noise condition (reports, plots)
     evaluate_conditions(
         brain,
         test_set,
@@ -185,5 +186,5 @@ if __name__ == "__main__":
         test_loader_kwargs=hparams["test_dataloader_opts"],
         min_key=None if hparams["test_last_epoch"] else "error",
         title=os.path.basename(hparams_file),
-        condition_set="clean",
+        condition_set=hparams["test_conditions"],
     )
