@@ -366,9 +366,9 @@ def test_run_of_another_recipe_is_refused_before_writing(tmp_path, capsys):
         "argument --model: not a run of the joint recipe",
         f"{run / 'hyperparams.yaml'} is a run of "
         "recipes/EmoDB/emotion_recognition/LSTM (lstm_demo.yaml) with the "
-        "modules normalize, encoder, classifier",
+        "modules compute_features, normalize, encoder, classifier",
         "runs models of recipes/IEMOCAP/ASR_SER/wav2vec2_CTC_BERT",
-        "it cannot run normalize, classifier",
+        "it cannot run compute_features, normalize, classifier",
     ):
         assert expected in err, err
     for call in load_model, export_for_inference:

@@ -2,12 +2,14 @@
 
 One short training of the joint demo recipe serves the end-to-end,
 inference and reproducibility tests; one small SynthEmo corpus serves the
-short demo runs of the other recipes.
+short demo runs of the other recipes; one short noise training of the
+Emo-DB LSTM demo (``family_emodb``) serves the tests of that family.
 """
 
 import pytest
 
 from speechbrain_ext.synthetic.synthemo import ensure_synthemo
+from tests.integration.recipes import family_emodb
 from tests.integration.recipes.helpers import CONDITIONS, run_recipe
 
 
@@ -45,3 +47,11 @@ def trained_joint(tmp_path_factory):
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     return {"out": out, "work": work, "conditions": conditions}
+
+
+@pytest.fixture(scope="session")
+def trained_emodb(tmp_path_factory):
+    """The Emo-DB LSTM demo trained briefly with noise training
+    (:func:`tests.integration.recipes.family_emodb.train`): its output
+    folder, tested under ``clean`` and ``noise_5dB``."""
+    return family_emodb.train(tmp_path_factory.mktemp("emodb"))
