@@ -2,10 +2,12 @@
 
 A window classifier (Cournut & Buldu: an RNN over 25 frames, 250 ms) is
 trained on windows cut from the training utterances with a shift of a few
-frames, each window labelled with its utterance's class
-(:class:`FeatureWindows`). At test time an utterance is cut the same way
-(:func:`sliding_windows`) and its prediction comes from the predictions of
-its windows (:func:`aggregate_windows`).
+frames, each window labelled with its utterance's class. At test time an
+utterance's features are cut into windows (:func:`sliding_windows`) and its
+prediction comes from the predictions of its windows
+(:func:`aggregate_windows`). In training, the examples are windows of
+audio (:class:`AudioWindows`), so that training-time augmentation changes
+the audio of each window before its features are computed.
 
 The same :func:`window_starts` serves both, so training and test windows are
 cut identically: windows start at frames ``0, shift, 2 * shift, ...`` and
@@ -166,41 +168,59 @@ def aggregate_windows(log_probs, owners, n_sequences, method="mean_log_prob"):
     return means.clamp_min(1e-30).log()
 
 
-class FeatureWindows(torch.utils.data.Dataset):
-    """The windows of a set of utterances, as training examples.
+class AudioWindows(torch.utils.data.Dataset):
+    """The windows of a set of utterances, as audio training examples.
 
-    The features of every utterance are computed once (by iterating over
-    ``utterances``) and kept in memory; item ``i`` is one window of one
-    utterance, with the utterance's label. Use it with a shuffling loader
-    and ``collate_fn=speechbrain.dataio.batch.PaddedBatch``: a batch is
-    then ``batch_size`` windows from anywhere in the training set.
+    Item ``i`` is one window of one utterance, with the utterance's label:
+    the samples from which a features module that computes one frame every
+    ``hop_length`` samples (frame ``t`` centred on sample ``t * hop_length``,
+    as SpeechBrain's ``STFT`` with ``center=True``) computes the window's
+    ``size`` frames and ``context`` more frames on each side, the utterance
+    being zero outside its samples. ``frame_range`` gives the first and
+    last of those frames that belong to the utterance; the features module
+    repeats them outside (see
+    :class:`speechbrain_ext.lobes.models.window_rnn.SpectralFeatures`). With
+    a ``context`` that covers the reach of its frames and derivatives,
+    frames ``context .. context + size - 1`` of the features of item ``i``
+    are those that :func:`sliding_windows` cuts from the features of the
+    whole utterance.
+
+    The audio of every utterance is read once (by iterating over
+    ``utterances``) and kept in memory. Use it with a shuffling loader and
+    ``collate_fn=speechbrain.dataio.batch.PaddedBatch``: a batch is then
+    ``batch_size`` windows from anywhere in the training set, all of
+    :attr:`n_samples` samples.
 
     Arguments
     ---------
     utterances : iterable of dict
         E.g. a ``DynamicItemDataset`` whose output keys include ``id``,
-        ``feats_key`` and ``label_key``.
+        ``audio_key`` and ``label_key``.
     size : int
         Frames per window.
     shift : int
         Frames between the starts of consecutive windows.
-    feats_key : str
-        Key of the features [frames, dims] (not normalised: normalise the
-        batches of windows, as the utterances at test time).
+    hop_length : int
+        Samples between consecutive frames.
+    context : int
+        Frames cut on each side of the window.
+    audio_key : str
+        Key of the waveform [samples] (also the key of the items' audio).
     label_key : str
         Key of the label (any object, e.g. an encoded label tensor).
 
     Example
     -------
-    >>> utts = [{"id": "a", "feats": torch.rand(31, 2), "emo": 0},
-    ...         {"id": "b", "feats": torch.rand(10, 2), "emo": 1}]
-    >>> windows = FeatureWindows(utts, size=25, shift=3, label_key="emo")
-    >>> len(windows), windows.windows_per_utterance
-    (4, {'a': 3, 'b': 1})
-    >>> item = windows[2]
-    >>> item["id"], item["feats"].shape, item["emo"]
-    ('a', torch.Size([25, 2]), 0)
-    >>> torch.equal(item["feats"], utts[0]["feats"][6:31])
+    >>> utts = [{"id": "a", "sig": torch.rand(4800), "emo": 0},
+    ...         {"id": "b", "sig": torch.rand(1600), "emo": 1}]
+    >>> windows = AudioWindows(utts, size=25, shift=3, hop_length=160,
+    ...                        context=2, label_key="emo")
+    >>> len(windows), windows.windows_per_utterance, windows.n_samples
+    (4, {'a': 3, 'b': 1}, 4480)
+    >>> item = windows[2]  # frames 4 .. 32 of "a" (6 .. 30 and context)
+    >>> item["id"], item["emo"], item["frame_range"].tolist()
+    ('a', 0, [0, 26])
+    >>> torch.equal(item["sig"][: 4160], utts[0]["sig"][640:])
     True
     """
 
@@ -209,24 +229,36 @@ class FeatureWindows(torch.utils.data.Dataset):
         utterances,
         size=25,
         shift=3,
-        feats_key="feats",
+        hop_length=160,
+        context=0,
+        audio_key="sig",
         label_key="emo_encoded",
     ):
+        if hop_length < 1 or context < 0:
+            raise ValueError(
+                "hop_length must be positive and context not negative: "
+                f"{hop_length}, {context}"
+            )
         self.size, self.shift = size, shift
-        self.feats_key, self.label_key = feats_key, label_key
+        self.hop_length, self.context = hop_length, context
+        self.audio_key, self.label_key = audio_key, label_key
+        self.n_samples = (size + 2 * context - 1) * hop_length
         self.utterances = []
         self.index = []
         self.windows_per_utterance = {}
         for utt in utterances:
-            feats = utt[feats_key].detach()
-            if feats.shape[0] == 0:
-                raise ValueError(f"utterance {utt['id']!r} has no frame")
-            if feats.shape[0] < size:  # one window, last frame repeated
-                repeat = feats[-1:].expand(size - feats.shape[0], -1)
-                feats = torch.cat([feats, repeat])
+            wav = utt[audio_key].detach()
+            if wav.dim() != 1 or wav.shape[0] == 0:
+                raise ValueError(
+                    f"utterance {utt['id']!r}: expected a non-empty waveform "
+                    f"[samples], got shape {tuple(wav.shape)}"
+                )
+            n_frames = 1 + wav.shape[0] // hop_length
+            padding = (context * hop_length, (size + context) * hop_length)
+            wav = torch.nn.functional.pad(wav, padding)
             u = len(self.utterances)
-            self.utterances.append((utt["id"], feats, utt[label_key]))
-            starts = window_starts(feats.shape[0], size, shift)
+            self.utterances.append((utt["id"], wav, n_frames, utt[label_key]))
+            starts = window_starts(n_frames, size, shift)
             self.index += [(u, s) for s in starts]
             self.windows_per_utterance[utt["id"]] = len(starts)
         if not self.index:
@@ -237,9 +269,21 @@ class FeatureWindows(torch.utils.data.Dataset):
 
     def __getitem__(self, i):
         u, start = self.index[i]
-        uid, feats, label = self.utterances[u]
+        uid, wav, n_frames, label = self.utterances[u]
+        first = start * self.hop_length
+        # Frame j of the item is frame start - context + j of the utterance
+        frame_range = torch.tensor(
+            [
+                max(0, self.context - start),
+                min(
+                    self.size + 2 * self.context - 1,
+                    self.context + n_frames - 1 - start,
+                ),
+            ]
+        )
         return {
             "id": uid,
-            self.feats_key: feats[start : start + self.size],
+            self.audio_key: wav[first : first + self.n_samples],
+            "frame_range": frame_range,
             self.label_key: label,
         }

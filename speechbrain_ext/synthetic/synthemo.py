@@ -16,7 +16,9 @@ Every cue is jittered per utterance, so neither the audio alone nor the words
 alone reach what both reach together. SynthNoise writes the MUSAN layout
 (``noise/``, ``music/``, ``speech/``) with coloured noises, hums and clicks,
 synthesised melodies and chords, and speech from voices that no SynthEmo
-speaker uses.
+speaker uses. :func:`ensure_synthemo` generates both once;
+:func:`ensure_synthnoise` generates SynthNoise alone, for a recipe whose
+corpus comes from elsewhere.
 
 Both generators are deterministic: the same seed gives byte-identical files.
 
@@ -916,6 +918,67 @@ def generate_synthnoise(output_folder, n_per_category=30, seed=1234):
         seconds += len(x) / SAMPLE_RATE
     files = {c: n_per_category for c in sources}
     return {"files": files, "seconds": round(seconds, 2)}
+
+
+def ensure_synthnoise(output_folder, n_per_category=30, seed=1234):
+    """Generates SynthNoise alone unless it already exists.
+
+    The noise corpus of a recipe whose corpus has none (e.g. the Emo-DB
+    demo on SynthEmoDB), without generating SynthEmo: ``output_folder``
+    receives ``musan`` (the files of :func:`generate_synthnoise`) and a
+    small ``synthnoise.json`` that records the options, with the
+    guarantees of :func:`ensure_synthemo`: written to
+    ``synthnoise.partial`` and moved into place when complete, returned at
+    once by a second call with the same options, an error with other
+    options, and never written over a ``musan`` folder it did not write
+    (see :func:`~speechbrain_ext.synthetic.staging.generate_once`).
+
+    Arguments
+    ---------
+    output_folder : str
+        Folder that receives ``musan``.
+    n_per_category : int
+        Files per category (at least :data:`MIN_NOISE_FILES`: one for
+        each of the disjoint train and test pools of ``prepare_musan``).
+    seed : int
+        Random seed: the same seed gives byte-identical files.
+
+    Returns
+    -------
+    dict
+        The generation summary (read back from ``synthnoise.json`` when
+        the corpus already existed).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> out = tempfile.mkdtemp()
+    >>> first = ensure_synthnoise(out, n_per_category=2)
+    >>> first["files"]
+    {'noise': 2, 'music': 2, 'speech': 2}
+    >>> ensure_synthnoise(out, n_per_category=2) == first
+    True
+    >>> sorted(os.listdir(out))
+    ['musan', 'synthnoise.json']
+    """
+    from speechbrain_ext.synthetic.staging import generate_once
+
+    _check_integer("n_per_category", n_per_category, MIN_NOISE_FILES)
+    _check_integer("seed", seed, 0)
+    options = {"n_per_category": n_per_category, "seed": seed}
+
+    def generate(staging):
+        """Writes SynthNoise into the staging folder; its summary."""
+        logger.info("Generating SynthNoise in %s", output_folder)
+        return generate_synthnoise(
+            os.path.join(staging, "musan"),
+            n_per_category=n_per_category,
+            seed=seed,
+        )
+
+    return generate_once(
+        output_folder, "synthnoise", ["musan"], options, generate
+    )
 
 
 def ensure_synthemo(

@@ -1,10 +1,7 @@
 """The Emo-DB LSTM recipe: windowing and aggregation, features, encoder,
-and a short training on a generated corpus (slow)."""
+full-size configurations (its demo's training: recipes/test_emodb_demo.py)."""
 
-import json
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -16,7 +13,7 @@ from speechbrain_ext.lobes.models.window_rnn import (
     feature_size,
 )
 from speechbrain_ext.nnet.windows import (
-    FeatureWindows,
+    AudioWindows,
     aggregate_windows,
     sliding_windows,
     window_starts,
@@ -42,31 +39,50 @@ def test_window_count_and_coverage(n_frames):
         assert starts[-1] + 25 <= n_frames < starts[-1] + 25 + 3
 
 
-def test_training_and_test_windows_are_the_same():
-    """FeatureWindows (training) and sliding_windows (test) cut alike."""
+@pytest.mark.parametrize("kind, delta_order", [("mspec", 2), ("mfcc", 1)])
+def test_training_windows_of_audio_give_the_test_windows(kind, delta_order):
+    """The features of AudioWindows' windows of audio (training), cropped
+    as the forward pass crops them, are the windows that sliding_windows
+    cuts from the features of the utterances (test): first and last windows
+    of an utterance and a short utterance included."""
     torch.manual_seed(0)
-    lengths = [40, 10, 77]
+    features = SpectralFeatures(kind, delta_order)
+    # 45 frames, 8 frames (shorter than a window: one window), 78 frames
+    lengths = [7040, 1200, 12345]
     utts = [
-        {"id": f"u{i}", "feats": torch.randn(n, 3), "emo": torch.tensor([i])}
+        {"id": f"u{i}", "sig": torch.randn(n), "emo": torch.tensor([i])}
         for i, n in enumerate(lengths)
     ]
-    windows = FeatureWindows(utts, size=25, shift=3, label_key="emo")
+    windows = AudioWindows(
+        utts, 25, 3, features.hop_length, features.context, label_key="emo"
+    )
+    items = PaddedBatch([windows[i] for i in range(len(windows))])
+    assert items.sig.data.shape == (7 + 1 + 18, windows.n_samples)
+    start = features.context
+    trained = features(items.sig.data, items.frame_range.data)
+    trained = trained[:, start : start + 25]
     batch = PaddedBatch(utts)
-    feats, lens = batch.feats
-    cut, owners = sliding_windows(feats, lens, size=25, shift=3)
-    assert len(windows) == len(cut) == 6 + 1 + 18
-    for i in range(len(windows)):
-        item = windows[i]
-        assert torch.equal(item["feats"], cut[i])
-        assert int(item["emo"]) == int(owners[i])
-        assert item["id"] == f"u{int(owners[i])}"
-    # A short utterance: one window, its last frame repeated, no padding
+    wavs, lens = batch.sig
+    frames = features.utterance_frames(lens, wavs.shape[1])
+    assert frames[:, 1].tolist() == [44, 7, 77]
+    feats = features(wavs, frames)
+    cut, owners = sliding_windows(
+        feats, (frames[:, 1] + 1) / feats.shape[1], size=25, shift=3
+    )
+    assert trained.shape == cut.shape == (26, 25, features.output_size)
+    assert torch.allclose(trained, cut, atol=1e-4)
+    assert items.emo.data[:, 0].tolist() == owners.tolist()
+    assert items.id == [f"u{int(o)}" for o in owners]
+    # In the padded batch, each utterance has its features computed alone
+    # (derivatives at its last frames included)
+    for i, utt in enumerate(utts):
+        alone = features(utt["sig"][None])[0]
+        assert torch.allclose(feats[i, : len(alone)], alone, atol=1e-4)
+    # A short utterance: one window, its last frame repeated
     short = cut[owners == 1][0]
-    assert torch.equal(short[:10], utts[1]["feats"])
-    assert torch.equal(short[10:], utts[1]["feats"][-1:].expand(15, 3))
-    # Cut alone or in a padded batch: the same windows
-    alone, _ = sliding_windows(utts[0]["feats"][None], size=25, shift=3)
-    assert torch.equal(alone, cut[owners == 0])
+    assert torch.equal(short[8:], short[7:8].expand(17, -1))
+    with pytest.raises(ValueError, match="utterance 'e': expected a non-"):
+        AudioWindows([{"id": "e", "sig": torch.zeros(0), "emo_encoded": 0}])
 
 
 def test_aggregation():
@@ -135,49 +151,6 @@ def test_encoder_returns_the_final_states():
         RecurrentWindowEncoder(6, "transformer")
 
 
-# ----------------------------------------------------------------------
-# Training on held-out speakers (slow)
-# ----------------------------------------------------------------------
-@pytest.mark.slow
-def test_demo_recipe_learns_on_held_out_speakers(tmp_path):
-    """4 epochs on 210 generated utterances; test on speakers 15 and 16."""
-    out = tmp_path / "run"
-    cmd = [
-        sys.executable,
-        os.path.join(RECIPE, "train.py"),
-        os.path.join(RECIPE, "hparams", "lstm_demo.yaml"),
-        f"--output_folder={out}",
-        f"--synthemodb_folder={tmp_path / 'synthemodb'}",
-        "--synthemodb_utterances=210",
-        "--number_of_epochs=4",
-        "--valid_speakers=[14]",
-        "--test_speakers=[15,16]",
-    ]
-    proc = subprocess.run(
-        cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    with open(out / "prepared" / "test.json", encoding="utf-8") as f:
-        test = json.load(f)
-    assert {e["spk_id"] for e in test.values()} == {"15", "16"}
-    with open(out / "test_results" / "clean" / "metrics.json") as f:
-        metrics = json.load(f)
-    assert metrics["n"] == len(test) > 40
-    # chance is 1/7 (14%); the most frequent class, anger, is 24%
-    assert metrics["WA"] > 45, metrics
-    assert metrics["UA"] > 35, metrics
-    # accuracy over the utterances (WA) and over their windows, side by side
-    assert 0 <= metrics["window_WA"] <= 100, metrics
-    assert metrics["n_windows"] > metrics["n"]
-    with open(out / "test_results" / "metrics.json") as f:
-        assert {"WA", "window_WA"} <= set(json.load(f)["clean"])
-    log = (out / "train_log.txt").read_text()
-    assert "Epoch loaded: 4" in log
-    assert "valid ACC:" in log and "valid window_ACC:" in log
-    assert "test ACC:" in log and "test window_ACC:" in log
-    assert (out / "test_results" / "clean" / "predictions.csv").exists()
-
-
 @pytest.mark.parametrize(
     "yaml_name, cell, hidden, directions",
     [
@@ -193,7 +166,9 @@ def test_full_size_configurations_have_the_papers_dimensions(
     from hyperpyyaml import load_hyperpyyaml
 
     with open(os.path.join(RECIPE, "hparams", yaml_name)) as f:
-        hparams = load_hyperpyyaml(f, {"data_folder": "emodb"})
+        hparams = load_hyperpyyaml(
+            f, {"data_folder": "emodb", "musan_folder": "musan"}
+        )
     encoder, classifier = hparams["encoder"], hparams["classifier"]
     assert hparams["n_features"] == 3 * 40
     assert (hparams["window_size"], hparams["window_shift"]) == (25, 3)
@@ -209,3 +184,7 @@ def test_full_size_configurations_have_the_papers_dimensions(
     n_params = sum(p.numel() for p in encoder.parameters())
     assert n_params == expected
     assert hparams["l2_weight"] == 1e-4 and hparams["number_of_epochs"] == 10
+    # clean training by default, tested under the seven noise conditions
+    assert hparams["noise_prob"] == 0.0
+    assert hparams["test_conditions"] == "paper7"
+    assert hparams["train_augment"] == [hparams["noise_augment"]]

@@ -10,7 +10,10 @@ import torch
 from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.dataio.encoder import CategoricalEncoder
 
-from speechbrain_ext.augment.noise_pools import load_condition_set
+from speechbrain_ext.augment.noise_pools import (
+    build_condition_mixer,
+    load_condition_set,
+)
 from speechbrain_ext.utils.evaluation import evaluate_conditions
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
@@ -27,10 +30,23 @@ def _recipe_module():
     return module
 
 
+class Frames(torch.nn.Module):
+    """Stands in for the features: the audio read as frames of 2 values."""
+
+    context = 0
+
+    def forward(self, wavs, frame_range=None):
+        return wavs.view(wavs.shape[0], -1, 2)
+
+    def utterance_frames(self, wav_lens, n_samples):
+        last = (wav_lens * n_samples).round().long() // 2 - 1
+        return torch.stack([torch.zeros_like(last), last], dim=1)
+
+
 class Unnormalized(torch.nn.Module):
     """Stands in for the global normalisation: features as they are."""
 
-    def forward(self, feats, lengths, epoch=None):
+    def forward(self, feats, lengths=None, epoch=None):
         return feats
 
 
@@ -52,7 +68,8 @@ class Recorder:
 
 
 def _utterances():
-    """Two utterances whose window predictions are set frame by frame.
+    """Two utterances whose window predictions are set frame by frame (their
+    audio ``sig`` holds the frames, read back by :class:`Frames`).
 
     ``a`` (ang, 31 frames): windows of 25 frames every 3 end on frames 24,
     27 and 30; the first two say ang, the third hap, so 2 of its 3
@@ -65,8 +82,8 @@ def _utterances():
     b = torch.zeros(10, 2)
     b[-1] = torch.tensor([0.0, 3.0])
     return [
-        {"id": "a", "feats": a, "emo_encoded": torch.tensor([0])},
-        {"id": "b", "feats": b, "emo_encoded": torch.tensor([1])},
+        {"id": "a", "sig": a.flatten(), "emo_encoded": torch.tensor([0])},
+        {"id": "b", "sig": b.flatten(), "emo_encoded": torch.tensor([1])},
     ]
 
 
@@ -84,13 +101,14 @@ def _brain(tmp_path, logger):
         "window_size": 25,
         "window_shift": 3,
         "aggregation": "mean_log_prob",
-        "log_softmax": sb.nnet.activations.Softmax(apply_log=True),
         "compute_cost": sb.nnet.losses.nll_loss,
         "classifier": classifier,
         "l2_weight": 1e-4,
         "emotions": EMOTIONS,
+        "selection_metric": "WA",
     }
     modules = {
+        "compute_features": Frames(),
         "normalize": Unnormalized(),
         "encoder": LastFrame(),
         "classifier": classifier,
@@ -103,6 +121,9 @@ def _brain(tmp_path, logger):
         param_groups={
             "model": {"modules": classifier, "optimizer": torch.optim.Adam}
         },
+        condition_mixer=build_condition_mixer(
+            load_condition_set("clean"), str(tmp_path), seed=1
+        ),
         train_logger=logger,
     )
     encoder = CategoricalEncoder()
@@ -125,7 +146,6 @@ def test_window_accuracy_counts_windows_utterance_accuracy_utterances(
         _utterances(),
         load_condition_set("clean"),
         str(results),
-        labels=EMOTIONS,
         test_loader_kwargs={"batch_size": 2, "collate_fn": PaddedBatch},
     )
     with open(results / "clean" / "metrics.json", encoding="utf-8") as f:
@@ -148,9 +168,9 @@ def test_window_accuracy_counts_windows_utterance_accuracy_utterances(
         "1",
         "1",
     )
-    # the test stage's log line: both accuracies
+    # the test stage's log line: both accuracies, from the core's metrics
     test_stats = logger.logged[-1]["test_stats"]
-    assert test_stats["ACC"] == 100.0 and test_stats["window_ACC"] == 75.0
+    assert test_stats["WA"] == 100.0 and test_stats["window_WA"] == 75.0
 
 
 def test_validation_logs_both_accuracies(tmp_path):
@@ -158,9 +178,33 @@ def test_validation_logs_both_accuracies(tmp_path):
     batch = PaddedBatch(_utterances())
     brain.on_stage_start(sb.Stage.VALID, epoch=1)
     brain.evaluate_batch(batch, sb.Stage.VALID)
-    stats = brain.summarize_metrics(sb.Stage.VALID)
-    assert stats == {"ACC": 100.0, "window_ACC": 75.0}
+    stats = brain.stage_metrics.summarize()
+    assert (stats["WA"], stats["window_WA"]) == (100.0, 75.0)
     # the next stage starts its counts anew
     brain.on_stage_start(sb.Stage.VALID, epoch=2)
     brain.evaluate_batch(PaddedBatch(_utterances()[:1]), sb.Stage.VALID)
-    assert brain.summarize_metrics(sb.Stage.VALID)["window_ACC"] == 200 / 3
+    assert brain.stage_metrics.summarize()["window_WA"] == 200 / 3
+
+
+def test_forward_follows_the_prediction_contract(tmp_path):
+    """Utterances: their posteriors, and those of their windows with the
+    utterance of each; windows of audio (training): their posteriors."""
+    brain = _brain(tmp_path, Recorder())
+    batch = PaddedBatch(_utterances())
+    out = brain.compute_forward(batch, sb.Stage.VALID)
+    assert sorted(out) == ["p_emo", "window_owners", "window_p_emo"]
+    assert out["window_owners"].tolist() == [0, 0, 0, 1]
+    assert out["p_emo"].argmax(-1).tolist() == [0, 1]
+    windows = PaddedBatch(
+        [
+            {
+                "id": "a",
+                "sig": torch.tensor([0.0, 1.0] * 25),
+                "frame_range": torch.tensor([0, 24]),
+                "emo_encoded": torch.tensor([1]),
+            }
+        ]
+    )
+    out = brain.compute_forward(windows, sb.Stage.TRAIN)
+    assert sorted(out) == ["p_emo"] and out["p_emo"].shape == (1, 2)
+    assert out["p_emo"].argmax(-1).tolist() == [1]

@@ -9,15 +9,21 @@ connected softmax layer.
 * :class:`SpectralFeatures` -- MFCC or MSPEC with Δ / Δ+ΔΔ
   (:func:`feature_size` gives its dimension, for the yaml file);
 * :class:`RecurrentWindowEncoder` -- vanilla RNN, LSTM or GRU cells, uni- or
-  bidirectional, returning the final state of the last layer.
+  bidirectional, returning the final state of the last layer;
+* :func:`window_rnn_forward` -- the forward pass of the family: windows of
+  audio -> window posteriors in training; utterances -> window posteriors
+  and the utterance posteriors they give otherwise.
 
 Authors
  * SpeechBrain Emo-DB recipe contributors
 """
 
+import speechbrain as sb
 import torch
 from speechbrain.lobes.features import MFCC, Fbank
 from speechbrain.processing.features import Deltas
+
+from speechbrain_ext.nnet.windows import aggregate_windows, sliding_windows
 
 FEATURE_KINDS = ("mspec", "mfcc")
 
@@ -122,24 +128,76 @@ class SpectralFeatures(torch.nn.Module):
             Deltas(base_size, window_length=2 * n + 1)
             for n in delta_n[:delta_order]
         )
+        stft = self.base.compute_STFT
+        self.hop_length = stft.hop_length
+        # Frames on each side that a frame's features depend on: the
+        # samples of its STFT window reach the centres of the frames
+        # ceil(n_fft / 2 / hop_length) away, each derivative N frames more
+        self.context = -(-(stft.n_fft // 2) // self.hop_length) + sum(
+            delta_n[:delta_order]
+        )
 
-    def forward(self, wavs):
+    def forward(self, wavs, frame_range=None):
         """Features [batch, frames, output_size] of waveforms [batch, time].
 
         Arguments
         ---------
         wavs : torch.Tensor
             Waveforms [batch, time].
+        frame_range : torch.Tensor, optional
+            [batch, 2]: the first and last frame of each row that belong to
+            its utterance (e.g. :meth:`utterance_frames` of a padded batch).
+            Outside them, each row repeats the nearest of them, before and
+            after every derivative: the frames inside are then those of the
+            utterance computed alone (its derivatives replicate its edge
+            frames), whatever the padding or the audio around it. Default:
+            every frame belongs to the utterance.
 
         Returns
         -------
         torch.Tensor
             The stacked features.
         """
-        feats = [self.base(wavs)]
+        feats = [self._hold(self.base(wavs), frame_range)]
         for delta in self.deltas:
-            feats.append(delta(feats[-1]))
+            feats.append(self._hold(delta(feats[-1]), frame_range))
         return torch.cat(feats, dim=-1)
+
+    @staticmethod
+    def _hold(feats, frame_range):
+        """Frames outside ``frame_range`` set to the nearest frame inside."""
+        if frame_range is None:
+            return feats
+        frames = torch.arange(feats.shape[1], device=feats.device)
+        index = frames.clamp(frame_range[:, :1], frame_range[:, 1:])
+        return feats.gather(1, index.unsqueeze(-1).expand_as(feats))
+
+    def utterance_frames(self, wav_lens, n_samples):
+        """First and last frame of each utterance of a padded batch.
+
+        Arguments
+        ---------
+        wav_lens : torch.Tensor
+            Relative lengths [batch] of the waveforms.
+        n_samples : int
+            Samples of the padded batch.
+
+        Returns
+        -------
+        torch.Tensor
+            [batch, 2], long: 0 and the last frame (a waveform of ``n``
+            samples has ``1 + n // hop_length`` frames).
+
+        Example
+        -------
+        >>> features = SpectralFeatures()
+        >>> features.utterance_frames(torch.tensor([1.0, 0.5]), 16000)
+        tensor([[  0, 100],
+                [  0,  50]])
+        """
+        samples = (wav_lens * n_samples).round().long()
+        last = samples.div(self.hop_length, rounding_mode="floor")
+        return torch.stack([torch.zeros_like(last), last], dim=1)
 
 
 class RecurrentWindowEncoder(torch.nn.Module):
@@ -225,3 +283,112 @@ class RecurrentWindowEncoder(torch.nn.Module):
         # hidden: [layers * directions, batch, hidden_size], layer-major
         last = hidden[-self.directions :]
         return self.output_dropout(torch.cat(list(last), dim=-1))
+
+
+def window_rnn_forward(
+    modules, hparams, wavs, wav_lens, stage=sb.Stage.TEST, **context
+):
+    """The forward pass of an RNN window classifier (prediction contract).
+
+    Features (``modules.compute_features``, a :class:`SpectralFeatures`) ->
+    global normalisation (``modules.normalize``) -> windows of
+    ``hparams.window_size`` frames -> ``modules.encoder`` ->
+    ``modules.classifier`` -> log-softmax.
+
+    * ``stage`` TRAIN: ``wavs`` are windows of audio, as
+      :class:`~speechbrain_ext.nnet.windows.AudioWindows` cuts them; their
+      features are cropped to the window (``compute_features.context``
+      frames on each side), so that they are the frames that the other
+      stages cut from the utterance.
+    * Otherwise ``wavs`` are utterances: their features are cut into
+      windows every ``hparams.window_shift`` frames
+      (:func:`~speechbrain_ext.nnet.windows.sliding_windows`) and an
+      utterance's posterior comes from those of its windows
+      (:func:`~speechbrain_ext.nnet.windows.aggregate_windows`, method
+      ``hparams.aggregation``).
+
+    Arguments
+    ---------
+    modules : dict-like
+        ``compute_features``, ``normalize`` (e.g. SpeechBrain's
+        ``InputNormalization``), ``encoder`` (e.g.
+        :class:`RecurrentWindowEncoder`) and ``classifier``, as attributes.
+    hparams : namespace
+        ``window_size``, ``window_shift`` and ``aggregation``, as
+        attributes.
+    wavs : torch.Tensor
+        Waveforms [batch, samples]: windows of audio in training,
+        utterances otherwise.
+    wav_lens : torch.Tensor
+        Their relative lengths.
+    stage : speechbrain.Stage
+        TRAIN: windows; VALID or TEST: utterances.
+    **context
+        ``frame_range`` (training, required): [batch, 2], the frames of
+        each window of audio that belong to its utterance (the
+        ``frame_range`` items of ``AudioWindows``); ``epoch`` (training):
+        the current epoch, for the normalisation's statistics. Nothing
+        else: this family needs no object built outside the yaml.
+
+    Returns
+    -------
+    dict
+        ``p_emo``: log-posteriors [batch, classes] (of the windows in
+        training, of the utterances otherwise); outside training also
+        ``window_p_emo`` [windows, classes] and ``window_owners`` [windows]
+        (the utterance of each window).
+
+    Example
+    -------
+    >>> from types import SimpleNamespace
+    >>> from speechbrain.processing.features import InputNormalization
+    >>> modules = SimpleNamespace(
+    ...     compute_features=SpectralFeatures("mfcc", delta_order=1),
+    ...     normalize=InputNormalization(),
+    ...     encoder=RecurrentWindowEncoder(26, hidden_size=8),
+    ...     classifier=torch.nn.Linear(8, 3))
+    >>> hparams = SimpleNamespace(window_size=25, window_shift=3,
+    ...                           aggregation="mean_log_prob")
+    >>> out = window_rnn_forward(modules, hparams, torch.rand(2, 8000),
+    ...                          torch.tensor([1.0, 0.5]))
+    >>> out["p_emo"].shape, out["window_p_emo"].shape
+    (torch.Size([2, 3]), torch.Size([10, 3]))
+    >>> out["window_owners"].tolist()  # 51 frames: 9 windows; 26: 1
+    [0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
+    """
+    features = modules.compute_features
+    size = hparams.window_size
+    with torch.no_grad():
+        if stage == sb.Stage.TRAIN:
+            if context.get("frame_range") is None:
+                raise ValueError(
+                    "Training batches are windows of audio and need their "
+                    "frame_range (see AudioWindows)."
+                )
+            feats = features(wavs, context["frame_range"])
+            start = features.context
+            feats = feats[:, start : start + size]
+        else:
+            frames = features.utterance_frames(wav_lens, wavs.shape[1])
+            feats = features(wavs, frames)
+    if stage == sb.Stage.TRAIN:
+        windows = modules.normalize(feats, epoch=context.get("epoch"))
+        return {"p_emo": _classify(modules, windows)}
+    lens = (frames[:, 1] + 1) / feats.shape[1]
+    feats = modules.normalize(feats, lens)
+    windows, owners = sliding_windows(feats, lens, size, hparams.window_shift)
+    window_p_emo = _classify(modules, windows)
+    p_emo = aggregate_windows(
+        window_p_emo, owners, wavs.shape[0], method=hparams.aggregation
+    )
+    return {
+        "p_emo": p_emo,
+        "window_p_emo": window_p_emo,
+        "window_owners": owners,
+    }
+
+
+def _classify(modules, windows):
+    """Window log-posteriors [windows, classes]."""
+    logits = modules.classifier(modules.encoder(windows))
+    return torch.log_softmax(logits, dim=-1)

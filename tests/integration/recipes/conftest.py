@@ -12,6 +12,7 @@ import pytest
 
 from speechbrain_ext.synthetic.synthemo import ensure_synthemo
 from tests.integration.recipes import (
+    family_emodb,
     family_fusion,
     family_libri_a2w,
     family_residual,
@@ -77,3 +78,11 @@ def trained_fusion(tmp_path_factory, synthemo_150):
 def trained_libri_a2w(tmp_path_factory):
     """The LibriSpeech A2W family's run (:mod:`family_libri_a2w`)."""
     return family_libri_a2w.train(tmp_path_factory.mktemp("libri_a2w"))
+
+
+@pytest.fixture(scope="session")
+def trained_emodb(tmp_path_factory):
+    """The Emo-DB LSTM demo trained briefly with noise training
+    (:func:`tests.integration.recipes.family_emodb.train`): its output
+    folder, tested under ``clean`` and ``noise_5dB``."""
+    return family_emodb.train(tmp_path_factory.mktemp("emodb"))

@@ -7,37 +7,39 @@ Networks*. MSPEC (40 log-mel) or MFCC (13) frames, alone, with Δ or with
 3 frames; every window is a training example labelled with its utterance's
 emotion (7 classes). Model: 2 recurrent layers (LSTM 128, dropout 0.2), the
 last state -> fully connected layer (L2 penalty 1e-4 on its weights) ->
-softmax; Adam, batches of 128 windows, 10 epochs. An utterance is classified
-from all its windows: the mean of their log-posteriors, renormalised
-(``aggregation: mean_log_prob``). Validation and test report the accuracy
-of both: over utterances (``ACC``, ``WA``) and over windows, each window
-classified alone (``window_ACC``, ``window_WA``). The speakers of train
-(408 utterances), validation (56) and test (71) are disjoint.
+softmax; Adam, batches of 128 windows, 10 epochs. A training example is the
+window's audio (noise training mixes MUSAN into it), whose features are
+computed in the forward pass. An utterance is classified from all its
+windows: the mean of their log-posteriors, renormalised (``aggregation:
+mean_log_prob``); the core scores the utterances (``WA``, ``UA``,
+``macro_F1``) and the windows, each classified alone (``window_WA``). The
+speakers of train (408 utterances), validation (56) and test (71) are
+disjoint; the test runs under the noise conditions of ``test_conditions``
+(clean; noise, music, babble at 15 and 5 dB).
 
-    python train.py hparams/lstm.yaml --data_folder=<Emo-DB folder>
-    python train.py hparams/lstm.yaml --data_folder=... \
+    python train.py hparams/lstm.yaml --data_folder=<Emo-DB folder> \
+        --musan_folder=<musan> [--noise_prob=1.0 for noise training]
+    python train.py hparams/lstm.yaml --data_folder=... --musan_folder=... \
         --feature_type=mfcc --delta_order=0     # Table 3: features
-    python train.py hparams/rnn.yaml --data_folder=...   # Table 4: cells
+    python train.py hparams/rnn.yaml --data_folder=... --musan_folder=...
     python train.py hparams/lstm_demo.yaml      # generated corpus, CPU
 
 Authors
  * SpeechBrain Emo-DB recipe contributors
 """
 
-import functools
 import logging
 import os
 import sys
 
 import speechbrain as sb
-import torch
+from speechbrain.dataio.encoder import CategoricalEncoder
+from speechbrain.utils.distributed import if_main_process
 
-from speechbrain_ext.augment.noise_pools import load_condition_set
-from speechbrain_ext.nnet.windows import (
-    FeatureWindows,
-    aggregate_windows,
-    sliding_windows,
-)
+from speechbrain_ext.augment.noise_pools import recipe_noise
+from speechbrain_ext.inference import ContextFile, export_for_inference
+from speechbrain_ext.lobes.models.window_rnn import window_rnn_forward
+from speechbrain_ext.nnet.windows import AudioWindows
 from speechbrain_ext.recipe.brain import RecipeBrain
 from speechbrain_ext.recipe.data import (
     add_audio,
@@ -48,10 +50,7 @@ from speechbrain_ext.recipe.data import (
     train_loader_options,
 )
 from speechbrain_ext.recipe.hparams import load_hparams
-from speechbrain_ext.utils.evaluation import (
-    evaluate_conditions,
-    utterance_records,
-)
+from speechbrain_ext.utils.evaluation import evaluate_conditions
 
 logger = logging.getLogger(__name__)
 
@@ -60,54 +59,36 @@ class WindowRNNBrain(RecipeBrain):
     """Classifies windows in training, utterances (from windows) otherwise."""
 
     def compute_forward(self, batch, stage):
-        """Normalised features -> windows -> RNN -> FC -> log-posteriors.
+        """Features -> windows -> RNN -> FC -> log-posteriors.
 
-        In training, the log-posteriors [windows, classes] of a batch of
-        windows. Otherwise ``(utterances, windows, owners)``: the
-        aggregated log-posteriors [utterances, classes], those of every
-        window [windows, classes] and the utterance of each window.
+        ``window_rnn_forward`` reads the yaml's ``hparams.window_size``,
+        ``hparams.window_shift`` and ``hparams.aggregation``. Training
+        batches are windows of audio, with the frames of each that belong
+        to its utterance; the normalisation statistics come from the
+        first epoch.
         """
-        batch = batch.to(self.device)
-        feats, lens = batch.feats
-        # Global statistics, accumulated over the first epoch's windows
-        epoch = self.hparams.epoch_counter.current
-        feats = self.modules.normalize(feats, lens, epoch=epoch)
-        if stage == sb.Stage.TRAIN:  # a batch of windows
-            return self.classify(feats)
-        # A batch of utterances: every window of each, then one posterior
-        # per utterance
-        windows, owners = sliding_windows(
-            feats, lens, self.hparams.window_size, self.hparams.window_shift
+        wavs, wav_lens = batch.sig
+        frame_range = None
+        if stage == sb.Stage.TRAIN:
+            frame_range = batch.frame_range.data
+        return window_rnn_forward(
+            self.modules,
+            self.hparams,
+            wavs,
+            wav_lens,
+            stage,
+            frame_range=frame_range,
+            epoch=self.hparams.epoch_counter.current,
         )
-        window_log_probs = self.classify(windows)
-        utterances = aggregate_windows(
-            window_log_probs,
-            owners,
-            len(batch.id),
-            method=self.hparams.aggregation,
-        )
-        return utterances, window_log_probs, owners
-
-    def classify(self, windows):
-        """Window log-posteriors [windows, classes]."""
-        state = self.modules.encoder(windows)
-        return self.hparams.log_softmax(self.modules.classifier(state))
 
     def compute_objectives(self, predictions, batch, stage):
         """Cross-entropy + L2 penalty on the FC layer's weight matrix.
 
-        Training: over windows; otherwise over utterances, whose
-        accuracies are updated too.
+        The cross-entropy of the windows in training, of the utterances
+        otherwise.
         """
-        emo = batch.emo_encoded.data[:, 0]
-        if stage != sb.Stage.TRAIN:
-            predictions, window_log_probs, owners = predictions
-            self.update_metrics(
-                batch.id, emo, predictions, window_log_probs, owners
-            )
-        nll = self.hparams.compute_cost(
-            predictions.unsqueeze(1), emo.unsqueeze(1)
-        )
+        emo = batch.emo_encoded.data
+        nll = self.hparams.compute_cost(predictions["p_emo"].unsqueeze(1), emo)
         # Keras' kernel_regularizer=l2(l2_weight): the weights, not the bias
         # (of the yaml's module, which DDP does not wrap)
         weight = self.hparams.classifier.w.weight
@@ -116,73 +97,9 @@ class WindowRNNBrain(RecipeBrain):
         self.track_loss("l2", l2)
         return nll + l2
 
-    def update_metrics(self, ids, emo, log_probs, window_log_probs, owners):
-        """Adds an evaluation batch to the utterance and window accuracies.
-
-        An utterance is right when its aggregated posterior is; a window
-        when its own posterior is (each window counts once). The test
-        records carry each utterance's window counts.
-
-        Arguments
-        ---------
-        ids : list of str
-            The utterances of the batch.
-        emo : torch.Tensor
-            Their emotion indices [utterances].
-        log_probs : torch.Tensor
-            Their aggregated log-posteriors [utterances, classes].
-        window_log_probs : torch.Tensor
-            The log-posteriors of their windows [windows, classes].
-        owners : torch.Tensor
-            The utterance (batch index) of each window [windows].
-        """
-        emo, owners = emo.cpu(), owners.cpu()
-        probs = log_probs.exp().detach().cpu()
-        self.emo_metric.append(ids, probs.argmax(-1).tolist(), emo.tolist())
-        hits = window_log_probs.detach().argmax(-1).cpu() == emo[owners]
-        n_windows = torch.bincount(owners, minlength=len(ids))
-        correct = torch.zeros_like(n_windows).index_add_(0, owners, hits.long())
-        self.window_counts["windows"] += int(n_windows.sum())
-        self.window_counts["correct"] += int(correct.sum())
-        if self.test_records is not None:
-            records = utterance_records(
-                ids,
-                self.emo_encoder.decode_torch(emo),
-                probs=probs,
-                labels=self.hparams.emotions,
-            )
-            for i, record in enumerate(records):
-                record["n_windows"] = int(n_windows[i])
-                record["windows_correct"] = int(correct[i])
-            self.test_records += records
-
-    def on_stage_start(self, stage, epoch=None):
-        """Resets the loss terms and the accuracy trackers."""
-        super().on_stage_start(stage, epoch)
-        self.emo_metric = sb.utils.metric_stats.ClassificationStats()
-        self.window_counts = {"windows": 0, "correct": 0}
-
-    def summarize_metrics(self, stage):
-        """Accuracy (%) over the utterances and over their windows."""
-        counts = self.window_counts
-        return {
-            "ACC": 100 * float(self.emo_metric.summarize("accuracy")),
-            "window_ACC": 100 * counts["correct"] / max(counts["windows"], 1),
-        }
-
-    def selection_error(self, stats):
-        """100 - validation accuracy."""
-        return 100.0 - stats["ACC"]
-
-
-def compute_features(sig, features):
-    """Features [frames, dims] of one waveform (not normalised)."""
-    with torch.no_grad():
-        return features(sig.unsqueeze(0))[0]
-
 
 def dataio_prepare(hparams):
-    """Training windows, validation and test utterances, label encoder."""
+    """Training windows of audio, validation and test utterances."""
     datasets = load_datasets(
         {
             "train": hparams["train_annotation"],
@@ -196,20 +113,18 @@ def dataio_prepare(hparams):
     emo_encoder = add_label_encoder(
         datasets, hparams["emotions"], hparams["save_folder"]
     )
-    sb.dataio.dataset.add_dynamic_item(
-        list(datasets.values()),
-        functools.partial(
-            compute_features, features=hparams["compute_features"]
-        ),
-        takes=["sig"],
-        provides=["feats"],
-    )
     sb.dataio.dataset.set_output_keys(
-        list(datasets.values()), ["id", "feats", "emo_encoded"]
+        list(datasets.values()), ["id", "sig", "emo_encoded"]
     )
-    # Features of every training utterance computed once, then windows
-    train_windows = FeatureWindows(
-        datasets["train"], hparams["window_size"], hparams["window_shift"]
+    # The audio of every training utterance read once, then cut into the
+    # samples of each window and of the context its features need
+    features = hparams["compute_features"]
+    train_windows = AudioWindows(
+        datasets["train"],
+        hparams["window_size"],
+        hparams["window_shift"],
+        hop_length=features.hop_length,
+        context=features.context,
     )
     logger.info(
         "%d training windows from %d utterances",
@@ -234,17 +149,27 @@ if __name__ == "__main__":
         overrides=overrides,
     )
 
-    # The yaml lists the preparation steps (corpus generation, Emo-DB split)
+    # The yaml lists the preparation steps (corpus, split, noise pools)
     run_preparation(hparams["data_preparation"], hparams["skip_prep"])
     train_windows, valid_set, test_set, emo_encoder = dataio_prepare(hparams)
 
+    # Test conditions; AddNoise would add white noise without its pools
+    conditions, condition_mixer = recipe_noise(
+        hparams["test_conditions"],
+        hparams["noise_folder"],
+        hparams["test_noise_seed"],
+        noise_prob=hparams["noise_prob"],
+    )
     brain = WindowRNNBrain(
         modules=hparams["modules"],
         hparams=hparams,
         run_opts=run_opts,
         checkpointer=hparams["checkpointer"],
         param_groups=hparams["param_groups"],
+        train_augment=hparams["train_augment"],
+        condition_mixer=condition_mixer,
         train_logger=hparams["train_logger"],
+        selection_metric=hparams["selection_metric"],
     )
     brain.emo_encoder = emo_encoder
 
@@ -261,15 +186,29 @@ if __name__ == "__main__":
     )
 
     # Test utterances with the last epoch's model (as the paper) or the
-    # best on validation: predictions, metrics, confusion matrix
+    # best on validation, under every noise condition (reports, plots)
+    min_key = None if hparams["test_last_epoch"] else "error"
     evaluate_conditions(
         brain,
         test_set,
-        load_condition_set("clean"),
+        conditions,
         hparams["results_folder"],
-        labels=hparams["emotions"],
         test_loader_kwargs=hparams["test_dataloader_opts"],
-        min_key=None if hparams["test_last_epoch"] else "error",
+        min_key=min_key,
         title=os.path.basename(hparams_file),
-        condition_set="clean",
+        condition_set=hparams["test_conditions"],
     )
+
+    # inference.yaml and custom_interface.py: the tested checkpoint, this
+    # family's forward function and its label encoder
+    if if_main_process() and not (brain.debug or brain.test_only):
+        export_for_inference(
+            hparams["output_folder"],
+            forward=window_rnn_forward,
+            context={
+                "label_encoder": ContextFile(
+                    CategoricalEncoder, "emo_encoder.txt"
+                )
+            },
+            min_key=min_key,
+        )
