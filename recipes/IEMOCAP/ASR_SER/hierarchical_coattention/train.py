@@ -65,7 +65,11 @@ class ASROutputFusionBrain(RecipeBrain):
     """
 
     def compute_forward(self, batch, stage):
-        """wav2vec2 -> CTC and hypotheses; streams -> fusion -> emotion."""
+        """wav2vec2 -> CTC and hypotheses; streams -> fusion -> emotion.
+
+        ``fusion_forward`` reads hparams.hidden_layer, hparams.blank_index
+        and hparams.text_source.
+        """
         wavs, wav_lens = batch.sig
         # the text stream reads the ASR hypothesis (text_source: hyp) or,
         # for the SER baselines, the true transcript (wrd)
