@@ -18,6 +18,7 @@ git rev-parse --short HEAD 2>/dev/null
 if [ "${1:-joint}" = families ]; then
     python3 bench/gpu_families.py --work "$W/families" \
         --copies "${COPIES:-12}" --noise_prob "${NOISE_PROB:-1.0}" \
+        ${FAMILIES:+--families $FAMILIES} \
         >"$OUT/families.json" 2>"$OUT/families.log"
     python3 - "$OUT" <<'PY'
 import json, sys
