@@ -457,7 +457,13 @@ def _iemocap_preparation(name, arguments=()):
 
     path = os.path.join(HPARAMS, name)
     _, _, overrides = sb.parse_arguments(
-        [path, "--data_folder=IEMOCAP", "--pretrained_path=P", *arguments]
+        [
+            path,
+            "--data_folder=IEMOCAP",
+            "--pretrained_path=P",
+            "--musan_folder=M",
+            *arguments,
+        ]
     )
     with open(path, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides, overrides_must_match=False)
@@ -529,3 +535,52 @@ def test_export_of_the_other_ordering_is_named(tmp_path):
     assert message.startswith(os.path.join(export, "dec.ckpt"))
     assert "decoder_ordering 'speechbrain'" in message
     assert "model's decoder has decoder_ordering 'paper'" in message
+
+
+YAMLS = [
+    "train.yaml",
+    "audio_baseline.yaml",
+    "text_baseline.yaml",
+    "combined_baseline.yaml",
+    "train_demo.yaml",
+    "audio_baseline_demo.yaml",
+    "text_baseline_demo.yaml",
+    "combined_baseline_demo.yaml",
+]
+
+
+@pytest.mark.parametrize("name", YAMLS)
+def test_every_yaml_noise_trains_on_train_pools_and_tests_paper7(name):
+    import speechbrain as sb
+    from speechbrain.augment.time_domain import AddNoise
+
+    from speechbrain_ext.augment.noise_pools import NOISE_KEYS
+
+    path = os.path.join(HPARAMS, name)
+    _, _, overrides = sb.parse_arguments(
+        [path, "--data_folder=IEMOCAP", "--pretrained_path=P"]
+        + ([] if name.endswith("_demo.yaml") else ["--musan_folder=M"])
+        + ["--noise_prob=1.0"]
+    )
+    with open(path, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides, overrides_must_match=False)
+    assert set(NOISE_KEYS) <= set(hparams)
+    assert hparams["test_conditions"] == "paper7"
+    assert (hparams["snr_low"], hparams["snr_high"]) == (5, 35)
+    (musan,) = [
+        step.keywords
+        for step in hparams["data_preparation"]
+        if step.func.__name__ == "prepare_musan"
+    ]
+    assert musan["data_folder"] == hparams["musan_folder"]
+    assert musan["save_folder"] == hparams["noise_folder"]
+    augment = hparams["noise_augment"]
+    assert hparams["train_augment"] == [augment]
+    assert augment.concat_original and augment.augment_prob == 1.0
+    pools = [noise.csv_file for noise in augment.augmentations.values()]
+    assert all(isinstance(n, AddNoise) for n in augment.augmentations.values())
+    folder = hparams["noise_folder"]
+    assert sorted(pools) == [
+        os.path.join(folder, f"{c}_train.csv")
+        for c in ("music", "noise", "speech")
+    ]

@@ -7,9 +7,15 @@ states and filterbanks (cut or padded to 7.5 s) feed two BiLSTM + structured
 self-attention branches, then FC 2048 + ReLU, softmax. Table 1's baselines
 (filterbanks, words of the true or the A2W transcript, or both) are yamls.
 
+The best checkpoint is evaluated under the noise conditions of
+``test_conditions`` (clean; noise, music, babble at 15 and 5 dB);
+``--noise_prob=1.0`` trains on a noisy copy of every batch besides it.
+
     python train.py hparams/train.yaml --data_folder=<IEMOCAP_full_release> \
-        --pretrained_path=<A2W pre-training output>/pretrained [--fold=1..5]
+        --pretrained_path=<A2W pre-training output>/pretrained \
+        --musan_folder=<musan> [--noise_prob=1.0] [--fold=1..5]
     python train.py hparams/combined_baseline.yaml ... --test_text=asr
+    python train.py hparams/train_demo.yaml   # embedded corpora, CPU
 
 Authors
  * SpeechBrain joint ASR/SER recipe contributors
@@ -21,7 +27,7 @@ import sys
 
 import speechbrain as sb
 
-from speechbrain_ext.augment import noise_pools
+from speechbrain_ext.augment.noise_pools import recipe_noise
 from speechbrain_ext.dataio.librispeech_prepare import build_word_vocabulary
 from speechbrain_ext.dataio.word_tokens import add_word_tokens
 from speechbrain_ext.lobes.models import a2w_ser
@@ -139,16 +145,17 @@ if __name__ == "__main__":
         )
     datasets, emo_encoder = dataio_prepare(hparams, vocabulary)
 
-    conditions = noise_pools.load_condition_set(hparams["test_conditions"])
+    # Test conditions (test_conditions, mixed with hparams.test_noise_seed)
+    # and noise training; AddNoise would add white noise without its pools
+    conditions, condition_mixer = recipe_noise(hparams)
     brain = A2WSERBrain(
         modules=modules,
         hparams=hparams,
         run_opts=run_opts,
         checkpointer=hparams["checkpointer"],
         param_groups=hparams["param_groups"],
-        condition_mixer=noise_pools.build_condition_mixer(
-            conditions, hparams["noise_folder"], hparams["test_noise_seed"]
-        ),
+        train_augment=hparams["train_augment"],
+        condition_mixer=condition_mixer,
         train_logger=hparams["train_logger"],
     )
     brain.vocabulary, brain.emo_encoder = vocabulary, emo_encoder
