@@ -21,6 +21,7 @@ import argparse
 import glob
 import json
 import os
+import re
 
 import torch
 from hyperpyyaml import load_hyperpyyaml
@@ -111,7 +112,8 @@ def build_random_a2w(hparams_file, output, words=(), overrides=None, seed=0):
         Words put first in the vocabulary (e.g. those of the fine-tuning
         corpus); ``W<i>`` fill the rest up to ``output_neurons - 2``.
     overrides : dict, optional
-        Overrides of the yaml (placeholders, dimensions).
+        Overrides of the yaml (dimensions); its ``data_folder``,
+        ``pretrained_path`` and ``musan_folder`` default to ``output``.
     seed : int
         Seed of the random weights.
 
@@ -137,11 +139,14 @@ def build_random_a2w(hparams_file, output, words=(), overrides=None, seed=0):
     """
     if os.path.isfile(os.path.join(output, "vocabulary.txt")):
         return output
-    overrides = dict(overrides or {})
-    overrides.setdefault("data_folder", output)
-    overrides.setdefault("pretrained_path", output)
     with open(hparams_file, encoding="utf-8") as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
+        text = fin.read()
+    overrides = dict(overrides or {})
+    # the yaml's placeholders: only the A2W modules are built
+    for key in ("data_folder", "pretrained_path", "musan_folder"):
+        if re.search(rf"^{key}:", text, re.M):
+            overrides.setdefault(key, output)
+    hparams = load_hyperpyyaml(text, overrides)
     torch.manual_seed(seed)
     n_words = hparams["output_neurons"] - 2
     vocabulary = [w for w in dict.fromkeys(words) if w not in (UNK, EOS)]

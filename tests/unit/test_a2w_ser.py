@@ -1,11 +1,14 @@
 """Structured self-attention, the A2W SER branches and the A2W loading."""
 
 import os
+from types import SimpleNamespace
 
 import pytest
+import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.decoders import S2SRNNGreedySearcher
+from speechbrain.lobes.features import Fbank
 from speechbrain.nnet.embedding import Embedding
 from speechbrain.processing.features import InputNormalization
 
@@ -19,6 +22,7 @@ from speechbrain_ext.lobes.models.a2w_ser import (
     BiLSTMStructuredAttention,
     FixedLengthFrames,
     a2w_asr_features,
+    a2w_ser_forward,
     decoder_states,
     load_a2w,
     load_a2w_vocabulary,
@@ -249,6 +253,93 @@ def test_asr_features_are_the_lstm_states_in_the_paper_ordering():
     assert torch.equal(out["states"], torch.stack(cell_outputs, dim=1))
 
 
+def _asr_ser_model(ordering="paper"):
+    """The A2W modules with the SER branches of the ASR-SER model."""
+    mods = _a2w_modules(ordering)
+    mods["ser_normalize"] = InputNormalization(norm_type="global")
+    mods["audio_encoder"] = BiLSTMStructuredAttention(
+        8, hidden_size=4, n_heads=2, attention_size=6
+    )
+    mods["text_encoder"] = BiLSTMStructuredAttention(
+        10, hidden_size=4, n_heads=2, attention_size=6
+    )
+    mods["emo_classifier"] = torch.nn.Linear(32, 4)
+    mods["ser_normalize"](torch.randn(4, 30, 8), torch.ones(4))
+    hparams = SimpleNamespace(
+        compute_features=Fbank(n_mels=8),
+        fixed_length=FixedLengthFrames(max_duration=0.5),
+        valid_search=_searcher(mods),
+        test_search=_searcher(mods),
+        ser_decoder_input="hyp",
+        bos_index=4,
+    )
+    return mods, hparams
+
+
+def test_family_forward_follows_the_prediction_contract():
+    mods, hparams = _asr_ser_model()
+    mods.eval()
+    wavs, lens = torch.randn(2, 8000), torch.tensor([1.0, 0.6])
+    tokens = pad_sequences([[1, 2], [3]], prefix=4)
+    train = a2w_ser_forward(
+        mods, hparams, wavs, lens, sb.Stage.TRAIN, VOCAB, tokens=tokens
+    )
+    assert sorted(train) == ["attentions", "p_emo", "p_seq"]
+    assert train["p_seq"].shape == (2, 3, 5) and len(train["attentions"]) == 2
+    # test and inference: the beam (here greedy) search's words; the
+    # transcript, when there is one, only adds the L_ASR inputs
+    test = a2w_ser_forward(
+        mods, hparams, wavs, lens, sb.Stage.TEST, VOCAB, tokens=tokens
+    )
+    served = a2w_ser_forward(mods, hparams, wavs, lens, vocabulary=VOCAB)
+    assert "p_seq" not in served and "p_seq" in test
+    assert served["hyps"] == test["hyps"] and len(served["hyps"]) == 2
+    assert all(w in VOCAB[:-1] for hyp in served["hyps"] for w in hyp)
+    assert torch.allclose(served["p_emo"], test["p_emo"])
+    assert served["p_emo"].shape == (2, 4)
+    assert torch.allclose(served["p_emo"].exp().sum(-1), torch.ones(2))
+    # the oracle reads the transcript's states: it needs the transcript
+    hparams.ser_decoder_input = "wrd"
+    with pytest.raises(ValueError, match="give a searcher and states_from"):
+        a2w_ser_forward(mods, hparams, wavs, lens, vocabulary=VOCAB)
+
+
+def test_baseline_forward_reads_texts_or_the_a2w_transcripts():
+    mods, hparams = _asr_ser_model()
+    words = {"<unk>": 0, "A": 1, "B": 2}
+    baseline = torch.nn.ModuleDict(
+        {
+            "asr_model": torch.nn.ModuleDict(
+                {
+                    k: mods[k]
+                    for k in ("normalize", "enc", "emb", "dec", "seq_lin")
+                }
+            ),
+            "word_emb": Embedding(num_embeddings=3, embedding_dim=5),
+            "text_encoder": BiLSTMStructuredAttention(
+                5, hidden_size=4, n_heads=2, attention_size=6
+            ),
+            "emo_classifier": torch.nn.Linear(16, 4),
+        }
+    ).eval()
+    wavs, lens = torch.randn(2, 8000), torch.ones(2)
+    given = a2w_ser_forward(
+        baseline, hparams, wavs, lens, text_vocab=words, texts=["A B", "C"]
+    )
+    assert "hyps" not in given and given["p_emo"].shape == (2, 4)
+    decoded = a2w_ser_forward(
+        baseline, hparams, wavs, lens, vocabulary=VOCAB, text_vocab=words
+    )
+    feats = hparams.compute_features(wavs)
+    expected = A2WTranscriber(baseline["asr_model"], _searcher(mods), VOCAB)
+    texts = expected(feats, lens)
+    assert [" ".join(h) for h in decoded["hyps"]] == texts
+    again = a2w_ser_forward(
+        baseline, hparams, wavs, lens, text_vocab=words, texts=texts
+    )
+    assert torch.allclose(again["p_emo"], decoded["p_emo"])
+
+
 def test_transcriber_decodes_each_utterance_once_per_condition():
     mods = _a2w_modules()
     calls = []
@@ -267,6 +358,9 @@ def test_transcriber_decodes_each_utterance_once_per_condition():
     assert calls == [2, 1]
     transcribe(feats, lens, ["u1"], condition="noise_5dB")
     assert calls == [2, 1, 1]
+    # training batches (augmented audio): decoded every time, not cached
+    assert transcribe(feats, lens) == first and calls == [2, 1, 1, 2]
+    assert len(transcribe.cache) == 4
     assert not mods.training  # decoded in evaluation mode
     assert all(w in VOCAB for text in first for w in text.split())
 
@@ -311,6 +405,18 @@ def test_pretrainer_loads_the_export(tmp_path, ordering):
         hparams["output_neurons"],
     )
     assert vocabulary[:3] == ["<unk>", "HELLO", "WORLD"]
+    # the copy the recipe saves for inference
+    copy = tmp_path / "save" / "vocabulary.txt"
+    assert (
+        load_a2w(
+            hparams["pretrainer"],
+            os.path.join(export, "vocabulary.txt"),
+            hparams["output_neurons"],
+            str(copy),
+        )
+        == vocabulary
+    )
+    assert copy.read_text().split("\n")[:-1] == vocabulary
     assert vocabulary[-1] == "<eos>"
     assert len(vocabulary) == hparams["output_neurons"]
     loaded = hparams["enc"].state_dict()
@@ -351,7 +457,13 @@ def _iemocap_preparation(name, arguments=()):
 
     path = os.path.join(HPARAMS, name)
     _, _, overrides = sb.parse_arguments(
-        [path, "--data_folder=IEMOCAP", "--pretrained_path=P", *arguments]
+        [
+            path,
+            "--data_folder=IEMOCAP",
+            "--pretrained_path=P",
+            "--musan_folder=M",
+            *arguments,
+        ]
     )
     with open(path, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides, overrides_must_match=False)
@@ -423,3 +535,52 @@ def test_export_of_the_other_ordering_is_named(tmp_path):
     assert message.startswith(os.path.join(export, "dec.ckpt"))
     assert "decoder_ordering 'speechbrain'" in message
     assert "model's decoder has decoder_ordering 'paper'" in message
+
+
+YAMLS = [
+    "train.yaml",
+    "audio_baseline.yaml",
+    "text_baseline.yaml",
+    "combined_baseline.yaml",
+    "train_demo.yaml",
+    "audio_baseline_demo.yaml",
+    "text_baseline_demo.yaml",
+    "combined_baseline_demo.yaml",
+]
+
+
+@pytest.mark.parametrize("name", YAMLS)
+def test_every_yaml_noise_trains_on_train_pools_and_tests_paper7(name):
+    import speechbrain as sb
+    from speechbrain.augment.time_domain import AddNoise
+
+    from speechbrain_ext.augment.noise_pools import NOISE_KEYS
+
+    path = os.path.join(HPARAMS, name)
+    _, _, overrides = sb.parse_arguments(
+        [path, "--data_folder=IEMOCAP", "--pretrained_path=P"]
+        + ([] if name.endswith("_demo.yaml") else ["--musan_folder=M"])
+        + ["--noise_prob=1.0"]
+    )
+    with open(path, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides, overrides_must_match=False)
+    assert set(NOISE_KEYS) <= set(hparams)
+    assert hparams["test_conditions"] == "paper7"
+    assert (hparams["snr_low"], hparams["snr_high"]) == (5, 35)
+    (musan,) = [
+        step.keywords
+        for step in hparams["data_preparation"]
+        if step.func.__name__ == "prepare_musan"
+    ]
+    assert musan["data_folder"] == hparams["musan_folder"]
+    assert musan["save_folder"] == hparams["noise_folder"]
+    augment = hparams["noise_augment"]
+    assert hparams["train_augment"] == [augment]
+    assert augment.concat_original and augment.augment_prob == 1.0
+    pools = [noise.csv_file for noise in augment.augmentations.values()]
+    assert all(isinstance(n, AddNoise) for n in augment.augmentations.values())
+    folder = hparams["noise_folder"]
+    assert sorted(pools) == [
+        os.path.join(folder, f"{c}_train.csv")
+        for c in ("music", "noise", "speech")
+    ]

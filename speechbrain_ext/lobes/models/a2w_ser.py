@@ -13,8 +13,11 @@ model* (Interspeech 2020). The pieces of its SER model and baselines:
   with ``decoder_ordering: paper``, ``AttentionalRNNDecoder``'s outputs
   ``proj([c_l; s_l])`` with ``decoder_ordering: speechbrain``;
 * :func:`a2w_asr_features` -- the A2W side of the ASR-SER model;
-* :class:`A2WTranscriber` -- the pre-trained model's transcripts for the
-  pipeline baselines, decoded once per utterance;
+* :func:`a2w_ser_forward` -- the family's forward pass (the ASR-SER model
+  or a baseline of Table 1): emotion log-probabilities and hypotheses;
+* :func:`transcribe` and :class:`A2WTranscriber` -- the pre-trained
+  model's transcripts for the pipeline baselines (the latter decodes each
+  utterance once per condition);
 * :func:`load_a2w` -- loads the pre-trained model and its vocabulary;
 * :func:`load_pretrained` -- a SpeechBrain ``Pretrainer`` load that names
   a missing checkpoint (a checkpoint of other dimensions is named by the
@@ -29,10 +32,12 @@ Authors
 
 import os
 
+import speechbrain as sb
 import torch
 from speechbrain.utils.data_utils import batch_pad_right
 
-from speechbrain_ext.dataio.librispeech_prepare import UNK
+from speechbrain_ext.dataio.librispeech_prepare import UNK, words_to_ids
+from speechbrain_ext.dataio.preparation import atomic_write
 from speechbrain_ext.dataio.word_tokens import EOS, ids_to_words
 from speechbrain_ext.lobes.models.a2w import (
     a2w_teacher_forced,
@@ -281,8 +286,9 @@ def pad_sequences(sequences, device=None, prefix=None, min_length=1):
 
 
 def a2w_asr_features(
-    modules, feats, lengths, tokens_bos, token_lens, searcher=None, **kw
-):
+    modules, feats, lengths, tokens_bos=None, token_lens=None, searcher=None,
+    **kw,
+):  # fmt: skip
     """The A2W side of the ASR-SER model: L_ASR inputs and ASR features.
 
     The teacher-forced pass on the transcript gives the word
@@ -290,7 +296,8 @@ def a2w_asr_features(
     that the text branch reads. With a ``searcher`` (validation, test) the
     model also decodes; with ``states_from="hyp"`` the text branch then
     reads the decoder states of a second teacher-forced pass on the
-    model's own hypothesis, as it must without a transcript.
+    model's own hypothesis, as it must without a transcript (without
+    ``tokens_bos``, e.g. at inference, this is the only pass).
 
     Arguments
     ---------
@@ -301,9 +308,10 @@ def a2w_asr_features(
         Filterbanks [batch, time, n_mels] (not normalised).
     lengths : torch.Tensor
         Relative lengths.
-    tokens_bos : torch.LongTensor
-        bos then the transcript's word ids [batch, steps].
-    token_lens : torch.Tensor
+    tokens_bos : torch.LongTensor, optional
+        bos then the transcript's word ids [batch, steps]; without it there
+        is no ``p_seq`` and a ``searcher`` is needed.
+    token_lens : torch.Tensor, optional
         Their relative lengths.
     searcher : callable, optional
         SpeechBrain searcher ``(enc_states, lengths) -> (hyps, ...)``.
@@ -315,9 +323,9 @@ def a2w_asr_features(
     Returns
     -------
     dict
-        ``p_seq`` (log-probabilities), ``states`` and ``state_lens`` (the
-        text branch's input) and, with a searcher, ``hyp_ids`` (and
-        ``hyps``, lists of words, with a ``vocabulary``).
+        ``p_seq`` (log-probabilities, given ``tokens_bos``), ``states``
+        and ``state_lens`` (the text branch's input) and, with a searcher,
+        ``hyp_ids`` (and ``hyps``, lists of words, with a ``vocabulary``).
 
     Example
     -------
@@ -345,15 +353,28 @@ def a2w_asr_features(
     >>> out["p_seq"].shape, out["states"].shape[-1], len(out["hyp_ids"])
     (torch.Size([2, 3, 5]), 6, 2)
     """
+    states_from = kw.get("states_from", "hyp")
+    if tokens_bos is None and (searcher is None or states_from != "hyp"):
+        raise ValueError(
+            "Without a transcript (tokens_bos) the ASR features come from "
+            "the model's own hypothesis: give a searcher and "
+            "states_from='hyp'."
+        )
     feats = modules["normalize"](feats, lengths)
-    enc, states, p_seq = a2w_teacher_forced(modules, feats, lengths, tokens_bos)
-    out = {"p_seq": p_seq, "states": states, "state_lens": token_lens}
+    if tokens_bos is None:
+        out = {}
+        enc = modules["enc"](feats, lengths)
+    else:
+        enc, states, p_seq = a2w_teacher_forced(
+            modules, feats, lengths, tokens_bos
+        )
+        out = {"p_seq": p_seq, "states": states, "state_lens": token_lens}
     if searcher is not None:
         out["hyp_ids"] = searcher(enc, lengths)[0]
         if kw.get("vocabulary") is not None:
             words = kw["vocabulary"]
             out["hyps"] = [ids_to_words(h, words) for h in out["hyp_ids"]]
-        if kw.get("states_from", "hyp") == "hyp":
+        if states_from == "hyp":
             tokens, out["state_lens"] = pad_sequences(
                 out["hyp_ids"], feats.device, prefix=kw["bos_index"]
             )
@@ -361,13 +382,43 @@ def a2w_asr_features(
     return out
 
 
+def transcribe(asr_model, searcher, feats, lengths, vocabulary):
+    """Transcripts of the A2W model (no gradients).
+
+    Arguments
+    ---------
+    asr_model : dict-like
+        ``normalize``, ``enc`` and the modules of ``searcher`` (in
+        evaluation mode: the normalisation would update its statistics).
+    searcher : callable
+        SpeechBrain searcher ``(enc_states, lengths) -> (hyps, ...)``.
+    feats : torch.Tensor
+        Filterbanks [batch, time, n_mels] (not normalised).
+    lengths : torch.Tensor
+        Relative lengths.
+    vocabulary : list of str
+        The model's word units.
+
+    Returns
+    -------
+    list of str
+        One transcript per utterance.
+    """
+    with torch.no_grad():
+        norm = asr_model["normalize"](feats, lengths)
+        enc = asr_model["enc"](norm, lengths)
+        hyps = searcher(enc, lengths)[0]
+    return [" ".join(ids_to_words(hyp, vocabulary)) for hyp in hyps]
+
+
 class A2WTranscriber:
     """Transcripts of a frozen A2W model, decoded once per utterance.
 
     The pipeline baselines of Feng et al. (2020) read the transcripts of
-    the pre-trained A2W model. They are decoded the first time an utterance
-    is seen under a test condition (``clean`` in training and validation)
-    and cached.
+    the pre-trained A2W model. In evaluation they are decoded the first
+    time an utterance is seen under a condition, and cached; without
+    utterance ids (training batches, whose audio the augmentation changes)
+    they are decoded every time.
 
     Arguments
     ---------
@@ -414,7 +465,7 @@ class A2WTranscriber:
         self.vocabulary = vocabulary
         self.cache = {}
 
-    def __call__(self, feats, lengths, ids, condition="clean"):
+    def __call__(self, feats, lengths, ids=None, condition="clean"):
         """Transcripts of a batch.
 
         Arguments
@@ -423,8 +474,8 @@ class A2WTranscriber:
             Filterbanks [batch, time, n_mels] (not normalised).
         lengths : torch.Tensor
             Relative lengths.
-        ids : list of str
-            Utterance ids.
+        ids : list of str, optional
+            Utterance ids (``None``: decode without caching).
         condition : str
             Name of the test condition (noise changes the transcript).
 
@@ -433,21 +484,147 @@ class A2WTranscriber:
         list of str
             One transcript per utterance.
         """
+        self.asr_model.eval()
+        args = self.asr_model, self.searcher
+        if ids is None:
+            return transcribe(*args, feats, lengths, self.vocabulary)
         keys = [(condition, uid) for uid in ids]
         todo = [i for i, key in enumerate(keys) if key not in self.cache]
         if todo:
-            asr = self.asr_model.eval()
-            with torch.no_grad():
-                norm = asr["normalize"](feats[todo], lengths[todo])
-                enc = asr["enc"](norm, lengths[todo])
-                hyps = self.searcher(enc, lengths[todo])[0]
-            for i, hyp in zip(todo, hyps):
-                words = ids_to_words(hyp, self.vocabulary)
-                self.cache[keys[i]] = " ".join(words)
+            texts = transcribe(
+                *args, feats[todo], lengths[todo], self.vocabulary
+            )
+            self.cache.update((keys[i], t) for i, t in zip(todo, texts))
         return [self.cache[key] for key in keys]
 
 
-def load_a2w(pretrainer, vocabulary_path, output_neurons):
+def a2w_ser_forward(
+    modules,
+    hparams,
+    wavs,
+    wav_lens,
+    stage=sb.Stage.TEST,
+    vocabulary=None,
+    text_vocab=None,
+    tokens=None,
+    texts=None,
+    transcriber=None,
+):
+    """The forward pass of the ASR-SER model or of a baseline of Table 1.
+
+    The branches are those ``modules`` hold, concatenated before
+    ``emo_classifier``: the acoustic branch ``audio_encoder`` (filterbanks
+    normalised by ``ser_normalize``, cut or padded by
+    ``hparams.fixed_length``), and the text branch ``text_encoder``, which
+    reads the A2W decoder's states (the ASR-SER model, with ``dec``; see
+    :func:`a2w_asr_features`) or embedded words (``word_emb``: the
+    baselines, on the given ``texts`` or on the transcripts of the frozen
+    A2W model ``asr_model``). Outside training the ASR-SER model decodes
+    with ``hparams.valid_search`` (validation) or ``hparams.test_search``
+    (test and inference).
+
+    Arguments
+    ---------
+    modules : dict-like
+        The yaml's ``modules``.
+    hparams : object
+        Attribute access to ``compute_features`` and, for the branches
+        that need them, ``fixed_length``, ``valid_search``,
+        ``test_search``, ``ser_decoder_input`` and ``bos_index``.
+    wavs : torch.Tensor
+        Waveforms [batch, time].
+    wav_lens : torch.Tensor
+        Relative lengths.
+    stage : speechbrain.Stage
+        No decoding in training.
+    vocabulary : list of str, optional
+        The A2W model's word units (``<save_folder>/vocabulary.txt``, the
+        copy of the pre-trained model's that the recipe saves): needed to
+        turn hypotheses into words.
+    text_vocab : dict, optional
+        Word -> id of the baselines' word embedding (the lines of
+        ``<save_folder>/text_vocabulary.txt``, which the recipe saves).
+    tokens : tuple, optional
+        ``(tokens_bos, lengths)`` of the transcript: the teacher-forced
+        pass of ``L_ASR`` (and of ``ser_decoder_input: wrd``).
+    texts : list of str, optional
+        What the word embedding reads (e.g. the true transcripts).
+    transcriber : callable, optional
+        ``(feats, lengths) -> transcripts`` of the A2W model (e.g. a
+        cached :class:`A2WTranscriber`); by default :func:`transcribe`
+        with ``asr_model`` and ``hparams.test_search``.
+
+    Returns
+    -------
+    dict
+        ``p_emo`` (log-probabilities [batch, classes]), ``attentions``
+        (one [batch, heads, time] tensor per branch), ``hyps`` (lists of
+        words) where the model decodes, ``p_seq`` given ``tokens``.
+
+    Example
+    -------
+    >>> from types import SimpleNamespace
+    >>> from speechbrain.lobes.features import Fbank
+    >>> from speechbrain.nnet.embedding import Embedding
+    >>> from speechbrain.processing.features import InputNormalization
+    >>> hparams = SimpleNamespace(
+    ...     compute_features=Fbank(n_mels=8),
+    ...     fixed_length=FixedLengthFrames(max_duration=0.5))
+    >>> modules = {
+    ...     "ser_normalize": InputNormalization(),
+    ...     "audio_encoder": BiLSTMStructuredAttention(
+    ...         8, hidden_size=4, n_heads=2, attention_size=6),
+    ...     "word_emb": Embedding(num_embeddings=3, embedding_dim=5),
+    ...     "text_encoder": BiLSTMStructuredAttention(
+    ...         5, hidden_size=4, n_heads=2, attention_size=6),
+    ...     "emo_classifier": torch.nn.Linear(32, 4)}
+    >>> out = a2w_ser_forward(
+    ...     modules, hparams, torch.rand(2, 8000), torch.ones(2),
+    ...     text_vocab={"<unk>": 0, "HI": 1, "THERE": 2},
+    ...     texts=["HI THERE", "HI"])
+    >>> out["p_emo"].shape, len(out["attentions"]), "hyps" in out
+    (torch.Size([2, 4]), 2, False)
+    """
+    feats = hparams.compute_features(wavs)
+    out, branches = {}, []  # (vector, attention) of each branch
+    if "audio_encoder" in modules:
+        frames = modules["ser_normalize"](feats, wav_lens)
+        frames, lens = hparams.fixed_length(frames, wav_lens)
+        branches.append(modules["audio_encoder"](frames, lens))
+    if "dec" in modules:  # the A2W decoder's states
+        searcher = {
+            sb.Stage.VALID: getattr(hparams, "valid_search", None),
+            sb.Stage.TEST: getattr(hparams, "test_search", None),
+        }.get(stage)
+        asr = a2w_asr_features(
+            modules, feats, wav_lens, *(tokens or (None, None)), searcher,
+            states_from=hparams.ser_decoder_input,
+            bos_index=hparams.bos_index, vocabulary=vocabulary,
+        )  # fmt: skip
+        out.update((k, asr[k]) for k in ("p_seq", "hyps") if k in asr)
+        states = asr["states"], asr["state_lens"]
+        branches.append(modules["text_encoder"](*states))
+    elif "text_encoder" in modules:  # embedded words
+        if texts is None:
+            if transcriber is None:
+                asr_model, searcher = modules["asr_model"], hparams.test_search
+                texts = transcribe(
+                    asr_model, searcher, feats, wav_lens, vocabulary
+                )
+            else:
+                texts = transcriber(feats, wav_lens)
+            out["hyps"] = [text.split() for text in texts]
+        ids = [words_to_ids(text, text_vocab) for text in texts]
+        ids, lens = pad_sequences(ids, feats.device)
+        words = modules["word_emb"](ids)
+        branches.append(modules["text_encoder"](words, lens))
+    out["attentions"] = [attn for _, attn in branches]
+    logits = modules["emo_classifier"](torch.cat([v for v, _ in branches], -1))
+    out["p_emo"] = torch.log_softmax(logits, dim=-1)
+    return out
+
+
+def load_a2w(pretrainer, vocabulary_path, output_neurons, save_path=None):
     r"""Loads the pre-trained A2W model and returns its vocabulary.
 
     Arguments
@@ -458,6 +635,9 @@ def load_a2w(pretrainer, vocabulary_path, output_neurons):
         ``vocabulary.txt`` of the pre-trained model.
     output_neurons : int
         Size of the output layer (checked against the vocabulary).
+    save_path : str, optional
+        Where a copy of the vocabulary is written (the recipe's
+        ``<save_folder>/vocabulary.txt``, read back for inference).
 
     Returns
     -------
@@ -482,6 +662,10 @@ def load_a2w(pretrainer, vocabulary_path, output_neurons):
     """
     vocabulary = load_a2w_vocabulary(vocabulary_path, output_neurons)
     load_pretrained(pretrainer)
+    if save_path is not None:
+        os.makedirs(os.path.dirname(os.path.abspath(save_path)), exist_ok=True)
+        with atomic_write(save_path) as f:
+            f.write("\n".join(vocabulary) + "\n")
     return vocabulary
 
 

@@ -137,6 +137,8 @@ def test_train_yaml_full_size_training_step(tmp_path):
         "train.yaml",
         f"--output_folder={tmp_path / 'out'}",
         f"--data_folder={tmp_path}",
+        "--musan_folder=",
+        "--test_conditions=clean",
         f"--train_annotation={ann}",
         f"--valid_annotation={ann}",
         f"--test_annotation={ann}",

@@ -7,145 +7,96 @@ states and filterbanks (cut or padded to 7.5 s) feed two BiLSTM + structured
 self-attention branches, then FC 2048 + ReLU, softmax. Table 1's baselines
 (filterbanks, words of the true or the A2W transcript, or both) are yamls.
 
+The best checkpoint is evaluated under the noise conditions of
+``test_conditions`` (clean; noise, music, babble at 15 and 5 dB);
+``--noise_prob=1.0`` trains on a noisy copy of every batch besides it.
+
     python train.py hparams/train.yaml --data_folder=<IEMOCAP_full_release> \
-        --pretrained_path=<A2W pre-training output>/pretrained [--fold=1..5]
+        --pretrained_path=<A2W pre-training output>/pretrained \
+        --musan_folder=<musan> [--noise_prob=1.0] [--fold=1..5]
     python train.py hparams/combined_baseline.yaml ... --test_text=asr
+    python train.py hparams/train_demo.yaml   # embedded corpora, CPU
 
 Authors
  * SpeechBrain joint ASR/SER recipe contributors
 """
 
+import functools
 import os
 import sys
 
 import speechbrain as sb
-import torch
+from speechbrain.dataio.encoder import CategoricalEncoder
+from speechbrain.utils.distributed import if_main_process
 
-from speechbrain_ext.augment import noise_pools
+from speechbrain_ext.augment.noise_pools import recipe_noise
 from speechbrain_ext.dataio.librispeech_prepare import (
     build_word_vocabulary,
-    words_to_ids,
+    load_word_vocabulary,
 )
 from speechbrain_ext.dataio.word_tokens import add_word_tokens
+from speechbrain_ext.inference import ContextFile, export_for_inference
 from speechbrain_ext.lobes.models import a2w_ser
 from speechbrain_ext.nnet.structured_attention import attention_penalty
 from speechbrain_ext.recipe import data
 from speechbrain_ext.recipe.brain import RecipeBrain
 from speechbrain_ext.recipe.hparams import load_hparams
-from speechbrain_ext.utils.evaluation import (
-    evaluate_conditions,
-    utterance_records,
-)
-from speechbrain_ext.utils.report import compute_metrics
+from speechbrain_ext.utils.evaluation import evaluate_conditions
 
 
 class A2WSERBrain(RecipeBrain):
-    """The ASR-SER model or a baseline, as the yaml's modules say."""
+    """The ASR-SER model or a baseline, as the yaml's modules say.
+
+    The core scores the predictions and keeps the checkpoint of the best
+    validation hparams.selection_metric.
+    """
+
+    vocabulary = text_vocab = transcriber = None
 
     def compute_forward(self, batch, stage):
-        """Branches (filterbanks, ASR features or words) -> emotion."""
-        batch = batch.to(self.device)
-        wavs, wav_lens = batch.sig
-        targets = {"id": batch.id, "wrd": batch.wrd}
-        targets["emo"] = batch.emo_encoded.data[:, 0]  # one label each
-        if "dec" in self.modules:
-            targets["tokens_bos"] = batch.tokens_bos.data
-            targets["tokens_eos"], targets["tokens_lens"] = batch.tokens_eos
-        wavs, wav_lens, targets = self.augment(
-            wavs, wav_lens, batch.id, stage, targets
-        )
-        feats = self.hparams.compute_features(wavs)
-        out = {"targets": targets, "branches": []}
-        if "audio_encoder" in self.modules:
-            frames = self.modules.ser_normalize(feats, wav_lens)
-            frames, lens = self.hparams.fixed_length(frames, wav_lens)
-            out["branches"].append(self.modules.audio_encoder(frames, lens))
-        if "text_encoder" in self.modules:
-            out["branches"].append(self.text_branch(feats, wav_lens, out))
-        vector = torch.cat([v for v, _ in out["branches"]], dim=-1)
-        logits = self.modules.emo_classifier(vector)
-        out["p_emo"] = torch.log_softmax(logits, dim=-1)
-        return out
+        """Branches (filterbanks, ASR features or words) -> emotion.
 
-    def text_branch(self, feats, wav_lens, out):
-        """ASR features (ASR-SER model) or embedded words (baselines)."""
-        targets, stage = out["targets"], self.step_stage
-        if "dec" in self.modules:  # A2W: L_ASR, hypotheses, decoder states
-            search = {  # none in training
-                sb.Stage.VALID: self.hparams.valid_search,  # greedy
-                sb.Stage.TEST: self.hparams.test_search,  # beam search
-            }.get(stage)
-            tokens = targets["tokens_bos"], targets["tokens_lens"]
-            asr = a2w_ser.a2w_asr_features(
-                self.modules, feats, wav_lens, *tokens, search,
-                states_from=self.hparams.ser_decoder_input,
-                bos_index=self.hparams.bos_index, vocabulary=self.vocabulary,
-            )  # fmt: skip
-            out["p_seq"], out["hyps"] = asr["p_seq"], asr.get("hyps")
-            return self.modules.text_encoder(asr["states"], asr["state_lens"])
-        texts = targets["wrd"]  # true transcripts, or the pre-trained A2W's
+        ``a2w_ser_forward`` reads hparams.compute_features,
+        hparams.fixed_length, hparams.valid_search, hparams.test_search,
+        hparams.ser_decoder_input and hparams.bos_index.
+        """
+        wavs, wav_lens = batch.sig
+        context = {"vocabulary": self.vocabulary, "text_vocab": self.text_vocab}
+        if "dec" in self.modules:  # the transcript: L_ASR, teacher forcing
+            context["tokens"] = batch.tokens_bos
         key = "train_text" if stage == sb.Stage.TRAIN else "test_text"
-        if getattr(self.hparams, key) == "asr":
-            condition = getattr(self.test_condition, "name", "clean")
-            texts = self.transcriber(feats, wav_lens, targets["id"], condition)
-            out["hyps"] = [text.split() for text in texts]
-        ids = [words_to_ids(text, self.text_vocab) for text in texts]
-        ids, lens = a2w_ser.pad_sequences(ids, self.device)
-        return self.modules.text_encoder(self.modules.word_emb(ids), lens)
+        if getattr(self.hparams, key, None) == "wrd":
+            context["texts"] = batch.wrd
+        elif self.transcriber is not None:  # cached outside training
+            ids = None if stage == sb.Stage.TRAIN else batch.id
+            name = getattr(self.test_condition, "name", "clean")
+            context["transcriber"] = functools.partial(
+                self.transcriber, ids=ids, condition=name
+            )
+        return a2w_ser.a2w_ser_forward(
+            self.modules, self.hparams, wavs, wav_lens, stage, **context
+        )
 
     def compute_objectives(self, predictions, batch, stage):
         """``lambda * L_ASR + (1 - lambda) * L_SER`` (+ attention penalty)."""
-        targets = predictions["targets"]
         loss = self.hparams.ser_cost(
-            predictions["p_emo"].unsqueeze(1), targets["emo"].unsqueeze(1)
+            predictions["p_emo"].unsqueeze(1), batch.emo_encoded.data
         )
         self.track_loss("ser", loss)
         if "p_seq" in predictions:
+            tokens_eos, tokens_lens = batch.tokens_eos
             asr = self.hparams.seq_cost(
-                predictions["p_seq"],
-                targets["tokens_eos"],
-                length=targets["tokens_lens"],
+                predictions["p_seq"], tokens_eos, length=tokens_lens
             )
             self.track_loss("asr", asr)
             weight = self.hparams.asr_weight
             loss = weight * asr + (1 - weight) * loss
         if self.hparams.penalty_weight > 0:  # Lin et al.'s ||AA^T - I||^2
-            attns = [attn for _, attn in predictions["branches"]]
+            attns = predictions["attentions"]
             penalty = sum(attention_penalty(attn) for attn in attns)
             self.track_loss("penalty", penalty)
             loss = loss + self.hparams.penalty_weight * penalty
-        if stage != sb.Stage.TRAIN:
-            self.update_metrics(predictions, targets)
         return loss
-
-    def update_metrics(self, predictions, targets):
-        """One record per utterance: emotion, prediction, transcripts."""
-        records = utterance_records(
-            targets["id"],
-            self.emo_encoder.decode_torch(targets["emo"].cpu()),
-            refs=targets["wrd"],
-            hyps=predictions.get("hyps"),
-            probs=predictions["p_emo"].exp().detach().cpu(),
-            labels=self.hparams.emotions,
-        )
-        self.records += records
-        if self.test_records is not None:
-            self.test_records += records
-
-    def on_stage_start(self, stage, epoch=None):
-        """Resets the loss terms and the records."""
-        super().on_stage_start(stage, epoch)
-        self.step_stage, self.records = stage, []
-
-    def summarize_metrics(self, stage):
-        """WA, UA, macro-F1 (%) and the WER of the transcripts if any."""
-        metrics = compute_metrics(self.records, self.hparams.emotions)
-        keys = ("WA", "UA", "macro_F1", "WER")
-        return {k: metrics[k] for k in keys if k in metrics}
-
-    def selection_error(self, stats):
-        """100 - validation UA (the classes are unbalanced)."""
-        return 100.0 - stats["UA"]
 
 
 def dataio_prepare(hparams, vocabulary):
@@ -196,20 +147,28 @@ if __name__ == "__main__":
             hparams["pretrainer"],
             os.path.join(str(hparams["pretrained_path"]), "vocabulary.txt"),
             hparams["output_neurons"],
+            os.path.join(hparams["save_folder"], "vocabulary.txt"),
         )
     datasets, emo_encoder = dataio_prepare(hparams, vocabulary)
 
-    conditions = noise_pools.load_condition_set(hparams["test_conditions"])
+    # Test conditions (test_conditions, mixed with hparams.test_noise_seed)
+    # and noise training; AddNoise would add white noise without its pools
+    conditions, condition_mixer = recipe_noise(
+        hparams["test_conditions"],
+        hparams["noise_folder"],
+        hparams["test_noise_seed"],
+        noise_prob=hparams["noise_prob"],
+    )
     brain = A2WSERBrain(
         modules=modules,
         hparams=hparams,
         run_opts=run_opts,
         checkpointer=hparams["checkpointer"],
         param_groups=hparams["param_groups"],
-        condition_mixer=noise_pools.build_condition_mixer(
-            conditions, hparams["noise_folder"], hparams["test_noise_seed"]
-        ),
+        train_augment=hparams["train_augment"],
+        condition_mixer=condition_mixer,
         train_logger=hparams["train_logger"],
+        selection_metric=hparams["selection_metric"],
     )
     brain.vocabulary, brain.emo_encoder = vocabulary, emo_encoder
     if "asr_model" in modules:  # transcripts decoded once per utterance
@@ -218,7 +177,9 @@ if __name__ == "__main__":
         )
     if "word_emb" in modules:  # the words of the training transcripts
         words = build_word_vocabulary(
-            hparams["train_annotation"], hparams["text_vocab_size"]
+            hparams["train_annotation"],
+            hparams["text_vocab_size"],
+            os.path.join(hparams["save_folder"], "text_vocabulary.txt"),
         )
         brain.text_vocab = {word: i for i, word in enumerate(words)}
 
@@ -237,16 +198,37 @@ if __name__ == "__main__":
         valid_loader_kwargs=hparams["valid_dataloader_opts"],
     )
 
-    # Best checkpoint (validation UA) under every condition: WA, UA,
+    # Best checkpoint (selection_metric) under every condition: WA, UA,
     # macro-F1, confusion matrix and the WER breakdown of the transcripts
     evaluate_conditions(
         brain,
         datasets["test"],
         conditions,
         hparams["results_folder"],
-        labels=hparams["emotions"],
         test_loader_kwargs=hparams["test_dataloader_opts"],
         min_key="error",
         title=os.path.basename(hparams_file),
         condition_set=hparams["test_conditions"],
     )
+
+    # inference.yaml and custom_interface.py of the models that hear audio
+    # only (the ASR-SER model, the audio baseline): the best checkpoint,
+    # this family's forward function, the A2W word units, the classes
+    audio_only = not {"word_emb", "asr_model"} & set(modules)
+    if (
+        audio_only
+        and if_main_process()
+        and not (brain.debug or brain.test_only)
+    ):
+        context = {
+            "label_encoder": ContextFile(CategoricalEncoder, "emo_encoder.txt")
+        }
+        if vocabulary is not None:
+            context["vocabulary"] = ContextFile(
+                load_word_vocabulary, "vocabulary.txt"
+            )
+        export_for_inference(
+            hparams["output_folder"],
+            forward=a2w_ser.a2w_ser_forward,
+            context=context,
+        )
