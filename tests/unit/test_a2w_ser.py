@@ -23,6 +23,7 @@ from speechbrain_ext.lobes.models.a2w_ser import (
     FixedLengthFrames,
     a2w_asr_features,
     a2w_ser_forward,
+    check_decoding_bound,
     decoder_states,
     load_a2w,
     load_a2w_vocabulary,
@@ -584,3 +585,50 @@ def test_every_yaml_noise_trains_on_train_pools_and_tests_paper7(name):
         os.path.join(folder, f"{c}_train.csv")
         for c in ("music", "noise", "speech")
     ]
+
+
+# ----------------------------------------------------------------------
+# Decoding that stops
+# ----------------------------------------------------------------------
+@pytest.mark.parametrize("search", ["test_search", "valid_search"])
+def test_decoder_whose_eos_never_wins_stops_at_the_data_bound(tmp_path, search):
+    export = build_random_a2w(
+        os.path.join(HPARAMS, "train_demo.yaml"), str(tmp_path / "a2w")
+    )
+    hparams = _demo_hparams(export)
+    # the bound is the yaml's words per second of audio, per encoder frame
+    frame_seconds = hparams["n_stack"] / 100
+    assert hparams["max_decode_ratio"] == pytest.approx(
+        hparams["max_words_per_second"] * frame_seconds
+    )
+    eos = hparams["eos_index"]
+    with torch.no_grad():  # eos never wins, whatever the audio
+        hparams["seq_lin"].w.bias[eos] = -1e4
+    seconds = 3.0
+    feats = torch.randn(2, int(seconds * 100), hparams["n_mels"])
+    lens = torch.ones(2)
+    enc = hparams["enc"](hparams["normalize"](feats, lens), lens)
+    hyps = hparams[search](enc, lens)[0]
+    steps = int(enc.shape[1] * hparams["max_decode_ratio"])
+    assert steps == int(seconds * hparams["max_words_per_second"])
+    # the beam search spends its last step on the eos it forces
+    words = steps - 1 if search == "test_search" else steps
+    assert [len(hyp) for hyp in hyps] == [words, words]
+    assert all(eos not in hyp for hyp in hyps)
+
+
+def test_decoding_bound_is_checked_against_the_training_set(tmp_path, caplog):
+    manifest = tmp_path / "train.json"
+    manifest.write_text(
+        '{"slow": {"duration": 2.0, "wrd": "I AM HERE"},'
+        ' "fast": {"duration": 1.0, "wrd": "I AM SO PROUD OF YOU"}}'
+    )
+    with caplog.at_level("WARNING"):
+        assert check_decoding_bound(str(manifest), 6.5) == 6.0
+    assert caplog.text == ""
+    with caplog.at_level("WARNING"):
+        assert check_decoding_bound(str(manifest), 5.4) == 6.0
+    assert (
+        f"{manifest}: utterance fast has 6.00 words per second, more than "
+        "max_words_per_second=5.4" in caplog.text
+    )

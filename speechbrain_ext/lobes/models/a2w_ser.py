@@ -19,6 +19,9 @@ model* (Interspeech 2020). The pieces of its SER model and baselines:
   model's transcripts for the pipeline baselines (the latter decodes each
   utterance once per condition);
 * :func:`load_a2w` -- loads the pre-trained model and its vocabulary;
+* :func:`words_per_second` and :func:`check_decoding_bound` -- the
+  speaking rate of a manifest, against which the yamls bound the number of
+  words the decoder may emit (``max_words_per_second``);
 * :func:`load_pretrained` -- a SpeechBrain ``Pretrainer`` load that names
   a missing checkpoint (a checkpoint of other dimensions is named by the
   loading hook ``speechbrain_ext.lobes.models.a2w.pretrained_hooks``).
@@ -30,6 +33,8 @@ Authors
  * SpeechBrain joint ASR/SER recipe contributors
 """
 
+import json
+import logging
 import os
 
 import speechbrain as sb
@@ -48,6 +53,8 @@ from speechbrain_ext.nnet.RNN import PaddedBLSTM
 from speechbrain_ext.nnet.structured_attention import (
     StructuredSelfAttentionPooling,
 )
+
+logger = logging.getLogger(__name__)
 
 
 class BiLSTMStructuredAttention(torch.nn.Module):
@@ -702,3 +709,84 @@ def load_pretrained(pretrainer):
     paths = pretrainer.collect_files()
     pretrainer.load_collected()
     return paths
+
+
+def words_per_second(manifest, key="wrd"):
+    """The speaking rate of each utterance of a JSON manifest.
+
+    Arguments
+    ---------
+    manifest : str
+        JSON manifest whose entries have ``duration`` (seconds) and ``key``.
+    key : str
+        The transcript's key.
+
+    Returns
+    -------
+    dict
+        Utterance id -> words per second.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "train.json")
+    >>> with open(path, "w") as f:
+    ...     json.dump({"a": {"duration": "2.0", "wrd": "HI THERE"},
+    ...                "b": {"duration": 0.5, "wrd": "NO"}}, f)
+    >>> words_per_second(path)
+    {'a': 1.0, 'b': 2.0}
+    """
+    with open(manifest, encoding="utf-8") as f:
+        entries = json.load(f)
+    rates = {}
+    for uid, entry in entries.items():
+        duration = float(entry["duration"])
+        if duration <= 0:
+            raise ValueError(f"{manifest}: utterance {uid} lasts {duration} s")
+        rates[uid] = len(entry[key].split()) / duration
+    return rates
+
+
+def check_decoding_bound(manifest, max_words_per_second):
+    """Warns when training transcripts are faster than the decoding bound.
+
+    The yamls bound the words the decoder may emit at
+    ``max_words_per_second`` times the audio's duration (SpeechBrain's
+    ``max_decode_ratio``, per encoder frame): a hypothesis of a faster
+    utterance would be cut.
+
+    Arguments
+    ---------
+    manifest : str
+        The training manifest.
+    max_words_per_second : float
+        The yaml's bound.
+
+    Returns
+    -------
+    float
+        The fastest training utterance's words per second.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "train.json")
+    >>> with open(path, "w") as f:
+    ...     json.dump({"a": {"duration": 2.0, "wrd": "HI THERE"}}, f)
+    >>> check_decoding_bound(path, 5.0)
+    1.0
+    """
+    rates = words_per_second(manifest)
+    fastest = max(rates, key=rates.get)
+    if rates[fastest] > max_words_per_second:
+        logger.warning(
+            "%s: utterance %s has %.2f words per second, more than "
+            "max_words_per_second=%s: its hypothesis would be cut; raise "
+            "max_words_per_second to a little above the training set's "
+            "maximum.",
+            manifest,
+            fastest,
+            rates[fastest],
+            max_words_per_second,
+        )
+    return rates[fastest]

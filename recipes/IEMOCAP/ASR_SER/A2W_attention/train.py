@@ -149,6 +149,10 @@ if __name__ == "__main__":
             hparams["output_neurons"],
             os.path.join(hparams["save_folder"], "vocabulary.txt"),
         )
+    if vocabulary is not None:  # the decoder's words per second of audio
+        a2w_ser.check_decoding_bound(
+            hparams["train_annotation"], hparams["max_words_per_second"]
+        )
     datasets, emo_encoder = dataio_prepare(hparams, vocabulary)
 
     # Test conditions (test_conditions, mixed with hparams.test_noise_seed)
