@@ -377,7 +377,8 @@ def test_run_of_another_recipe_is_refused_before_writing(tmp_path, capsys):
         "argument --model: not an exported run",
         f"{run / 'hyperparams.yaml'} is a run of "
         "recipes/EmoDB/emotion_recognition/LSTM (lstm_demo.yaml) with the "
-        "modules normalize, encoder, classifier, and it holds no "
+        "modules compute_features, normalize, encoder, classifier, and it "
+        "holds no "
         "inference.yaml",
         "Export this run with export_for_inference(output_folder, "
         "forward=..., context=...)",
