@@ -520,7 +520,7 @@ for folder, hparams in json.loads(sys.argv[3]):
     sys.path.insert(0, folder)
     sys.argv = ["train.py", "hparams/" + hparams, "--data_folder=" + corpus,
                 "--output_folder=" + corpus + "/res"]
-    if "wav2vec2" in folder:
+    if "wav2vec2" in folder or "A2W_attention" in folder:
         sys.argv.append("--musan_folder=" + musan)
     try:
         runpy.run_path("train.py", run_name="__main__")
