@@ -1,13 +1,15 @@
 """Shared fixtures of the recipe tests.
 
 One short training of the joint demo recipe serves the end-to-end,
-inference and reproducibility tests; one small SynthEmo corpus serves the
-short demo runs of the other recipes.
+inference and reproducibility tests, one of the A2W ASR-SER demo
+(``family_a2w.train``) that family's tests; one small SynthEmo corpus
+serves the short demo runs of the other recipes.
 """
 
 import pytest
 
 from speechbrain_ext.synthetic.synthemo import ensure_synthemo
+from tests.integration.recipes import family_a2w
 from tests.integration.recipes.helpers import CONDITIONS, run_recipe
 
 
@@ -45,3 +47,15 @@ def trained_joint(tmp_path_factory):
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     return {"out": out, "work": work, "conditions": conditions}
+
+
+@pytest.fixture(scope="session")
+def trained_a2w(tmp_path_factory):
+    """The A2W ASR-SER demo trained briefly (``family_a2w.train``).
+
+    Returns
+    -------
+    pathlib.Path
+        The run's output folder.
+    """
+    return family_a2w.train(tmp_path_factory.mktemp("a2w"))
