@@ -293,9 +293,14 @@ def pad_sequences(sequences, device=None, prefix=None, min_length=1):
 
 
 def a2w_asr_features(
-    modules, feats, lengths, tokens_bos=None, token_lens=None, searcher=None,
+    modules,
+    feats,
+    lengths,
+    tokens_bos=None,
+    token_lens=None,
+    searcher=None,
     **kw,
-):  # fmt: skip
+):
     """The A2W side of the ASR-SER model: L_ASR inputs and ASR features.
 
     The teacher-forced pass on the transcript gives the word
@@ -410,6 +415,31 @@ def transcribe(asr_model, searcher, feats, lengths, vocabulary):
     -------
     list of str
         One transcript per utterance.
+
+    Example
+    -------
+    >>> from speechbrain.decoders import S2SRNNGreedySearcher
+    >>> from speechbrain.nnet.embedding import Embedding
+    >>> from speechbrain.nnet.RNN import AttentionalRNNDecoder
+    >>> from speechbrain.processing.features import InputNormalization
+    >>> from speechbrain_ext.lobes.models.a2w import (
+    ...     A2WEncoder, TanhOutputLayer)
+    >>> asr = torch.nn.ModuleDict({
+    ...     "normalize": InputNormalization(norm_type="global"),
+    ...     "enc": A2WEncoder(8, hidden_size=4, num_layers=1),
+    ...     "emb": Embedding(num_embeddings=4, embedding_dim=3),
+    ...     "dec": AttentionalRNNDecoder(
+    ...         "lstm", "location", 6, 6, 1, enc_dim=8, input_size=3,
+    ...         channels=2, kernel_size=3),
+    ...     "seq_lin": TanhOutputLayer(6, 6, 4)})
+    >>> _ = asr["normalize"](torch.rand(2, 30, 8), torch.ones(2))  # stats
+    >>> search = S2SRNNGreedySearcher(
+    ...     asr["emb"], asr["dec"], asr["seq_lin"], bos_index=3,
+    ...     eos_index=3, min_decode_ratio=0.0, max_decode_ratio=0.2)
+    >>> texts = transcribe(asr.eval(), search, torch.rand(2, 30, 8),
+    ...                    torch.ones(2), ["<unk>", "A", "B", "<eos>"])
+    >>> len(texts), all(len(t.split()) <= 2 for t in texts)
+    (2, True)
     """
     with torch.no_grad():
         norm = asr_model["normalize"](feats, lengths)

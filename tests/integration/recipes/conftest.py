@@ -12,6 +12,7 @@ import pytest
 
 from speechbrain_ext.synthetic.synthemo import ensure_synthemo
 from tests.integration.recipes import (
+    family_a2w,
     family_emodb,
     family_fusion,
     family_libri_a2w,
@@ -86,3 +87,15 @@ def trained_emodb(tmp_path_factory):
     (:func:`tests.integration.recipes.family_emodb.train`): its output
     folder, tested under ``clean`` and ``noise_5dB``."""
     return family_emodb.train(tmp_path_factory.mktemp("emodb"))
+
+
+@pytest.fixture(scope="session")
+def trained_a2w(tmp_path_factory):
+    """The A2W ASR-SER demo trained briefly (``family_a2w.train``).
+
+    Returns
+    -------
+    pathlib.Path
+        The run's output folder.
+    """
+    return family_a2w.train(tmp_path_factory.mktemp("a2w"))
