@@ -274,7 +274,10 @@ def _read_yaml(path):
 def _new_class(node):
     """The class of a ``!new:`` node, or ``None``."""
     if isinstance(node, _Tagged) and node.tag.startswith("!new:"):
-        return pydoc.locate(node.tag[len("!new:") :])
+        try:
+            return pydoc.locate(node.tag[len("!new:") :])
+        except pydoc.ErrorDuringImport:
+            return None  # loading the yaml says why
     return None
 
 
@@ -463,7 +466,10 @@ def _moved(path, old, new):
 
 
 def _locate(name, path):
-    obj = pydoc.locate(name)
+    try:
+        obj = pydoc.locate(name)
+    except pydoc.ErrorDuringImport as e:
+        raise ValueError(f"{path} names {name}, which fails to import: {e}")
     if obj is None:
         raise ValueError(f"{path} names {name}, which cannot be imported")
     return obj

@@ -316,3 +316,20 @@ def test_cli_on_a_run_of_another_family(toy, wav, tmp_path):
     assert result["emotion"] in LABELS
     assert result["transcript"] in WORDS
     assert isinstance(load_model(str(run)), RecipeInterface)
+
+
+def test_export_naming_a_missing_function_is_refused(toy):
+    run, _ = toy
+    path = run / "inference.yaml"
+    text = path.read_text().replace(
+        f"!name:{toy_forward.__module__}.toy_forward",
+        "!name:no_such_module.toy_forward",
+    )
+    path.write_text(text)
+    before = _tree(run)
+    with pytest.raises(ValueError) as error:
+        load_model(str(run))
+    assert str(error.value) == (
+        f"{path} names no_such_module.toy_forward, which cannot be imported"
+    )
+    assert _tree(run) == before
