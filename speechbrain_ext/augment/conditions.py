@@ -4,8 +4,9 @@ A test condition is a MUSAN category (``noise``, ``music`` or ``speech``,
 the latter being babble) mixed into every test utterance at one fixed
 signal-to-noise ratio, or the clean signal itself. The conditions of a run
 are listed in a HyperPyYAML file. The sets ``paper7``, ``clean`` and
-``snr_sweep`` are installed with the package (in
-:func:`condition_sets_folder`, found by name with
+``snr_sweep`` live in the collection's top-level ``hparams/condition_sets``
+folder, installed with the package as ``speechbrain_ext.hparams`` (see
+:func:`condition_sets_folder`; found by name with
 :func:`find_condition_set`); a user's own file looks the same::
 
     conditions:
@@ -48,14 +49,13 @@ import yaml
 from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_ext.dataio.musan_prepare import MUSAN_CATEGORIES
+from speechbrain_ext.hparams import hparams_folder
 
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 _CONDITION_KEYS = ("name", "category", "snr_db")
 _REPLACEMENT_PATTERN = re.compile(r"\$([\w.]+)")
 _INCLUDE_PATTERN = re.compile(r"(!include:)([^\s,\]\}]+)")
-_CONDITION_SETS_FOLDER = os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "condition_sets"
-)
+_CONDITION_SETS_FOLDER = os.path.join(hparams_folder(), "condition_sets")
 
 
 @dataclass(frozen=True)
@@ -133,8 +133,9 @@ class NoiseCondition:
 def condition_sets_folder():
     """Return the folder of the condition sets installed with the package.
 
-    The folder is package data of ``speechbrain_ext.augment``, found from
-    this module's location, so it does not depend on the working
+    The folder is ``condition_sets/`` of the collection's top-level
+    ``hparams/`` folder, which is installed as the package
+    ``speechbrain_ext.hparams``, so it does not depend on the working
     directory or on where a checkout lives.
 
     Returns

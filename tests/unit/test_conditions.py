@@ -1,10 +1,12 @@
 import math
 import os
+import subprocess
 
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from speechbrain_ext.hparams import hparams_folder
 
 import speechbrain_ext.augment.conditions as conditions_module
 from speechbrain_ext.augment.conditions import (
@@ -367,8 +369,20 @@ def test_mixer_replacements_and_resampling(tmp_path):
 
 def test_condition_sets_are_packaged(tmp_path, monkeypatch):
     folder = condition_sets_folder()
-    package = os.path.dirname(os.path.abspath(conditions_module.__file__))
-    assert folder == os.path.join(package, "condition_sets")
+    # the single source: the collection's top-level hparams/ folder,
+    # installed as speechbrain_ext.hparams, and no second copy
+    assert folder == os.path.join(hparams_folder(), "condition_sets")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+    tracked = subprocess.run(
+        ["git", "ls-files", "*.yaml"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert [p for p in tracked if p.endswith("/paper7.yaml")] == [
+        "hparams/condition_sets/paper7.yaml"
+    ]
     # Found by name from any working directory.
     monkeypatch.chdir(tmp_path)
     for name in ("paper7", "clean", "snr_sweep"):
