@@ -8,7 +8,11 @@ condition set every run is tested on. Each combination is a
 ``<output_folder>/<system>/<regime>/seed<seed>/fold<fold>``, so that the
 folds of one (system, regime, seed) pool as cross-validation folds do.
 
-A grid may also list ``prerequisites``: runs that some systems need before
+A grid may name ``comparisons`` (a joint system and its single-task
+baselines: does the joint one degrade less under noise?) and
+``directions`` (a paper's claim that one system is above another in a
+metric under a condition), which the leaderboard checks against the seed
+spread. It may also list ``prerequisites``: runs that some systems need before
 they start (for example the pre-training whose export a fine-tuning
 recipe loads). They run into ``<output_folder>/prerequisites/<name>`` and
 are finished when their ``done`` file exists.
@@ -53,8 +57,8 @@ def grids_folder():
 
     Example
     -------
-    >>> sorted(os.listdir(grids_folder()))[:2]
-    ['demo.yaml', 'paper.yaml']
+    >>> {"demo.yaml", "paper.yaml"} <= set(os.listdir(grids_folder()))
+    True
     """
     from speechbrain_ext.hparams import hparams_folder
 
@@ -265,6 +269,21 @@ class Grid:
                     f"{missing}"
                 )
         self.comparisons = data.get("comparisons") or {}
+        self.directions = data.get("directions") or []
+        for direction in self.directions:
+            missing = {"better", "worse", "metric", "condition"} - set(
+                direction
+            )
+            if missing:
+                raise ValueError(
+                    f"{self.path}: direction {direction} has no "
+                    f"{sorted(missing)}"
+                )
+            for name in (direction["better"], direction["worse"]):
+                if name not in self.systems:
+                    raise ValueError(
+                        f"{self.path}: direction names unknown system {name!r}"
+                    )
         for joint, singles in self.comparisons.items():
             for name in [joint, *singles.values()]:
                 if name not in self.systems:

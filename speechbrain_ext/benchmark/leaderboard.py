@@ -286,7 +286,8 @@ def findings(grid, summary, snr_key="@5dB"):
     Returns
     -------
     list of dict
-        ``kind`` (``noise_training``, ``most_robust``, ``joint_vs_single``),
+        ``kind`` (``noise_training``, ``most_robust``, ``direction``,
+        ``joint_vs_single``),
         a one-line ``text`` and the numbers behind it.
     """
     out = []
@@ -363,6 +364,8 @@ def findings(grid, summary, snr_key="@5dB"):
                 )
             entry["text"] = text
             out.append(entry)
+    for direction in grid.directions:
+        out.append(_direction(grid, summary, direction, regimes[0]))
     for joint, singles in grid.comparisons.items():
         for task, single in singles.items():
             metric = "UA" if task == "ser" else "WER"
@@ -396,6 +399,44 @@ def findings(grid, summary, snr_key="@5dB"):
                     }
                 )
     return out
+
+
+def _direction(grid, summary, direction, default_regime):
+    """A paper's claim that one system is above another, checked."""
+    metric, condition = direction["metric"], direction["condition"]
+    regime = direction.get("regime", default_regime)
+    better, worse = direction["better"], direction["worse"]
+    a = _get(summary, better, regime, condition, metric)
+    b = _get(summary, worse, regime, condition, metric)
+    entry = {
+        "kind": "direction",
+        "table": next(
+            (t for t, names in grid.tables.items() if better in names), None
+        ),
+        "better": better,
+        "worse": worse,
+        "metric": metric,
+        "condition": condition,
+        "regime": regime,
+    }
+    if not (a and b):
+        entry.update(verdict="missing")
+        entry["text"] = f"{better} vs {worse}: no finished runs"
+        return entry
+    higher = metric not in ERROR_RATES and not metric.endswith("degradation")
+    c = compare(a, b, higher)
+    word = {
+        "better": "holds beyond the seed spread",
+        "worse": "is reversed beyond the seed spread",
+        "within": "is inside the seed spread",
+    }[c["verdict"]]
+    entry.update(c)
+    entry["text"] = (
+        f"{better} {'above' if higher else 'below'} {worse} in {metric} "
+        f"{condition} ({regime}-trained) {word}: {_fmt(a)} vs {_fmt(b)} "
+        f"(difference {c['difference']:+.1f}, seed range {c['range']:.1f})"
+    )
+    return entry
 
 
 def _markdown_table(header, rows):

@@ -1,25 +1,24 @@
-"""The papers' directions on the demos, over three seeds.
+"""The papers' directions on the demos, over three seeds, by the benchmark.
 
-Each test trains the demo systems a direction compares, three seeds each,
-through the bench script that writes the README's tables, and asserts the
-direction. A direction is asserted only where it held by more than the
-seed-to-seed range when measured: the fusion family's directions did not
-(``bench/fusion_directions.py`` and the recipe README give the numbers),
-so they have no test here. The A2W direction held, narrowly (difference
-of the means 5.5 UA points against a range of 4.8). The tests take hours
-on 2 cores, so they run only with ``pytest --run-long tests/experiments``;
-``DEMO_DIRECTIONS_WORK`` names a folder whose finished runs are reused.
+Each test runs a packaged benchmark grid (``python -m
+speechbrain_ext.benchmark``) for the systems a direction compares, three
+seeds each, and asserts the leaderboard's verdict. A direction is asserted
+only where it held by more than the seed-to-seed range when measured: the
+fusion family's directions did not (grid ``fusion_directions``; the
+recipe README gives the numbers), so they have no test here. The A2W
+direction held, narrowly (difference of the means 5.5 UA points against a
+range of 4.8). The tests take hours on 2 cores, so they run only with
+``pytest --run-long tests/experiments``; ``DEMO_DIRECTIONS_WORK`` names a
+folder whose finished runs are reused (the benchmark skips finished cells).
 """
 
 import os
-import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "bench"))
+from speechbrain_ext.benchmark.cli import main
 
-SEEDS = ["1986", "1987", "1988"]
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 
 
 def _work(tmp_path, name):
@@ -27,29 +26,35 @@ def _work(tmp_path, name):
     return os.path.join(base, name) if base else str(tmp_path / name)
 
 
+def _finding(board, **keys):
+    (found,) = [
+        f
+        for f in board["findings"]
+        if all(f.get(k) == v for k, v in keys.items())
+    ]
+    return found
+
+
 @pytest.mark.long
 def test_noise_training_direction(tmp_path):
     """Bansal et al.: noise training lowers the mean 5 dB WER and raises
     the mean 5 dB UA of the joint model, beyond the seed-to-seed range."""
-    import noise_training
-
-    summary = noise_training.main(
+    board = main(
         [
-            "--systems",
-            "joint",
-            "--seeds",
-            *SEEDS,
-            "--work",
-            _work(tmp_path, "noise_training"),
+            "--grid=demo",
+            "--systems=joint",
+            f"--output={_work(tmp_path, 'benchmark_demo')}",
+            f"--recipes_folder={ROOT}",
+            "--workers=2",
+            "--threads=1",
         ]
     )
-    d = summary["direction"]["joint"]
-    mean, spread = d["mean"], d["range"]
-    wer_gain = mean["clean"]["WER_5dB"] - mean["noise"]["WER_5dB"]
-    ua_gain = mean["noise"]["UA_5dB"] - mean["clean"]["UA_5dB"]
-    assert len(d["per_seed"]) == len(SEEDS), d
-    assert wer_gain > max(s["WER_5dB"] for s in spread.values()), d
-    assert ua_gain > max(s["UA_5dB"] for s in spread.values()), d
+    for metric in ("WER", "UA"):
+        found = _finding(
+            board, kind="noise_training", system="joint", metric=metric
+        )
+        assert found["verdict"] == "better", found["text"]
+    assert board["summary"]["joint"]["noise"]["@5dB"]["UA"]["n"] == 3
 
 
 @pytest.mark.long
@@ -57,25 +62,16 @@ def test_a2w_asr_ser_direction(tmp_path):
     """Feng et al.: the ASR-SER model (A2W pre-training, joint fine-tuning)
     beats the audio-only baseline's clean UA, beyond the seed-to-seed
     range."""
-    import a2w_demo
-
-    joint, audio = [], []
-    for seed in SEEDS:
-        report = a2w_demo.main(
-            [
-                "--seed",
-                seed,
-                "--baselines",
-                "audio",
-                # the ordering of the README's three-seed measurement
-                "--decoder_ordering",
-                "speechbrain",
-                "--work",
-                _work(tmp_path, f"a2w_{seed}"),
-            ]
-        )
-        joint.append(report["results"]["asr_ser"]["clean"]["UA"])
-        audio.append(report["results"]["audio"]["clean"]["UA"])
-    gain = sum(joint) / len(joint) - sum(audio) / len(audio)
-    spread = max(max(joint) - min(joint), max(audio) - min(audio))
-    assert gain > spread, (joint, audio)
+    board = main(
+        [
+            "--grid=a2w_baselines",
+            "--systems=asr_ser,audio",
+            f"--output={_work(tmp_path, 'a2w_baselines')}",
+            f"--recipes_folder={ROOT}",
+            "--workers=2",
+            "--threads=1",
+        ]
+    )
+    found = _finding(board, kind="direction", better="asr_ser")
+    assert found["verdict"] == "better", found["text"]
+    assert board["summary"]["asr_ser"]["clean"]["clean"]["UA"]["n"] == 3

@@ -172,6 +172,9 @@ systems:
   ser_only: {{script: {script}, hparams: {script}}}
 comparisons:
   joint: {{ser: ser_only}}
+directions:
+  - {{better: joint, worse: ser_only, metric: UA, condition: noise_5dB,
+     regime: noise}}
 """
 CONDITIONS = """conditions:
   - {name: clean, category: null, snr_db: null}
@@ -225,6 +228,14 @@ def test_leaderboard_statistics_and_findings(tmp_path):
         "clean": "within",
         "noise": "within",
     }
+    (direction,) = [f for f in board["findings"] if f["kind"] == "direction"]
+    # 75 (range 0) vs 58.3 (range 25)
+    assert direction["verdict"] == "within"
+    assert direction["difference"] == pytest.approx(50 / 3)
+    assert (
+        "joint above ser_only in UA noise_5dB (noise-trained)"
+        in (direction["text"])
+    )
     markdown = (tmp_path / "out" / "leaderboard.md").read_text()
     assert "| joint | noise | 3 | 100.0 ± 0.0 | 75.0 ± 0.0 |" in markdown
     assert "Total CPU time: 0.33 h" in markdown  # 12 cells x 100 s
