@@ -37,6 +37,37 @@ logger = logging.getLogger(__name__)
 SORTINGS = ("random", "ascending", "descending")
 
 
+def resolve_hparams(hparams_file, overrides=None):
+    r"""A recipe's yaml with its overrides, ``!ref`` resolved, nothing built.
+
+    Building the objects of a yaml already writes (the checkpointer creates
+    its folder), so checks that must come before any write read this.
+
+    Arguments
+    ---------
+    hparams_file : str
+        The recipe's yaml.
+    overrides : str or dict, optional
+        The overrides of the command line.
+
+    Returns
+    -------
+    dict
+        The top-level keys; tagged nodes (``!new:`` ...) stay unbuilt.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "hparams.yaml")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write("out: results\nsave: !ref <out>/save\n")
+    >>> resolve_hparams(path, {"out": "/tmp/x"})["save"]
+    '/tmp/x/save'
+    """
+    with open(hparams_file, encoding="utf-8") as f:
+        return ruamel.yaml.YAML().load(resolve_references(f, overrides))
+
+
 def check_recipe_folders(hparams_file, overrides=None):
     r"""Refuses an output or save folder inside a corpus, before any write.
 
@@ -83,8 +114,7 @@ def check_recipe_folders(hparams_file, overrides=None):
     ...     print(str(error).split(";")[0])
     output_folder /corpus/results is inside data_folder /corpus
     """
-    with open(hparams_file, encoding="utf-8") as f:
-        hparams = ruamel.yaml.YAML().load(resolve_references(f, overrides))
+    hparams = resolve_hparams(hparams_file, overrides)
     if not isinstance(hparams, dict) or hparams.get("skip_prep") is True:
         return
     steps = [

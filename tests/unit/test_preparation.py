@@ -572,3 +572,39 @@ def test_check_recipe_folders_names_the_noise_corpus(tmp_path):
     overrides["output_folder"] = str(tmp_path / "results")
     check_recipe_folders(str(hparams / "joint.yaml"), overrides)
     assert sorted(os.listdir(tmp_path)) == []
+
+
+def test_librispeech_recipe_never_overwrites_a_users_training_manifest(
+    tmp_path,
+):
+    """--train_annotation outside prep_folder with skip_prep False: refused
+    before anything is written, the user's manifest byte-identical."""
+    corpus = tmp_path / "LibriSpeech"
+    corpus.mkdir()
+    mine = tmp_path / "my_train.json"
+    mine.write_text('{"u1": {"wav": "a.flac", "wrd": "HELLO"}}\n')
+    before = mine.read_bytes()
+    recipe = ROOT / "recipes" / "LibriSpeech" / "ASR" / "A2W"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "train.py",
+            "hparams/train.yaml",
+            f"--data_folder={corpus}",
+            f"--musan_folder={tmp_path / 'musan'}",
+            f"--output_folder={tmp_path / 'out'}",
+            f"--train_annotation={mine}",
+        ],
+        cwd=recipe,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    prep = tmp_path / "out" / "prepared"
+    assert (
+        f"ValueError: train_annotation {mine} is outside prep_folder {prep}"
+        in result.stderr
+    )
+    assert mine.read_bytes() == before
+    assert not (tmp_path / "out").exists()

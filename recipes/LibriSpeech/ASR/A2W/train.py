@@ -33,6 +33,7 @@ from speechbrain_ext.dataio.librispeech_prepare import (
     build_word_vocabulary,
     load_word_vocabulary,
 )
+from speechbrain_ext.dataio.preparation import atomic_write
 from speechbrain_ext.dataio.word_tokens import add_word_tokens, with_eos
 from speechbrain_ext.inference import ContextFile, export_for_inference
 from speechbrain_ext.lobes.models.a2w import (
@@ -45,6 +46,7 @@ from speechbrain_ext.recipe.data import (
     add_audio,
     check_recipe_folders,
     load_datasets,
+    resolve_hparams,
     run_preparation,
     train_loader_options,
 )
@@ -93,13 +95,33 @@ class A2WBrain(RecipeBrain):
         return loss
 
 
+def check_merged_manifest(output, prep_folder):
+    """Refuses a merged training manifest outside the preparation folder.
+
+    Preparation writes the union of the training splits to
+    ``train_annotation``; pointing that key at a manifest of yours (with
+    ``skip_prep: False``) would overwrite it. Train on your own manifest
+    with ``skip_prep=True``.
+    """
+    prep_folder = os.path.abspath(prep_folder)
+    if os.path.commonpath([os.path.abspath(output), prep_folder]) != (
+        prep_folder
+    ):
+        raise ValueError(
+            f"train_annotation {output} is outside prep_folder "
+            f"{prep_folder}, where preparation writes the merged training "
+            "manifest; it never overwrites a file of yours: use "
+            "--skip_prep=True to train on that manifest as it is"
+        )
+
+
 def merge_manifests(paths, output):
     """Writes the union of JSON manifests (e.g. several training splits)."""
     merged = {}
     for path in paths:
         with open(path, encoding="utf-8") as f:
             merged.update(json.load(f))
-    with open(output, "w", encoding="utf-8") as f:
+    with atomic_write(output) as f:
         json.dump(merged, f, indent=2)
 
 
@@ -154,6 +176,11 @@ if __name__ == "__main__":
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
     # Refuse an output folder inside the corpus before anything is written
     check_recipe_folders(hparams_file, overrides)
+    unbuilt = resolve_hparams(hparams_file, overrides)
+    if not unbuilt["skip_prep"]:
+        check_merged_manifest(
+            unbuilt["train_annotation"], unbuilt["prep_folder"]
+        )
     hparams = load_hparams(hparams_file, overrides)
 
     # Multi-GPU (DDP) initialisation, then the experiment folder and its log
