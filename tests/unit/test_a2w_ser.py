@@ -20,7 +20,6 @@ from speechbrain_ext.lobes.models.a2w import (
 from speechbrain_ext.lobes.models.a2w_ser import (
     A2WTranscriber,
     BiLSTMStructuredAttention,
-    FixedLengthFrames,
     a2w_asr_features,
     a2w_ser_forward,
     check_decoding_bound,
@@ -33,6 +32,7 @@ from speechbrain_ext.nnet.structured_attention import (
     StructuredSelfAttentionPooling,
     attention_penalty,
 )
+from speechbrain_ext.nnet.windows import FixedLengthFrames
 from speechbrain_ext.synthetic.random_a2w import build_random_a2w
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))

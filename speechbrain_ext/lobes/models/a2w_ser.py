@@ -5,8 +5,8 @@ model* (Interspeech 2020). The pieces of its SER model and baselines:
 
 * :class:`BiLSTMStructuredAttention` -- each branch: a 2-layer BiLSTM of
   256 units then 8-head structured self-attention (section 2.2);
-* :class:`FixedLengthFrames` -- the acoustic branch reads 40 log-mel
-  filterbanks cut or zero-padded to 7.5 s (section 5.2);
+* the acoustic branch reads 40 log-mel filterbanks cut or zero-padded to
+  7.5 s (section 5.2; ``speechbrain_ext.nnet.windows.FixedLengthFrames``);
 * the text branch of the ASR-SER model reads the "ASR features" of the
   A2W decoder (section 4.1; ``a2w.decoder_states``), given the transcript
   (teacher forcing) or the model's own hypothesis: the LSTM states ``s_l``
@@ -107,9 +107,8 @@ class BiLSTMStructuredAttention(torch.nn.Module):
             hidden_size=hidden_size,
             num_layers=num_layers,
             dropout=dropout,
+            output_dropout=True,
         )
-        # the BiLSTM drops out between layers; this is after the last one
-        self.dropout = torch.nn.Dropout(dropout)
         self.attention = StructuredSelfAttentionPooling(
             2 * hidden_size, attention_size, n_heads
         )
@@ -134,73 +133,7 @@ class BiLSTMStructuredAttention(torch.nn.Module):
         """
         n_frames = x.shape[1]
         lengths = relative_lengths(frame_counts(lengths, n_frames), n_frames)
-        h = self.lstm(x, lengths)
-        return self.attention(self.dropout(h), lengths)
-
-
-class FixedLengthFrames(torch.nn.Module):
-    """Cuts or zero-pads feature frames to a fixed duration.
-
-    Feng et al. (2020), following Li et al. (2019), cut utterances longer
-    than 7.5 s at 7.5 s from the start and pad shorter ones with zeros.
-    The relative lengths returned mark the real frames, so the padding
-    frames never reach the real ones in the BiLSTM and get no attention
-    weight.
-
-    Arguments
-    ---------
-    max_duration : float
-        Duration in seconds (7.5 in the paper).
-    frame_rate : float
-        Frames per second of the features (100 for a 10 ms hop).
-    pad : bool
-        Pad every batch to ``max_duration``; ``False`` only cuts (the same
-        outputs once padding is masked, with less computation).
-
-    Example
-    -------
-    >>> cut = FixedLengthFrames(max_duration=0.5, frame_rate=100)
-    >>> feats, lens = cut(torch.ones(2, 80, 40), torch.tensor([1.0, 0.25]))
-    >>> feats.shape, (lens * 50).round().tolist()
-    (torch.Size([2, 50, 40]), [50.0, 20.0])
-    >>> feats[1, 20:].abs().sum().item()
-    0.0
-    """
-
-    def __init__(self, max_duration=7.5, frame_rate=100, pad=True):
-        super().__init__()
-        self.max_frames = int(round(max_duration * frame_rate))
-        self.pad = pad
-
-    def forward(self, feats, lengths):
-        """Features [batch, max_frames, dim] and their relative lengths.
-
-        Arguments
-        ---------
-        feats : torch.Tensor
-            Features [batch, time, dim].
-        lengths : torch.Tensor
-            Relative lengths.
-
-        Returns
-        -------
-        feats : torch.Tensor
-            Cut or padded features, zero past each utterance's end.
-        lengths : torch.Tensor
-            Relative lengths of the real frames.
-        """
-        counts = frame_counts(lengths, feats.shape[1])
-        counts = counts.clamp(max=self.max_frames)
-        n_out = self.max_frames if self.pad else int(counts.max())
-        feats = feats[:, :n_out]
-        if feats.shape[1] < n_out:
-            feats = torch.nn.functional.pad(
-                feats, (0, 0, 0, n_out - feats.shape[1])
-            )
-        index = torch.arange(n_out, device=feats.device)
-        mask = index.unsqueeze(0) < counts.unsqueeze(1)
-        feats = feats * mask.unsqueeze(-1).to(feats.dtype)
-        return feats, relative_lengths(counts, n_out)
+        return self.attention(self.lstm(x, lengths), lengths)
 
 
 def load_a2w_vocabulary(path, output_neurons=None):
@@ -604,6 +537,7 @@ def a2w_ser_forward(
     >>> from speechbrain.lobes.features import Fbank
     >>> from speechbrain.nnet.embedding import Embedding
     >>> from speechbrain.processing.features import InputNormalization
+    >>> from speechbrain_ext.nnet.windows import FixedLengthFrames
     >>> hparams = SimpleNamespace(
     ...     compute_features=Fbank(n_mels=8),
     ...     fixed_length=FixedLengthFrames(max_duration=0.5))

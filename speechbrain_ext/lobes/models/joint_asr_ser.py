@@ -26,6 +26,7 @@ Authors
 
 import speechbrain as sb
 import torch
+from speechbrain.dataio.dataio import length_to_mask
 
 
 def ctc_greedy_transcripts(p_ctc, wav_lens, tokenizer, blank_index=0):
@@ -72,8 +73,8 @@ def ctc_greedy_transcripts(p_ctc, wav_lens, tokenizer, blank_index=0):
     best = p_ctc.detach().argmax(-1)
     n_frames = best.shape[1]
     lengths = torch.round(wav_lens.to(best.device) * n_frames).long()
-    frames = torch.arange(n_frames, device=best.device)
-    keep = (frames.unsqueeze(0) < lengths.unsqueeze(1)) & (best != blank_index)
+    keep = length_to_mask(lengths, n_frames, dtype=torch.bool)
+    keep &= best != blank_index
     keep[:, 1:] &= best[:, 1:] != best[:, :-1]
     best, keep = torch.stack([best, keep.long()]).cpu()
     n_tokens = len(tokenizer)

@@ -6,13 +6,16 @@ Authors
 
 import torch
 
+from speechbrain_ext.nnet.coattention import masked_mean
+
 
 class PooledTextEncoder(torch.nn.Module):
     """Encodes a batch of strings into one vector each.
 
     Wraps SpeechBrain's HuggingFace ``TextEncoder`` (any BERT-like model) and
-    pools its last hidden states over the real tokens (``mean``) or takes the
-    ``[CLS]`` token (``cls``). Texts are lower-cased when
+    pools its last hidden states over the real tokens (``mean``, the
+    noise-free ``speechbrain_ext.nnet.coattention.masked_mean``) or takes
+    the ``[CLS]`` token (``cls``). Texts are lower-cased when
     ``lowercase=True``, since ASR transcripts are upper-case and uncased BERT
     tokenizers expect lower case anyway.
 
@@ -122,8 +125,7 @@ class PooledTextEncoder(torch.nn.Module):
             hidden = model(**tokens).last_hidden_state
         if self.pooling == "cls":
             return hidden[:, 0]
-        mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        return masked_mean(hidden, tokens["attention_mask"].bool())
 
 
 class TokenTextEncoder(PooledTextEncoder):
