@@ -17,7 +17,8 @@ What happens with bad input:
   the line of a byte sequence that is not UTF-8 (and may decode the file
   with a fallback encoding instead, with a warning naming both).
 - A preparation holds an exclusive lock on its save folder
-  (``prepare_lock``: ``fcntl.flock`` on ``.prepare.lock`` inside it) from
+  (``prepare_lock``: ``filelock.FileLock`` on ``.prepare.lock`` inside it,
+  removed when the preparation ends) from
   the "already prepared?" check to the last write, and writes every output
   to a temporary file of the same folder (``TMP_PREFIX`` + process id +
   random part + file name + ``.tmp``) that ``os.replace`` moves into
@@ -56,13 +57,9 @@ import stat
 import unicodedata
 import uuid
 
+import filelock
 import numpy as np
 import soundfile as sf
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not POSIX
-    fcntl = None
 
 logger = logging.getLogger(__name__)
 
@@ -905,14 +902,17 @@ def write_json(path, data):
 def prepare_lock(save_folder):
     """Holds an exclusive lock on a save folder, creating the folder.
 
-    Takes ``fcntl.flock`` on ``save_folder/.prepare.lock``; a second
+    Takes ``filelock.FileLock`` on ``save_folder/.prepare.lock``; a second
     preparation into the same folder waits (with a log line) until the
-    first one ends, then finds its outputs. The lock is released, and the
-    lock file removed, when the block ends, also on an exception; a save
-    folder created by this call is removed again when the block fails and
-    leaves it empty. On platforms without ``fcntl`` no lock is taken, and
-    some network file systems do not share ``flock`` locks between
-    machines: start preparations of one folder from one machine.
+    first one ends, then finds its outputs. When the block ends, also on an
+    exception, the lock file is removed and then the lock released: the
+    folder holds only the preparation's outputs. A waiting preparation
+    that then gets the lock of the removed file drops it and locks the new
+    file (``filelock`` 3.20.4 and later check this), so that two
+    preparations never hold the lock together. A save folder created by
+    this call is removed again when the block fails and leaves it empty.
+    Some network file systems do not share locks between machines: start
+    preparations of one folder from one machine.
 
     Arguments
     ---------
@@ -934,7 +934,6 @@ def prepare_lock(save_folder):
     >>> os.listdir(save)
     []
     """
-    created = False
     lock_path = os.path.join(save_folder, LOCK_FILE)
     while True:
         parent = os.path.dirname(os.path.abspath(save_folder))
@@ -943,27 +942,21 @@ def prepare_lock(save_folder):
             os.mkdir(save_folder)
             created = True
         except FileExistsError:
-            pass
-        if fcntl is None:  # pragma: no cover - not POSIX
-            fd = None
-            break
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+            created = False
+        lock = filelock.FileLock(lock_path)
         try:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+                lock.acquire(timeout=0)
+            except filelock.Timeout:
                 logger.info(
                     "waiting for another preparation writing to %s",
                     save_folder,
                 )
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            if _is_same_file(fd, lock_path):
-                break
-        except BaseException:
-            os.close(fd)
-            raise
-        # The holder before us removed the lock file: lock the new one.
-        os.close(fd)
+                lock.acquire()
+            break
+        except FileNotFoundError:
+            # a failed preparation removed the folder it had created
+            continue
     failed = False
     try:
         yield save_folder
@@ -971,15 +964,14 @@ def prepare_lock(save_folder):
         failed = True
         raise
     finally:
-        if fd is not None:
+        try:
             with contextlib.suppress(OSError):
                 os.remove(lock_path)
-        if failed and created:
-            with contextlib.suppress(OSError):
-                os.rmdir(save_folder)
-        if fd is not None:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+            if failed and created:
+                with contextlib.suppress(OSError):
+                    os.rmdir(save_folder)
+        finally:
+            lock.release()
 
 
 @contextlib.contextmanager
@@ -1051,16 +1043,6 @@ def reuse_or_lock(save_folder, options, outputs):
         read_only,
     )
     yield True
-
-
-def _is_same_file(fd, path):
-    """Tell whether the open file ``fd`` is still the file at ``path``."""
-    try:
-        linked = os.stat(path)
-    except FileNotFoundError:
-        return False
-    opened = os.fstat(fd)
-    return (opened.st_dev, opened.st_ino) == (linked.st_dev, linked.st_ino)
 
 
 def _listing(lines, limit=_MAX_LISTED):
