@@ -66,8 +66,11 @@ logger = logging.getLogger(__name__)
 OPTIONS_FILE = "prepare_options.json"
 LOCK_FILE = ".prepare.lock"
 MIN_SAMPLES = 1600
-"""Fewest samples an utterance may have: 0.1 s at 16 kHz; shorter files
-give fewer than two encoder frames and NaN CTC or pooling losses."""
+"""Fewest samples an utterance may have, in preparation and at inference:
+0.1 s at 16 kHz. Below 640 samples the demo encoders leave one frame and
+mean + std pooling or CTC losses turn to NaN; wav2vec2 needs 400 samples
+for its first frame. 0.1 s leaves a margin and holds no word or emotion
+anyway."""
 SILENCE_RMS = 1e-4
 """RMS (on [-1, 1] float audio) below which a noise file counts as silent."""
 TMP_PREFIX = ".prepare-tmp-"
