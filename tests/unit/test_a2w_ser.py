@@ -258,10 +258,10 @@ def _asr_ser_model(ordering="paper"):
     """The A2W modules with the SER branches of the ASR-SER model."""
     mods = _a2w_modules(ordering)
     mods["ser_normalize"] = InputNormalization(norm_type="global")
-    mods["audio_encoder"] = BiLSTMStructuredAttention(
+    mods["audio_branch"] = BiLSTMStructuredAttention(
         8, hidden_size=4, n_heads=2, attention_size=6
     )
-    mods["text_encoder"] = BiLSTMStructuredAttention(
+    mods["text_branch"] = BiLSTMStructuredAttention(
         10, hidden_size=4, n_heads=2, attention_size=6
     )
     mods["emo_classifier"] = torch.nn.Linear(32, 4)
@@ -317,7 +317,7 @@ def test_baseline_forward_reads_texts_or_the_a2w_transcripts():
                 }
             ),
             "word_emb": Embedding(num_embeddings=3, embedding_dim=5),
-            "text_encoder": BiLSTMStructuredAttention(
+            "text_branch": BiLSTMStructuredAttention(
                 5, hidden_size=4, n_heads=2, attention_size=6
             ),
             "emo_classifier": torch.nn.Linear(16, 4),

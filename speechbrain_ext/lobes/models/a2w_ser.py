@@ -483,9 +483,9 @@ def a2w_ser_forward(
     """The forward pass of the ASR-SER model or of a baseline of Table 1.
 
     The branches are those ``modules`` hold, concatenated before
-    ``emo_classifier``: the acoustic branch ``audio_encoder`` (filterbanks
+    ``emo_classifier``: the acoustic branch ``audio_branch`` (filterbanks
     normalised by ``ser_normalize``, cut or padded by
-    ``hparams.fixed_length``), and the text branch ``text_encoder``, which
+    ``hparams.fixed_length``), and the text branch ``text_branch``, which
     reads the A2W decoder's states (the ASR-SER model, with ``dec``; see
     :func:`a2w_asr_features`) or embedded words (``word_emb``: the
     baselines, on the given ``texts`` or on the transcripts of the frozen
@@ -543,10 +543,10 @@ def a2w_ser_forward(
     ...     fixed_length=FixedLengthFrames(max_duration=0.5))
     >>> modules = {
     ...     "ser_normalize": InputNormalization(),
-    ...     "audio_encoder": BiLSTMStructuredAttention(
+    ...     "audio_branch": BiLSTMStructuredAttention(
     ...         8, hidden_size=4, n_heads=2, attention_size=6),
     ...     "word_emb": Embedding(num_embeddings=3, embedding_dim=5),
-    ...     "text_encoder": BiLSTMStructuredAttention(
+    ...     "text_branch": BiLSTMStructuredAttention(
     ...         5, hidden_size=4, n_heads=2, attention_size=6),
     ...     "emo_classifier": torch.nn.Linear(32, 4)}
     >>> out = a2w_ser_forward(
@@ -558,10 +558,10 @@ def a2w_ser_forward(
     """
     feats = hparams.compute_features(wavs)
     out, branches = {}, []  # (vector, attention) of each branch
-    if "audio_encoder" in modules:
+    if "audio_branch" in modules:
         frames = modules["ser_normalize"](feats, wav_lens)
         frames, lens = hparams.fixed_length(frames, wav_lens)
-        branches.append(modules["audio_encoder"](frames, lens))
+        branches.append(modules["audio_branch"](frames, lens))
     if "dec" in modules:  # the A2W decoder's states
         searcher = {
             sb.Stage.VALID: getattr(hparams, "valid_search", None),
@@ -574,8 +574,8 @@ def a2w_ser_forward(
         )  # fmt: skip
         out.update((k, asr[k]) for k in ("p_seq", "hyps") if k in asr)
         states = asr["states"], asr["state_lens"]
-        branches.append(modules["text_encoder"](*states))
-    elif "text_encoder" in modules:  # embedded words
+        branches.append(modules["text_branch"](*states))
+    elif "text_branch" in modules:  # embedded words
         if texts is None:
             if transcriber is None:
                 asr_model, searcher = modules["asr_model"], hparams.test_search
@@ -588,7 +588,7 @@ def a2w_ser_forward(
         ids = [words_to_ids(text, text_vocab) for text in texts]
         ids, lens = pad_sequences(ids, feats.device)
         words = modules["word_emb"](ids)
-        branches.append(modules["text_encoder"](words, lens))
+        branches.append(modules["text_branch"](words, lens))
     out["attentions"] = [attn for _, attn in branches]
     logits = modules["emo_classifier"](torch.cat([v for v, _ in branches], -1))
     out["p_emo"] = torch.log_softmax(logits, dim=-1)
