@@ -50,7 +50,6 @@ from speechbrain_ext.augment.conditions import (  # noqa: E402
     conditions_of_set,
 )
 from speechbrain_ext.augment.noise_pools import pool_csv  # noqa: E402
-from speechbrain_ext.dataio.word_tokens import ids_to_words  # noqa: E402
 from speechbrain_ext.lobes.models.a2w_ser import (  # noqa: E402
     load_a2w_vocabulary,
     words_per_second,
@@ -164,7 +163,7 @@ def decode_run(run, settings, conditions, args):
                 enc = modules["enc"](feats, lens)
                 for i, searcher in enumerate(searchers):
                     for ids in searcher(enc, lens)[0]:
-                        words = ids_to_words(ids, vocabulary)
+                        words = vocabulary.decode_ndim(ids)
                         hyps[(i, condition.name)].append(" ".join(words))
     results = []
     for i, setting in enumerate(settings):

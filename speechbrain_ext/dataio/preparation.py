@@ -765,16 +765,57 @@ def remove_options(save_folder):
 
 
 @contextlib.contextmanager
+def atomic_path(path):
+    r"""Yields a temporary path that replaces ``path`` when the block ends.
+
+    The temporary file is in the folder of ``path``, named ``TMP_PREFIX``
+    + process id + random part + file name + ``.tmp``; it is moved onto
+    ``path`` with ``os.replace`` when the block ends without error (and
+    removed otherwise): a reader or a concurrent writer never sees a
+    half-written ``path``. The temporary file of a killed process stays;
+    ``remove_stale_temporary_files`` removes it.
+
+    Arguments
+    ---------
+    path : str
+        Final file.
+
+    Yields
+    ------
+    str
+        The temporary path, for a writer that takes a path.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.txt")
+    >>> with atomic_path(path) as tmp:
+    ...     _ = open(tmp, "w").write("hello\n")
+    ...     os.path.exists(path)
+    False
+    >>> open(path).read(), os.listdir(os.path.dirname(path))
+    ('hello\n', ['a.txt'])
+    """
+    folder, name = os.path.split(os.path.abspath(path))
+    tmp = os.path.join(
+        folder, f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}-{name}.tmp"
+    )
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+
+
+@contextlib.contextmanager
 def atomic_write(path, newline=None):
     r"""Opens a temporary text file that replaces ``path`` when closed.
 
-    The data goes to a hidden temporary file of the same folder, named
-    ``TMP_PREFIX`` + process id + random part + file name + ``.tmp``,
-    which is flushed to disk and moved onto ``path`` with ``os.replace``
-    when the block ends without error (and removed otherwise): a reader or
-    a concurrent writer never sees a half-written ``path``. The temporary
-    file of a killed process stays; ``remove_stale_temporary_files``
-    removes it.
+    The data goes to the temporary file of :func:`atomic_path`, which is
+    flushed to disk and moved onto ``path`` when the block ends without
+    error (and removed otherwise).
 
     Arguments
     ---------
@@ -797,20 +838,11 @@ def atomic_write(path, newline=None):
     >>> open(path).read(), os.listdir(os.path.dirname(path))
     ('hello\n', ['a.txt'])
     """
-    folder, name = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(
-        folder, f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}-{name}.tmp"
-    )
-    try:
+    with atomic_path(path) as tmp:
         with open(tmp, "x", encoding="utf-8", newline=newline) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
 
 
 def remove_stale_temporary_files(folder):
