@@ -2,9 +2,11 @@
 
 Each test holds the replaced computation as a reference and checks the
 library call against it on inputs that reach its edge cases; the last
-test shows why ``StatisticsPooling`` does not replace ``masked_mean``.
+test on pooling shows why ``StatisticsPooling`` does not replace
+``masked_mean``.
 """
 
+import numpy as np
 import pytest
 import torch
 from speechbrain.dataio.dataio import length_to_mask
@@ -109,3 +111,40 @@ def test_statistics_pooling_is_not_the_masked_mean():
     gap[0, 2:5] = False
     kept = torch.cat([x[0, :2], x[0, 5:]])
     assert torch.allclose(masked_mean(x, gap)[0], kept.mean(0), atol=1e-7)
+
+
+def test_modality_check_scores_are_the_hand_written_ones():
+    """``cross_val_predict`` over ``LeaveOneGroupOut`` and sklearn's
+    accuracy and balanced accuracy give the former predictions, WA and
+    UA."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import LeaveOneGroupOut, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from speechbrain_ext.synthetic.modality_check import _scores
+
+    rng = np.random.default_rng(0)
+    features = rng.standard_normal((90, 5))
+    labels = np.array(["ang", "hap", "sad"])[rng.integers(0, 3, 90)]
+    groups = rng.integers(0, 5, 90)
+
+    def make_model():
+        return make_pipeline(
+            StandardScaler(), LogisticRegression(C=0.5, max_iter=2000)
+        )
+
+    expected = np.empty(len(labels), dtype=object)
+    for group in sorted(set(groups)):
+        test = groups == group
+        model = make_model().fit(features[~test], labels[~test])
+        expected[test] = model.predict(features[test])
+    predictions = cross_val_predict(
+        make_model(), features, labels, groups=groups, cv=LeaveOneGroupOut()
+    )
+    assert (predictions == expected).all()
+    recalls = [np.mean(expected[labels == c] == c) for c in set(labels)]
+    assert _scores(labels, predictions) == {
+        "WA": round(100 * float(np.mean(labels == expected)), 2),
+        "UA": round(100 * float(np.mean(recalls)), 2),
+    }
