@@ -80,12 +80,12 @@ def build_word_vocabulary(manifest_paths, top_n, save_path=None, eos=False):
         If given, the vocabulary is saved there
         (:func:`save_word_vocabulary`).
     eos : bool
-        Append ``<eos>`` (bos and eos of a decoder).
+        End with ``<eos>``, as :func:`word_vocabulary` does.
 
     Returns
     -------
     speechbrain.dataio.encoder.TextEncoder
-        The vocabulary.
+        At most ``top_n + 1`` labels, ``top_n + 2`` with ``eos``.
 
     Example
     -------
@@ -112,13 +112,11 @@ def build_word_vocabulary(manifest_paths, top_n, save_path=None, eos=False):
             if "wrd" not in entry:
                 raise ValueError(f"{path}: entry {utt_id} has no 'wrd' field")
             words += [w for w in entry["wrd"].split() if w not in (UNK, EOS)]
-    vocabulary = TextEncoder()
-    vocabulary.add_unk(UNK)
-    vocabulary.limited_labelset_from_iterable(
+    ranked = TextEncoder()
+    ranked.limited_labelset_from_iterable(
         sorted(words), sequence_input=False, n_most_common=int(top_n)
     )
-    if eos:
-        vocabulary.add_bos_eos(bos_label=EOS, eos_label=EOS)
+    vocabulary = word_vocabulary(ranked.lab2ind, eos=eos)
     if save_path is not None:
         save_word_vocabulary(vocabulary, save_path)
     return vocabulary
@@ -160,7 +158,8 @@ def load_word_vocabulary(path):
     Returns
     -------
     speechbrain.dataio.encoder.TextEncoder
-        The vocabulary.
+        The vocabulary, with its ``unk_label`` (and ``bos_label`` and
+        ``eos_label`` when it ends with ``<eos>``).
 
     Example
     -------

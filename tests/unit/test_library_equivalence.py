@@ -1,9 +1,8 @@
 """Library calls give the numbers of the code they replaced.
 
 Each test holds the replaced computation as a reference and checks the
-library call against it on inputs that reach its edge cases; the last
-test on pooling shows why ``StatisticsPooling`` does not replace
-``masked_mean``.
+library call against it on inputs that reach its edge cases; the pooling
+test shows why ``StatisticsPooling`` does not replace ``masked_mean``.
 """
 
 import numpy as np

@@ -114,13 +114,13 @@ class PooledTextEncoder(torch.nn.Module):
             max_length=self.max_tokens,
         )
 
-    def hidden_states(self, texts):
-        """Last hidden states of a list of strings, and the token mask.
+    def hidden_states(self, tokens):
+        """Last hidden states of a token batch, and its mask.
 
         Arguments
         ---------
-        texts : list of str
-            The texts to encode.
+        tokens : transformers.BatchEncoding
+            A batch of :meth:`tokenize` (moved to the model's device here).
 
         Returns
         -------
@@ -130,7 +130,6 @@ class PooledTextEncoder(torch.nn.Module):
             [batch, tokens], True at the real tokens.
         """
         model = self.bert.model
-        tokens = self.tokenize(texts)
         device = next(model.parameters()).device
         tokens = tokens.to(device, non_blocking=True)
         with torch.set_grad_enabled(
@@ -141,7 +140,7 @@ class PooledTextEncoder(torch.nn.Module):
 
     def forward(self, texts):
         """Returns [batch, hidden] embeddings of a list of strings."""
-        hidden, mask = self.hidden_states(texts)
+        hidden, mask = self.hidden_states(self.tokenize(texts))
         if self.pooling == "cls":
             return hidden[:, 0]
         return masked_mean(hidden, mask)
@@ -197,6 +196,6 @@ class TokenTextEncoder(PooledTextEncoder):
 
     def forward(self, texts):
         """Returns [batch, tokens, hidden] states and relative lengths."""
-        hidden, mask = self.hidden_states(texts)
+        hidden, mask = self.hidden_states(self.tokenize(texts))
         counts = mask.sum(1).to(hidden.dtype)
         return hidden, counts / hidden.shape[1]
