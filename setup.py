@@ -34,6 +34,7 @@ setup(
         "transformers>=5,<6",
         "hyperpyyaml>=1.2",
         "jiwer>=3",
+        "filelock>=3.20.4",
         "sentencepiece",
         "soundfile",
         "numpy",

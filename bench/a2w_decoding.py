@@ -45,12 +45,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from speechbrain_ext.augment.conditions import ConditionMixer  # noqa: E402
-from speechbrain_ext.augment.noise_pools import (  # noqa: E402
-    load_condition_set,
-    pool_csv,
+from speechbrain_ext.augment.conditions import (  # noqa: E402
+    ConditionMixer,
+    conditions_of_set,
 )
-from speechbrain_ext.dataio.word_tokens import ids_to_words  # noqa: E402
+from speechbrain_ext.augment.noise_pools import pool_csv  # noqa: E402
 from speechbrain_ext.lobes.models.a2w_ser import (  # noqa: E402
     load_a2w_vocabulary,
     words_per_second,
@@ -164,7 +163,7 @@ def decode_run(run, settings, conditions, args):
                 enc = modules["enc"](feats, lens)
                 for i, searcher in enumerate(searchers):
                     for ids in searcher(enc, lens)[0]:
-                        words = ids_to_words(ids, vocabulary)
+                        words = vocabulary.decode_ndim(ids)
                         hyps[(i, condition.name)].append(" ".join(words))
     results = []
     for i, setting in enumerate(settings):
@@ -217,7 +216,7 @@ def main(argv=None):
             parse_values(args.length_weight),
         )
     )
-    conditions = load_condition_set(args.conditions)
+    conditions = conditions_of_set(args.conditions)
     report = {
         "train_annotation": train_json,
         "max_words_per_second": round(rates[fastest], 3),

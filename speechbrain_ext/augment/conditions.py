@@ -214,6 +214,31 @@ def find_condition_set(name_or_path):
     )
 
 
+def conditions_of_set(name_or_path):
+    """The noise conditions of a condition set, given its name or its file.
+
+    :func:`load_conditions` of :func:`find_condition_set`: what a recipe's
+    ``test_conditions`` names.
+
+    Arguments
+    ---------
+    name_or_path : str or os.PathLike
+        The name of a packaged set (``paper7``, ``clean``, ``snr_sweep``) or
+        the path of a yaml file.
+
+    Returns
+    -------
+    list of NoiseCondition
+        The conditions, in table order.
+
+    Example
+    -------
+    >>> [c.name for c in conditions_of_set("clean")]
+    ['clean']
+    """
+    return load_conditions(find_condition_set(name_or_path))
+
+
 def _resolve_include(target, source):
     """Absolute path of an ``!include:`` target of the file ``source``.
 

@@ -13,30 +13,8 @@ import os
 from speechbrain_ext.augment.conditions import (
     MUSAN_CATEGORIES,
     ConditionMixer,
-    find_condition_set,
-    load_conditions,
+    conditions_of_set,
 )
-
-
-def load_condition_set(name_or_path):
-    """The conditions of a packaged set (by name) or of a yaml file.
-
-    Arguments
-    ---------
-    name_or_path : str
-        ``paper7``, ``clean``, ``snr_sweep``, or the path of a yaml file.
-
-    Returns
-    -------
-    list of NoiseCondition
-        The conditions, in table order.
-
-    Example
-    -------
-    >>> [c.name for c in load_condition_set("clean")]
-    ['clean']
-    """
-    return load_conditions(find_condition_set(name_or_path))
 
 
 def pool_csv(noise_folder, category, pool):
@@ -182,6 +160,6 @@ def recipe_noise(
     """
     if noise_prob > 0:
         check_noise_pools(noise_folder, "train")
-    conditions = load_condition_set(test_conditions)
+    conditions = conditions_of_set(test_conditions)
     mixer = build_condition_mixer(conditions, noise_folder, test_noise_seed)
     return conditions, mixer

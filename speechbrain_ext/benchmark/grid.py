@@ -37,10 +37,7 @@ import sys
 
 from hyperpyyaml import load_hyperpyyaml
 
-from speechbrain_ext.augment.conditions import (
-    find_condition_set,
-    load_conditions,
-)
+from speechbrain_ext.augment.conditions import conditions_of_set
 
 SYSTEM_KEYS = {"script", "hparams", "overrides", "protocol", "folds", "after"}
 PREREQUISITE_KEYS = {"script", "hparams", "overrides", "done"}
@@ -242,9 +239,7 @@ class Grid:
         self.protocol = data.get("protocol")
         self.folds = [int(f) for f in data.get("folds") or [1]]
         self.test_conditions = data["test_conditions"]
-        self.conditions = load_conditions(
-            find_condition_set(self.test_conditions)
-        )
+        self.conditions = conditions_of_set(self.test_conditions)
         self.regimes = data["regimes"]
         self.systems = data["systems"]
         self.prerequisites = data.get("prerequisites") or {}

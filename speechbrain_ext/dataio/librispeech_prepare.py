@@ -1,10 +1,10 @@
-r"""Prepare LibriSpeech manifests and a word vocabulary.
+r"""Prepare LibriSpeech manifests.
 
 Writes one JSON manifest per split::
 
     python -m speechbrain_ext.dataio.librispeech_prepare \
         --data_folder /path/to/LibriSpeech --save_folder results/libri \
-        --splits train-clean-100 dev-clean test-clean --vocab_top_n 5000
+        --splits train-clean-100 dev-clean test-clean
 
 Layout that is read: ``<split>/<spk>/<chapter>/<spk>-<chapter>-<utt>.flac``
 with one ``<spk>-<chapter>.trans.txt`` per chapter (lines ``<utt_id>
@@ -19,20 +19,15 @@ audio file with fewer than 1600 samples (0.1 s), with more than one channel
 samples is refused by name; a ``.trans.txt`` file that is not UTF-8 is
 refused, naming the file and the line. The save folder is locked while a
 preparation runs. A changed corpus (files added, removed or modified) is
-prepared again.
-
-``build_word_vocabulary`` and ``words_to_ids`` give word-level targets: the
-vocabulary is ``<unk>`` (index 0) followed by the most frequent words.
+prepared again. The word vocabulary of a recipe is built from these
+manifests by ``speechbrain_ext.dataio.word_tokens``.
 """
 
 import argparse
-import collections
-import json
 import logging
 import os
 
 from speechbrain_ext.dataio.preparation import (
-    atomic_write,
     audio_durations,
     check_folders,
     corpus_fingerprint,
@@ -47,7 +42,6 @@ from speechbrain_ext.dataio.preparation import write_json as _write_json
 logger = logging.getLogger(__name__)
 
 DEFAULT_SPLITS = ("train-clean-100", "dev-clean", "test-clean")
-UNK = "<unk>"
 SAMPLE_RATE = 16000
 
 
@@ -172,7 +166,7 @@ def prepare_librispeech(
 
     Example
     -------
-    >>> import os, tempfile
+    >>> import json, os, tempfile
     >>> import numpy as np
     >>> import soundfile as sf
     >>> data = tempfile.mkdtemp()
@@ -304,120 +298,6 @@ def normalize_words(text):
     return " ".join(normalize_unicode(text).upper().split())
 
 
-def build_word_vocabulary(manifest_paths, top_n, save_path=None):
-    """Build a word vocabulary from the ``wrd`` field of JSON manifests.
-
-    The vocabulary is ``<unk>`` at index 0 followed by the ``top_n`` most
-    frequent words; words of equal frequency are ordered alphabetically.
-
-    Arguments
-    ---------
-    manifest_paths : str or list of str
-        JSON manifests whose entries have a ``wrd`` field.
-    top_n : int
-        Number of words kept besides ``<unk>``.
-    save_path : str, optional
-        If given, the vocabulary is written there, one word per line (line
-        number - 1 = word id).
-
-    Returns
-    -------
-    list of str
-        The vocabulary; a word's index is its id.
-
-    Example
-    -------
-    >>> import json, os, tempfile
-    >>> folder = tempfile.mkdtemp()
-    >>> manifest = os.path.join(folder, "train.json")
-    >>> with open(manifest, "w", encoding="utf-8") as f:
-    ...     json.dump({"a": {"wrd": "THE CAT SAT"},
-    ...                "b": {"wrd": "THE DOG SAT"}}, f)
-    >>> build_word_vocabulary(
-    ...     manifest, 3, os.path.join(folder, "vocab.txt")
-    ... )
-    ['<unk>', 'SAT', 'THE', 'CAT']
-    """
-    if isinstance(manifest_paths, (str, os.PathLike)):
-        manifest_paths = [manifest_paths]
-    if int(top_n) != top_n or top_n < 1:
-        raise ValueError(f"top_n must be a positive integer, got {top_n}")
-    counts = collections.Counter()
-    for path in manifest_paths:
-        with open(path, encoding="utf-8") as f:
-            manifest = json.load(f)
-        for utt_id, entry in manifest.items():
-            if "wrd" not in entry:
-                raise ValueError(f"{path}: entry {utt_id} has no 'wrd' field")
-            counts.update(w for w in entry["wrd"].split() if w != UNK)
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-    vocab = [UNK] + [word for word, _ in ranked[: int(top_n)]]
-    if save_path is not None:
-        folder = os.path.dirname(save_path)
-        if folder:
-            os.makedirs(folder, exist_ok=True)
-        with atomic_write(save_path) as f:
-            f.write("\n".join(vocab) + "\n")
-    return vocab
-
-
-def load_word_vocabulary(path):
-    """Load a vocabulary written by ``build_word_vocabulary``.
-
-    Arguments
-    ---------
-    path : str
-        Vocabulary file, one word per line.
-
-    Returns
-    -------
-    list of str
-        The vocabulary; a word's index is its id.
-
-    Example
-    -------
-    >>> import os, tempfile
-    >>> path = os.path.join(tempfile.mkdtemp(), "vocab.txt")
-    >>> _ = build_word_vocabulary([], 1, path)
-    >>> load_word_vocabulary(path)
-    ['<unk>']
-    """
-    with open(path, encoding="utf-8") as f:
-        return [line.rstrip("\n") for line in f if line.strip()]
-
-
-def words_to_ids(text, vocab):
-    """Map the words of a text to vocabulary ids, unknown words to ``<unk>``.
-
-    Arguments
-    ---------
-    text : str
-        Whitespace-separated words.
-    vocab : list of str or dict
-        A vocabulary from ``build_word_vocabulary`` (index = id), or a dict
-        word -> id built from it (faster when called for every utterance).
-
-    Returns
-    -------
-    list of int
-        One id per word.
-
-    Example
-    -------
-    >>> vocab = ["<unk>", "SAT", "THE", "CAT"]
-    >>> words_to_ids("THE DOG SAT", vocab)
-    [2, 0, 1]
-    >>> words_to_ids("CAT", {w: i for i, w in enumerate(vocab)})
-    [3]
-    """
-    if not isinstance(vocab, dict):
-        vocab = {word: index for index, word in enumerate(vocab)}
-    if UNK not in vocab:
-        raise ValueError(f"the vocabulary has no {UNK} entry")
-    unk = vocab[UNK]
-    return [vocab.get(word, unk) for word in text.split()]
-
-
 def _read_trans(path):
     """Read a ``.trans.txt`` file (UTF-8): utt_id -> (text, path)."""
     texts = {}
@@ -437,9 +317,6 @@ def _read_trans(path):
 def main(argv=None):
     """Run the command-line entry point of ``prepare_librispeech``.
 
-    With ``--vocab_top_n N``, also writes ``word_vocab.txt`` in the save
-    folder from the splits whose name starts with ``train``.
-
     Arguments
     ---------
     argv : list of str, optional
@@ -448,8 +325,7 @@ def main(argv=None):
     Returns
     -------
     dict
-        The paths returned by ``prepare_librispeech``, plus ``"vocab"`` when
-        a vocabulary was built.
+        The paths returned by ``prepare_librispeech``.
 
     Example
     -------
@@ -461,43 +337,25 @@ def main(argv=None):
     {'dev-clean': 'out/dev-clean.json'}
     """
     parser = argparse.ArgumentParser(
-        description="Writes LibriSpeech manifests (and a word vocabulary)."
+        description="Writes LibriSpeech manifests."
     )
     parser.add_argument("--data_folder", required=True)
     parser.add_argument("--save_folder", required=True)
     parser.add_argument("--splits", nargs="+", default=DEFAULT_SPLITS)
-    parser.add_argument(
-        "--vocab_top_n",
-        type=int,
-        default=None,
-        help="build word_vocab.txt with <unk> + the N most frequent words "
-        "of the train* splits",
-    )
     parser.add_argument("--skip_prep", action="store_true")
     args = parser.parse_args(argv)
-    train_splits = [s for s in args.splits if s.startswith("train")]
-    if args.vocab_top_n is not None and not train_splits:
-        parser.error("--vocab_top_n needs a split whose name starts with train")
-    if args.vocab_top_n is not None and args.vocab_top_n < 1:
-        parser.error(f"--vocab_top_n must be positive, got {args.vocab_top_n}")
     if not args.skip_prep:
         try:
             check_folders(args.data_folder, args.save_folder)
         except (OSError, ValueError) as error:
             parser.error(str(error))
     logging.basicConfig(level=logging.INFO)
-    paths = prepare_librispeech(
+    return prepare_librispeech(
         data_folder=args.data_folder,
         save_folder=args.save_folder,
         splits=args.splits,
         skip_prep=args.skip_prep,
     )
-    if args.vocab_top_n is not None and not args.skip_prep:
-        paths["vocab"] = os.path.join(args.save_folder, "word_vocab.txt")
-        build_word_vocabulary(
-            [paths[s] for s in train_splits], args.vocab_top_n, paths["vocab"]
-        )
-    return paths
 
 
 if __name__ == "__main__":

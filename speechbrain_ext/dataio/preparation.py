@@ -17,7 +17,8 @@ What happens with bad input:
   the line of a byte sequence that is not UTF-8 (and may decode the file
   with a fallback encoding instead, with a warning naming both).
 - A preparation holds an exclusive lock on its save folder
-  (``prepare_lock``: ``fcntl.flock`` on ``.prepare.lock`` inside it) from
+  (``prepare_lock``: ``filelock.FileLock`` on ``.prepare.lock`` inside it,
+  removed when the preparation ends) from
   the "already prepared?" check to the last write, and writes every output
   to a temporary file of the same folder (``TMP_PREFIX`` + process id +
   random part + file name + ``.tmp``) that ``os.replace`` moves into
@@ -56,21 +57,20 @@ import stat
 import unicodedata
 import uuid
 
+import filelock
 import numpy as np
 import soundfile as sf
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not POSIX
-    fcntl = None
 
 logger = logging.getLogger(__name__)
 
 OPTIONS_FILE = "prepare_options.json"
 LOCK_FILE = ".prepare.lock"
 MIN_SAMPLES = 1600
-"""Fewest samples an utterance may have: 0.1 s at 16 kHz; shorter files
-give fewer than two encoder frames and NaN CTC or pooling losses."""
+"""Fewest samples an utterance may have, in preparation and at inference:
+0.1 s at 16 kHz. Below 640 samples the demo encoders leave one frame and
+mean + std pooling or CTC losses turn to NaN; wav2vec2 needs 400 samples
+for its first frame. 0.1 s leaves a margin and holds no word or emotion
+anyway."""
 SILENCE_RMS = 1e-4
 """RMS (on [-1, 1] float audio) below which a noise file counts as silent."""
 TMP_PREFIX = ".prepare-tmp-"
@@ -765,16 +765,57 @@ def remove_options(save_folder):
 
 
 @contextlib.contextmanager
+def atomic_path(path):
+    r"""Yields a temporary path that replaces ``path`` when the block ends.
+
+    The temporary file is in the folder of ``path``, named ``TMP_PREFIX``
+    + process id + random part + file name + ``.tmp``; it is moved onto
+    ``path`` with ``os.replace`` when the block ends without error (and
+    removed otherwise): a reader or a concurrent writer never sees a
+    half-written ``path``. The temporary file of a killed process stays;
+    ``remove_stale_temporary_files`` removes it.
+
+    Arguments
+    ---------
+    path : str
+        Final file.
+
+    Yields
+    ------
+    str
+        The temporary path, for a writer that takes a path.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.txt")
+    >>> with atomic_path(path) as tmp:
+    ...     _ = open(tmp, "w").write("hello\n")
+    ...     os.path.exists(path)
+    False
+    >>> open(path).read(), os.listdir(os.path.dirname(path))
+    ('hello\n', ['a.txt'])
+    """
+    folder, name = os.path.split(os.path.abspath(path))
+    tmp = os.path.join(
+        folder, f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}-{name}.tmp"
+    )
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+
+
+@contextlib.contextmanager
 def atomic_write(path, newline=None):
     r"""Opens a temporary text file that replaces ``path`` when closed.
 
-    The data goes to a hidden temporary file of the same folder, named
-    ``TMP_PREFIX`` + process id + random part + file name + ``.tmp``,
-    which is flushed to disk and moved onto ``path`` with ``os.replace``
-    when the block ends without error (and removed otherwise): a reader or
-    a concurrent writer never sees a half-written ``path``. The temporary
-    file of a killed process stays; ``remove_stale_temporary_files``
-    removes it.
+    The data goes to the temporary file of :func:`atomic_path`, which is
+    flushed to disk and moved onto ``path`` when the block ends without
+    error (and removed otherwise).
 
     Arguments
     ---------
@@ -797,20 +838,11 @@ def atomic_write(path, newline=None):
     >>> open(path).read(), os.listdir(os.path.dirname(path))
     ('hello\n', ['a.txt'])
     """
-    folder, name = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(
-        folder, f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}-{name}.tmp"
-    )
-    try:
+    with atomic_path(path) as tmp:
         with open(tmp, "x", encoding="utf-8", newline=newline) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
 
 
 def remove_stale_temporary_files(folder):
@@ -905,14 +937,17 @@ def write_json(path, data):
 def prepare_lock(save_folder):
     """Holds an exclusive lock on a save folder, creating the folder.
 
-    Takes ``fcntl.flock`` on ``save_folder/.prepare.lock``; a second
+    Takes ``filelock.FileLock`` on ``save_folder/.prepare.lock``; a second
     preparation into the same folder waits (with a log line) until the
-    first one ends, then finds its outputs. The lock is released, and the
-    lock file removed, when the block ends, also on an exception; a save
-    folder created by this call is removed again when the block fails and
-    leaves it empty. On platforms without ``fcntl`` no lock is taken, and
-    some network file systems do not share ``flock`` locks between
-    machines: start preparations of one folder from one machine.
+    first one ends, then finds its outputs. When the block ends, also on an
+    exception, the lock file is removed and then the lock released: the
+    folder holds only the preparation's outputs. A waiting preparation
+    that then gets the lock of the removed file drops it and locks the new
+    file (``filelock`` 3.20.4 and later check this), so that two
+    preparations never hold the lock together. A save folder created by
+    this call is removed again when the block fails and leaves it empty.
+    Some network file systems do not share locks between machines: start
+    preparations of one folder from one machine.
 
     Arguments
     ---------
@@ -934,7 +969,6 @@ def prepare_lock(save_folder):
     >>> os.listdir(save)
     []
     """
-    created = False
     lock_path = os.path.join(save_folder, LOCK_FILE)
     while True:
         parent = os.path.dirname(os.path.abspath(save_folder))
@@ -943,27 +977,21 @@ def prepare_lock(save_folder):
             os.mkdir(save_folder)
             created = True
         except FileExistsError:
-            pass
-        if fcntl is None:  # pragma: no cover - not POSIX
-            fd = None
-            break
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+            created = False
+        lock = filelock.FileLock(lock_path)
         try:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+                lock.acquire(timeout=0)
+            except filelock.Timeout:
                 logger.info(
                     "waiting for another preparation writing to %s",
                     save_folder,
                 )
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            if _is_same_file(fd, lock_path):
-                break
-        except BaseException:
-            os.close(fd)
-            raise
-        # The holder before us removed the lock file: lock the new one.
-        os.close(fd)
+                lock.acquire()
+            break
+        except FileNotFoundError:
+            # a failed preparation removed the folder it had created
+            continue
     failed = False
     try:
         yield save_folder
@@ -971,15 +999,14 @@ def prepare_lock(save_folder):
         failed = True
         raise
     finally:
-        if fd is not None:
+        try:
             with contextlib.suppress(OSError):
                 os.remove(lock_path)
-        if failed and created:
-            with contextlib.suppress(OSError):
-                os.rmdir(save_folder)
-        if fd is not None:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+            if failed and created:
+                with contextlib.suppress(OSError):
+                    os.rmdir(save_folder)
+        finally:
+            lock.release()
 
 
 @contextlib.contextmanager
@@ -1051,16 +1078,6 @@ def reuse_or_lock(save_folder, options, outputs):
         read_only,
     )
     yield True
-
-
-def _is_same_file(fd, path):
-    """Tell whether the open file ``fd`` is still the file at ``path``."""
-    try:
-        linked = os.stat(path)
-    except FileNotFoundError:
-        return False
-    opened = os.fstat(fd)
-    return (opened.st_dev, opened.st_ino) == (linked.st_dev, linked.st_ino)
 
 
 def _listing(lines, limit=_MAX_LISTED):

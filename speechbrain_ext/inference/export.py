@@ -57,6 +57,7 @@ from speechbrain.utils.checkpoints import (
 )
 from speechbrain.utils.fetching import FetchConfig, LocalStrategy
 
+from speechbrain_ext.dataio.preparation import atomic_write
 from speechbrain_ext.inference.interface import RecipeInterface
 from speechbrain_ext.utils.checkpoints import (
     ResumableCheckpointer,
@@ -593,46 +594,6 @@ def check_run_folder(output_folder, min_key="error"):
     return checkpoint.path
 
 
-def new_file_mode():
-    """The permissions ``open(path, "w")`` gives a new file: 0o666 - umask.
-
-    Returns
-    -------
-    int
-        The mode bits.
-
-    Example
-    -------
-    >>> old = os.umask(0o027)
-    >>> oct(new_file_mode())
-    '0o640'
-    >>> _ = os.umask(old)
-    """
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _write_atomic(path, text):
-    """Writes a file so that readers see the old or the new one, whole.
-
-    The file gets the permissions of any new file (``mkstemp`` would leave
-    it readable by its owner only).
-    """
-    fd, tmp = tempfile.mkstemp(
-        dir=os.path.dirname(path), prefix=f".{os.path.basename(path)}."
-    )
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, new_file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def export_for_inference(
     output_folder,
     forward=None,
@@ -744,13 +705,14 @@ def export_for_inference(
         "",
     ]
     out_path = os.path.join(export_folder, INFERENCE_YAML)
-    _write_atomic(out_path, "\n".join(lines))
-    _write_atomic(
-        os.path.join(export_folder, INTERFACE_FILE),
-        '"""Inference interface of this run (see speechbrain_ext)."""\n\n'
-        "from speechbrain_ext.inference.interface import "
-        f"{INTERFACE_CLASS}  # noqa: F401\n",
-    )
+    with atomic_write(out_path) as f:
+        f.write("\n".join(lines))
+    with atomic_write(os.path.join(export_folder, INTERFACE_FILE)) as f:
+        f.write(
+            '"""Inference interface of this run (see speechbrain_ext)."""\n\n'
+            "from speechbrain_ext.inference.interface import "
+            f"{INTERFACE_CLASS}  # noqa: F401\n"
+        )
     return out_path
 
 

@@ -32,13 +32,9 @@ from speechbrain.dataio import audio_io
 from speechbrain.inference.interfaces import Pretrained
 from speechbrain.utils.data_utils import batch_pad_right
 
-logger = logging.getLogger(__name__)
+from speechbrain_ext.dataio.preparation import MIN_SAMPLES
 
-# Shortest input, in samples at 16 kHz (0.1 s). Below 640 samples the demo
-# encoders leave one frame and the mean+std pooling returns NaN; wav2vec2
-# needs 400 samples for its first frame. 0.1 s leaves a margin and holds
-# no word or emotion anyway.
-MIN_SAMPLES = 1600
+logger = logging.getLogger(__name__)
 
 
 def audio_problem(signal, min_samples=MIN_SAMPLES):

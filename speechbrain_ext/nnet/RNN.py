@@ -5,6 +5,7 @@ Authors
 """
 
 import torch
+from speechbrain.dataio.dataio import length_to_mask
 from speechbrain.nnet.RNN import AttentionalRNNDecoder
 
 from speechbrain_ext.nnet.coattention import frame_counts
@@ -64,6 +65,10 @@ class PaddedBLSTM(torch.nn.Module):
     dropout : float
         Dropout on the input of every layer but the first (as
         ``torch.nn.LSTM``).
+    output_dropout : bool
+        Also drop out the output of the last layer (``dropout`` after
+        every layer, as the BiLSTM encoders of Feng et al. (2020) and Li et
+        al. (2022) have it).
 
     Example
     -------
@@ -83,10 +88,18 @@ class PaddedBLSTM(torch.nn.Module):
     True
     """
 
-    def __init__(self, input_size, hidden_size, num_layers=1, dropout=0.0):
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        dropout=0.0,
+        output_dropout=False,
+    ):
         super().__init__()
         self.output_size = 2 * hidden_size
         self.dropout = torch.nn.Dropout(dropout)
+        self.output_dropout = output_dropout
         sizes = [input_size] + [2 * hidden_size] * (num_layers - 1)
         self.forward_layers = torch.nn.ModuleList(
             torch.nn.LSTM(size, hidden_size, batch_first=True) for size in sizes
@@ -125,8 +138,10 @@ class PaddedBLSTM(torch.nn.Module):
             x = torch.cat([ahead, reverse_padded(back, counts)], dim=-1)
         # padding stays behind the real frames in both directions, so it is
         # zeroed once, at the output
-        mask = torch.arange(n_frames, device=x.device) < counts.unsqueeze(1)
-        return x * mask.unsqueeze(-1).to(x.dtype)
+        x = x * length_to_mask(counts, n_frames, dtype=x.dtype).unsqueeze(-1)
+        if self.output_dropout:
+            x = self.dropout(x)
+        return x
 
 
 class AttendFirstRNNDecoder(AttentionalRNNDecoder):

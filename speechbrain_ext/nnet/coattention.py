@@ -17,6 +17,14 @@ A stream is an :class:`EncodedStream`: a sequence [batch, time, dim], a mask
 of its real frames and its fixed vector. :class:`StreamFusion` picks one of
 the methods by name, so that a yaml file chooses it with a string.
 
+The mean over the real frames (:func:`masked_mean`) is not SpeechBrain's
+``StatisticsPooling(return_std=False)``: that one adds noise of 1e-5 to
+9e-5 to every mean, in training and in evaluation, drawn from torch's
+global random generator (which shifts every later random draw, dropout
+included), and it reads relative lengths, which cannot describe the mask
+of a hierarchical level (two streams joined along time, each with its own
+padding).
+
 Authors
  * SpeechBrain joint ASR/SER recipe contributors
 """
@@ -97,31 +105,6 @@ def relative_lengths(counts, n_frames):
     [7, 10]
     """
     return torch.clamp((counts.float() + 0.25) / n_frames, max=1.0)
-
-
-def length_mask(counts, n_frames):
-    """Boolean mask [batch, n_frames], True at the first ``counts`` frames.
-
-    Arguments
-    ---------
-    counts : torch.Tensor
-        Frames of each utterance.
-    n_frames : int
-        Frames of the padded batch.
-
-    Returns
-    -------
-    torch.BoolTensor
-        The mask.
-
-    Example
-    -------
-    >>> length_mask(torch.tensor([1, 3]), 3)
-    tensor([[ True, False, False],
-            [ True,  True,  True]])
-    """
-    index = torch.arange(n_frames, device=counts.device)
-    return index.unsqueeze(0) < counts.unsqueeze(1)
 
 
 def masked_mean(x, mask):

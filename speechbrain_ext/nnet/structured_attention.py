@@ -16,8 +16,9 @@ Authors
 """
 
 import torch
+from speechbrain.dataio.dataio import length_to_mask
 
-from speechbrain_ext.nnet.coattention import frame_counts, length_mask
+from speechbrain_ext.nnet.coattention import frame_counts
 
 
 class StructuredSelfAttentionPooling(torch.nn.Module):
@@ -78,7 +79,8 @@ class StructuredSelfAttentionPooling(torch.nn.Module):
         scores = self.W2(torch.tanh(self.W1(h))).transpose(1, 2)
         if lengths is not None:
             counts = frame_counts(lengths, h.shape[1])
-            mask = length_mask(counts, h.shape[1]).unsqueeze(1)
+            mask = length_to_mask(counts, h.shape[1], dtype=torch.bool)
+            mask = mask.unsqueeze(1)
             scores = scores.masked_fill(~mask, float("-inf"))
         attn = torch.softmax(scores, dim=-1)
         pooled = torch.bmm(attn, h)

@@ -1,5 +1,9 @@
 """Fixed-length windows of feature sequences, and back to utterances.
 
+:class:`FixedLengthFrames` cuts or zero-pads every sequence of a batch to
+one window of a fixed duration from its start (the input of a classifier
+that reads a fixed number of frames).
+
 A window classifier (Cournut & Buldu: an RNN over 25 frames, 250 ms) is
 trained on windows cut from the training utterances with a shift of a few
 frames, each window labelled with its utterance's class. At test time an
@@ -17,11 +21,85 @@ its last frame.
 
 Authors
  * SpeechBrain Emo-DB recipe contributors
+ * SpeechBrain joint ASR/SER recipe contributors
 """
 
 import torch
+from speechbrain.dataio.dataio import length_to_mask
+
+from speechbrain_ext.nnet.coattention import frame_counts, relative_lengths
 
 AGGREGATIONS = ("mean_log_prob", "mean_prob")
+
+
+class FixedLengthFrames(torch.nn.Module):
+    """Cuts or zero-pads feature frames to a fixed duration.
+
+    Every sequence keeps its first ``max_duration * frame_rate`` frames;
+    shorter ones are padded with zeros (the global mean of normalised
+    features). Feng et al. (2020), following Li et al. (2019), cut
+    utterances at 7.5 s; Zhao et al.'s residual BLSTM reads 4 s. The
+    relative lengths returned mark the real frames, so that a model that
+    masks padding (a BiLSTM, attention) never reads the padding frames; a
+    model that reads the whole window (the residual BLSTM) reads them as
+    part of its input.
+
+    Arguments
+    ---------
+    max_duration : float
+        Duration in seconds.
+    frame_rate : float
+        Frames per second of the features (100 for a 10 ms hop).
+    pad : bool
+        Pad every batch to ``max_duration``; ``False`` only cuts (the same
+        outputs once padding is masked, with less computation).
+
+    Example
+    -------
+    >>> cut = FixedLengthFrames(max_duration=0.5, frame_rate=100)
+    >>> feats, lens = cut(torch.ones(2, 80, 40), torch.tensor([1.0, 0.25]))
+    >>> feats.shape, (lens * 50).round().tolist()
+    (torch.Size([2, 50, 40]), [50.0, 20.0])
+    >>> feats[1, 20:].abs().sum().item()
+    0.0
+    >>> feats, lens = cut(torch.ones(2, 30, 40), torch.tensor([1.0, 0.5]))
+    >>> feats.shape, (lens * 50).round().tolist()
+    (torch.Size([2, 50, 40]), [30.0, 15.0])
+    """
+
+    def __init__(self, max_duration=7.5, frame_rate=100, pad=True):
+        super().__init__()
+        self.max_frames = int(round(max_duration * frame_rate))
+        self.pad = pad
+
+    def forward(self, feats, lengths):
+        """Features [batch, max_frames, dim] and their relative lengths.
+
+        Arguments
+        ---------
+        feats : torch.Tensor
+            Features [batch, time, dim].
+        lengths : torch.Tensor
+            Relative lengths.
+
+        Returns
+        -------
+        feats : torch.Tensor
+            Cut or padded features, zero past each utterance's end.
+        lengths : torch.Tensor
+            Relative lengths of the real frames.
+        """
+        counts = frame_counts(lengths, feats.shape[1])
+        counts = counts.clamp(max=self.max_frames)
+        n_out = self.max_frames if self.pad else int(counts.max())
+        feats = feats[:, :n_out]
+        if feats.shape[1] < n_out:
+            feats = torch.nn.functional.pad(
+                feats, (0, 0, 0, n_out - feats.shape[1])
+            )
+        mask = length_to_mask(counts, n_out, dtype=feats.dtype)
+        feats = feats * mask.unsqueeze(-1)
+        return feats, relative_lengths(counts, n_out)
 
 
 def window_starts(n_frames, size=25, shift=3):
@@ -48,9 +126,13 @@ def window_starts(n_frames, size=25, shift=3):
     >>> window_starts(10, size=25, shift=3)
     [0]
     """
+    _check_window(size, shift)
+    return list(range(0, max(n_frames - size, 0) + 1, shift))
+
+
+def _check_window(size, shift):
     if size < 1 or shift < 1:
         raise ValueError(f"size and shift must be positive: {size}, {shift}")
-    return list(range(0, max(n_frames - size, 0) + 1, shift))
 
 
 def _windows_of(feats, size, shift):
@@ -58,11 +140,12 @@ def _windows_of(feats, size, shift):
     n_frames = feats.shape[0]
     if n_frames == 0:
         raise ValueError("cannot cut windows from an empty sequence")
+    _check_window(size, shift)
     if n_frames < size:
         repeat = feats[-1:].expand(size - n_frames, -1)
         feats = torch.cat([feats, repeat])
-    starts = window_starts(n_frames, size, shift)
-    return torch.stack([feats[s : s + size] for s in starts])
+    # the windows of window_starts: one every shift frames, inside feats
+    return feats.unfold(0, size, shift).transpose(1, 2)
 
 
 def sliding_windows(feats, lengths=None, size=25, shift=3):

@@ -104,20 +104,13 @@ def prosodic_features(wav, sample_rate=16000):
     )
 
 
-def _leave_one_group_out(features, labels, groups, make_model):
-    predictions = np.empty(len(labels), dtype=object)
-    for g in sorted(set(groups)):
-        test = groups == g
-        model = make_model()
-        model.fit(features[~test], labels[~test])
-        predictions[test] = model.predict(features[test])
-    return predictions
+def _scores(labels, predictions):
+    """WA (accuracy) and UA (mean per-class recall) in percent."""
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
-
-def _scores(labels, predictions, classes):
-    wa = float(np.mean(labels == predictions))
-    recalls = [np.mean(predictions[labels == c] == c) for c in classes]
-    return {"WA": round(100 * wa, 2), "UA": round(100 * np.mean(recalls), 2)}
+    wa = accuracy_score(labels, predictions)
+    ua = balanced_accuracy_score(labels, predictions)
+    return {"WA": round(100 * wa, 2), "UA": round(100 * ua, 2)}
 
 
 def modality_check(manifest, group_key="session"):
@@ -156,6 +149,7 @@ def modality_check(manifest, group_key="session"):
     """
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import LeaveOneGroupOut, cross_val_predict
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -180,20 +174,19 @@ def modality_check(manifest, group_key="session"):
         ]
     )
 
-    def make_model():
-        """A standardised logistic regression."""
-        return make_pipeline(
-            StandardScaler(), LogisticRegression(C=0.5, max_iter=2000)
-        )
-
+    model = make_pipeline(
+        StandardScaler(), LogisticRegression(C=0.5, max_iter=2000)
+    )
     result = {"n": len(items), "classes": classes}
     for name, feats in (
         ("words", words),
         ("prosody", prosody),
         ("both", np.concatenate([words, prosody], axis=1)),
     ):
-        preds = _leave_one_group_out(feats, labels, groups, make_model)
-        result[name] = _scores(labels, preds, classes)
+        preds = cross_val_predict(
+            model, feats, labels, groups=groups, cv=LeaveOneGroupOut()
+        )
+        result[name] = _scores(labels, preds)
     return result
 
 

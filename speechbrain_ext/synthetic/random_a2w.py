@@ -30,8 +30,7 @@ from speechbrain_ext.dataio.iemocap_prepare import (
     normalize_transcript,
     read_transcriptions,
 )
-from speechbrain_ext.dataio.librispeech_prepare import UNK
-from speechbrain_ext.dataio.word_tokens import EOS
+from speechbrain_ext.dataio.word_tokens import EOS, UNK, word_vocabulary
 from speechbrain_ext.lobes.models.a2w import (
     PRETRAINED_MODULES,
     export_pretrained,
@@ -134,7 +133,9 @@ def build_random_a2w(hparams_file, output, words=(), overrides=None, seed=0):
     >>> sorted(os.listdir(out))
     ['dec.ckpt', 'emb.ckpt', 'enc.ckpt', 'normalize.ckpt', 'seq_lin.ckpt', \
 'vocabulary.txt']
-    >>> open(os.path.join(out, "vocabulary.txt")).read().split()
+    >>> from speechbrain_ext.dataio.word_tokens import load_word_vocabulary
+    >>> vocabulary = load_word_vocabulary(os.path.join(out, "vocabulary.txt"))
+    >>> vocabulary.decode_ndim(range(len(vocabulary)))
     ['<unk>', 'HELLO', 'W0', '<eos>']
     """
     if os.path.isfile(os.path.join(output, "vocabulary.txt")):
@@ -156,7 +157,7 @@ def build_random_a2w(hparams_file, output, words=(), overrides=None, seed=0):
     # global statistics of normalised features: mean 0, std 1
     feats = torch.randn(4, 200, hparams["n_mels"])
     modules["normalize"](feats, torch.ones(4))
-    export_pretrained(modules, output, [UNK] + vocabulary + [EOS])
+    export_pretrained(modules, output, word_vocabulary(vocabulary, eos=True))
     return output
 
 

@@ -11,10 +11,8 @@ import espeakng_loader
 import pytest
 
 from speechbrain_ext.dataio.iemocap_prepare import prepare_iemocap
-from speechbrain_ext.dataio.librispeech_prepare import (
-    build_word_vocabulary,
-    prepare_librispeech,
-)
+from speechbrain_ext.dataio.librispeech_prepare import prepare_librispeech
+from speechbrain_ext.dataio.word_tokens import build_word_vocabulary
 from speechbrain_ext.synthetic import synthemo
 from speechbrain_ext.synthetic.synthlibri import (
     MIN_SYNTHEMO_COUNT,
@@ -226,7 +224,7 @@ def test_synthemo_words_in_top_n_of_default_train_split(tmp_path, seed):
     rare = {w: counts[w] for w in emo_words if counts[w] < MIN_SYNTHEMO_COUNT}
     assert not rare
     vocab = build_word_vocabulary(str(path), SYNTHEMO_TOP_N)
-    assert emo_words <= set(vocab)
+    assert emo_words <= set(vocab.lab2ind)
     # ... while the whole vocabulary is much larger than SynthEmo's
     assert len(counts) >= 2.5 * len(emo_words)
     assert len(counts) > SYNTHEMO_TOP_N + 200

@@ -15,7 +15,12 @@ from speechbrain.nnet.embedding import Embedding
 from speechbrain.processing.features import InputNormalization
 from speechbrain.utils.parameter_transfer import Pretrainer
 
-from speechbrain_ext.dataio.word_tokens import EOS, with_eos, word_pipeline
+from speechbrain_ext.dataio.word_tokens import (
+    EOS,
+    load_word_vocabulary,
+    word_pipeline,
+    word_vocabulary,
+)
 from speechbrain_ext.lobes.models.a2w import (
     PRETRAINED_MODULES,
     A2WEncoder,
@@ -144,7 +149,7 @@ def test_searchers_accept_the_output_layer(ordering):
 # ---------------------------------------------------------------------------
 # a2w_forward: the recipe's forward pass (prediction contract)
 # ---------------------------------------------------------------------------
-WORDS = ["<unk>", "A", "B", "C", "D", "E", EOS]
+WORDS = word_vocabulary(["A", "B", "C", "D", "E"], eos=True)
 
 
 class RecordingSearch:
@@ -485,7 +490,7 @@ def test_beam_of_width_one_is_greedy():
 def exported(tmp_path, **dims):
     modules = tiny_model(**dims)  # dims: sizes and ordering
     modules["normalize"](torch.randn(2, 30, 40), torch.ones(2))
-    vocab = with_eos(["<unk>", "A", "B", "C", "D", "E"])
+    vocab = word_vocabulary(["A", "B", "C", "D", "E"], eos=True)
     paths = export_pretrained(modules, str(tmp_path / "pretrained"), vocab)
     return modules, paths
 
@@ -508,9 +513,9 @@ def test_export_then_pretrainer_restores_the_model(tmp_path, ordering):
     assert sorted(os.listdir(folder)) == sorted(
         [f"{n}.ckpt" for n in PRETRAINED_MODULES] + ["vocabulary.txt"]
     )
-    with open(paths["vocabulary"], encoding="utf-8") as f:
-        lines = f.read().split("\n")[:-1]
-    assert lines[0] == "<unk>" and lines[-1] == EOS and len(lines) == VOCAB
+    vocabulary = load_word_vocabulary(paths["vocabulary"])
+    words = vocabulary.decode_ndim(range(len(vocabulary)))
+    assert words[0] == "<unk>" and words[-1] == EOS and len(words) == VOCAB
 
     target = tiny_model(ordering=ordering)
     for p in target.parameters():
@@ -574,11 +579,8 @@ def test_pretrainer_names_a_decoder_of_the_other_ordering(
 
 
 def test_word_pipeline_uses_eos_as_bos():
-    vocab = with_eos(["<unk>", "THE", "CAT"])
-    ids = {w: i for i, w in enumerate(vocab)}
-    wrd, bos, eos, tokens = word_pipeline("THE DOG CAT", ids, 3)
+    vocab = word_vocabulary(["THE", "CAT"], eos=True)
+    wrd, bos, eos, tokens = word_pipeline("THE DOG CAT", vocab)
     assert bos.tolist() == [3, 1, 0, 2]
     assert eos.tolist() == [1, 0, 2, 3]
     assert tokens.tolist() == [1, 0, 2]
-    with pytest.raises(ValueError, match="<unk>"):
-        with_eos(["THE"])

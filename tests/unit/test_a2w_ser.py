@@ -12,6 +12,11 @@ from speechbrain.lobes.features import Fbank
 from speechbrain.nnet.embedding import Embedding
 from speechbrain.processing.features import InputNormalization
 
+from speechbrain_ext.dataio.word_tokens import (
+    load_word_vocabulary,
+    save_word_vocabulary,
+    word_vocabulary,
+)
 from speechbrain_ext.lobes.models.a2w import (
     A2WEncoder,
     TanhOutputLayer,
@@ -20,7 +25,6 @@ from speechbrain_ext.lobes.models.a2w import (
 from speechbrain_ext.lobes.models.a2w_ser import (
     A2WTranscriber,
     BiLSTMStructuredAttention,
-    FixedLengthFrames,
     a2w_asr_features,
     a2w_ser_forward,
     check_decoding_bound,
@@ -33,6 +37,7 @@ from speechbrain_ext.nnet.structured_attention import (
     StructuredSelfAttentionPooling,
     attention_penalty,
 )
+from speechbrain_ext.nnet.windows import FixedLengthFrames
 from speechbrain_ext.synthetic.random_a2w import build_random_a2w
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -162,7 +167,8 @@ def test_pad_sequences_with_bos():
 # ----------------------------------------------------------------------
 # A2W side of the ASR-SER model
 # ----------------------------------------------------------------------
-VOCAB = ["<unk>", "A", "B", "C", "<eos>"]
+VOCAB = word_vocabulary(["A", "B", "C"], eos=True)
+WORDS = ["<unk>", "A", "B", "C", "<eos>"]
 
 
 def _a2w_modules(ordering="paper"):
@@ -258,10 +264,10 @@ def _asr_ser_model(ordering="paper"):
     """The A2W modules with the SER branches of the ASR-SER model."""
     mods = _a2w_modules(ordering)
     mods["ser_normalize"] = InputNormalization(norm_type="global")
-    mods["audio_encoder"] = BiLSTMStructuredAttention(
+    mods["audio_branch"] = BiLSTMStructuredAttention(
         8, hidden_size=4, n_heads=2, attention_size=6
     )
-    mods["text_encoder"] = BiLSTMStructuredAttention(
+    mods["text_branch"] = BiLSTMStructuredAttention(
         10, hidden_size=4, n_heads=2, attention_size=6
     )
     mods["emo_classifier"] = torch.nn.Linear(32, 4)
@@ -295,7 +301,7 @@ def test_family_forward_follows_the_prediction_contract():
     served = a2w_ser_forward(mods, hparams, wavs, lens, vocabulary=VOCAB)
     assert "p_seq" not in served and "p_seq" in test
     assert served["hyps"] == test["hyps"] and len(served["hyps"]) == 2
-    assert all(w in VOCAB[:-1] for hyp in served["hyps"] for w in hyp)
+    assert all(w in WORDS[:-1] for hyp in served["hyps"] for w in hyp)
     assert torch.allclose(served["p_emo"], test["p_emo"])
     assert served["p_emo"].shape == (2, 4)
     assert torch.allclose(served["p_emo"].exp().sum(-1), torch.ones(2))
@@ -307,7 +313,7 @@ def test_family_forward_follows_the_prediction_contract():
 
 def test_baseline_forward_reads_texts_or_the_a2w_transcripts():
     mods, hparams = _asr_ser_model()
-    words = {"<unk>": 0, "A": 1, "B": 2}
+    words = word_vocabulary(["A", "B"])
     baseline = torch.nn.ModuleDict(
         {
             "asr_model": torch.nn.ModuleDict(
@@ -317,7 +323,7 @@ def test_baseline_forward_reads_texts_or_the_a2w_transcripts():
                 }
             ),
             "word_emb": Embedding(num_embeddings=3, embedding_dim=5),
-            "text_encoder": BiLSTMStructuredAttention(
+            "text_branch": BiLSTMStructuredAttention(
                 5, hidden_size=4, n_heads=2, attention_size=6
             ),
             "emo_classifier": torch.nn.Linear(16, 4),
@@ -363,17 +369,24 @@ def test_transcriber_decodes_each_utterance_once_per_condition():
     assert transcribe(feats, lens) == first and calls == [2, 1, 1, 2]
     assert len(transcribe.cache) == 4
     assert not mods.training  # decoded in evaluation mode
-    assert all(w in VOCAB for text in first for w in text.split())
+    assert all(w in WORDS for text in first for w in text.split())
 
 
 def test_vocabulary_checks(tmp_path):
     path = tmp_path / "vocabulary.txt"
-    path.write_text("<unk>\nA\n<eos>\n")
-    assert load_a2w_vocabulary(str(path), 3) == ["<unk>", "A", "<eos>"]
+    save_word_vocabulary(word_vocabulary(["A"], eos=True), str(path))
+    vocabulary = load_a2w_vocabulary(str(path), 3)
+    assert vocabulary.decode_ndim(range(3)) == ["<unk>", "A", "<eos>"]
     with pytest.raises(ValueError, match="lists 3 units.*output_neurons=4"):
         load_a2w_vocabulary(str(path), 4)
+    save_word_vocabulary(word_vocabulary(["A", "<eos>"]), str(path))
+    with pytest.raises(ValueError, match="ends with <eos>"):
+        load_a2w_vocabulary(str(path))
+    # a list of one word per line is read too
+    path.write_text("<unk>\nA\n<eos>\n")
+    assert len(load_a2w_vocabulary(str(path), 3)) == 3
     path.write_text("A\n<unk>\n<eos>\n")
-    with pytest.raises(ValueError, match="starts with <unk>"):
+    with pytest.raises(ValueError, match=f"{path}: .*starts with <unk>"):
         load_a2w_vocabulary(str(path))
     with pytest.raises(FileNotFoundError, match="pretrained_path"):
         load_a2w_vocabulary(str(tmp_path / "none.txt"))
@@ -405,20 +418,19 @@ def test_pretrainer_loads_the_export(tmp_path, ordering):
         os.path.join(export, "vocabulary.txt"),
         hparams["output_neurons"],
     )
-    assert vocabulary[:3] == ["<unk>", "HELLO", "WORLD"]
+    words = vocabulary.decode_ndim(range(len(vocabulary)))
+    assert words[:3] == ["<unk>", "HELLO", "WORLD"]
     # the copy the recipe saves for inference
     copy = tmp_path / "save" / "vocabulary.txt"
-    assert (
-        load_a2w(
-            hparams["pretrainer"],
-            os.path.join(export, "vocabulary.txt"),
-            hparams["output_neurons"],
-            str(copy),
-        )
-        == vocabulary
+    again = load_a2w(
+        hparams["pretrainer"],
+        os.path.join(export, "vocabulary.txt"),
+        hparams["output_neurons"],
+        str(copy),
     )
-    assert copy.read_text().split("\n")[:-1] == vocabulary
-    assert vocabulary[-1] == "<eos>"
+    assert again.lab2ind == vocabulary.lab2ind
+    assert load_word_vocabulary(str(copy)).lab2ind == vocabulary.lab2ind
+    assert words[-1] == "<eos>"
     assert len(vocabulary) == hparams["output_neurons"]
     loaded = hparams["enc"].state_dict()
     assert all(torch.equal(saved[k], loaded[k]) for k in saved)

@@ -8,11 +8,11 @@ import speechbrain as sb
 import torch
 from speechbrain.dataio.encoder import CTCTextEncoder
 from speechbrain.nnet.activations import Softmax
+from speechbrain.nnet.RNN import LSTM
 from speechbrain.processing.features import InputNormalization
 
 from speechbrain_ext.lobes.models.coattention_fusion import (
     BiLSTMSelfAttentionEncoder,
-    LayerwiseFbankEncoder,
     MFCCMaxPool,
     fused_asr_ser_forward,
     fusion_forward,
@@ -20,6 +20,7 @@ from speechbrain_ext.lobes.models.coattention_fusion import (
     select_hidden_layer,
     stream_modules,
 )
+from speechbrain_ext.lobes.models.fbank_encoder import FbankEncoder
 from speechbrain_ext.nnet.coattention import (
     CoAttention,
     CoAttentionFusion,
@@ -57,8 +58,8 @@ def _padded(stream, extra):
 # ---------------------------------------------------------------------------
 def test_stream_encoder_shapes_and_paper_sizes():
     enc = BiLSTMSelfAttentionEncoder(input_size=40)
-    assert enc.lstm.rnn.hidden_size == 32 and enc.lstm.rnn.num_layers == 2
-    assert enc.lstm.rnn.bidirectional and enc.lstm.rnn.dropout == 0.5
+    assert enc.lstm.output_size == 64 and len(enc.lstm.forward_layers) == 2
+    assert enc.lstm.dropout.p == 0.5 and enc.lstm.output_dropout
     assert enc.attention.att.num_heads == 16
     assert enc.attention.att.embed_dim == 64
     out = enc(torch.rand(3, 20, 40), torch.tensor([1.0, 0.5, 0.25]))
@@ -80,6 +81,32 @@ def test_stream_encoder_ignores_padding():
     assert torch.allclose(
         alone.sequence[0], together.sequence[0, :13], atol=1e-5
     )
+
+
+def test_stream_encoder_matches_packed_speechbrain_lstm():
+    """The BiLSTM of the stream encoder gives the outputs of SpeechBrain's
+    packed LSTM with the same weights (in evaluation mode)."""
+    torch.manual_seed(0)
+    enc = BiLSTMSelfAttentionEncoder(input_size=8, hidden_size=4).eval()
+    packed = LSTM(hidden_size=4, input_size=8, num_layers=2, bidirectional=True)
+    with torch.no_grad():
+        layers = zip(enc.lstm.forward_layers, enc.lstm.backward_layers)
+        for index, (ahead, back) in enumerate(layers):
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                for suffix, lstm in (("", ahead), ("_reverse", back)):
+                    getattr(packed.rnn, f"{name}_l{index}{suffix}").copy_(
+                        getattr(lstm, f"{name}_l0")
+                    )
+    x, lengths = torch.randn(3, 12, 8), torch.tensor([1.0, 0.5, 0.25])
+    out = enc(x, lengths)
+    h = packed.eval()(x, lengths=lengths)[0]
+    h = torch.nn.functional.pad(h, (0, 0, 0, 12 - h.shape[1]))
+    h = enc.projection(h * out.mask.unsqueeze(-1))
+    h = enc.attention(
+        h, h, h, key_padding_mask=~out.mask, return_attn_weights=False
+    )
+    expected = h * out.mask.unsqueeze(-1)
+    assert torch.allclose(out.sequence, expected, atol=1e-5)
 
 
 def test_stream_encoder_batch_without_full_length_utterance():
@@ -249,13 +276,14 @@ def test_wav2vec2_base_middle_layer_is_layer_6():
     assert int(select_hidden_layer(hiddens, "middle")) == 6
 
 
-def test_layerwise_fbank_encoder_stacks_layers_and_ignores_padding():
+def test_fbank_encoder_stacks_all_layers_and_ignores_padding():
     torch.manual_seed(0)
-    enc = LayerwiseFbankEncoder(
+    enc = FbankEncoder(
         InputNormalization(norm_type="global"),
         cnn_channels=[16, 16],
         rnn_size=8,
         rnn_layers=2,
+        output_all_hiddens=True,
     )
     enc(torch.rand(4, 16000), torch.ones(4))  # statistics
     enc.eval()
@@ -269,8 +297,11 @@ def test_layerwise_fbank_encoder_stacks_layers_and_ignores_padding():
     n = alone.shape[2]
     assert torch.allclose(alone[:, 0], together[:, 0, :n], atol=1e-5)
     with pytest.raises(ValueError, match="2 \\* rnn_size"):
-        LayerwiseFbankEncoder(
-            InputNormalization(), cnn_channels=[16, 8], rnn_size=8
+        FbankEncoder(
+            InputNormalization(),
+            cnn_channels=[16, 8],
+            rnn_size=8,
+            output_all_hiddens=True,
         )
 
 

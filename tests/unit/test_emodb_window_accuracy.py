@@ -10,10 +10,8 @@ import torch
 from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.dataio.encoder import CategoricalEncoder
 
-from speechbrain_ext.augment.noise_pools import (
-    build_condition_mixer,
-    load_condition_set,
-)
+from speechbrain_ext.augment.conditions import conditions_of_set
+from speechbrain_ext.augment.noise_pools import build_condition_mixer
 from speechbrain_ext.utils.evaluation import evaluate_conditions
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
@@ -122,7 +120,7 @@ def _brain(tmp_path, logger):
             "model": {"modules": classifier, "optimizer": torch.optim.Adam}
         },
         condition_mixer=build_condition_mixer(
-            load_condition_set("clean"), str(tmp_path), seed=1
+            conditions_of_set("clean"), str(tmp_path), seed=1
         ),
         train_logger=logger,
     )
@@ -144,7 +142,7 @@ def test_window_accuracy_counts_windows_utterance_accuracy_utterances(
     evaluate_conditions(
         brain,
         _utterances(),
-        load_condition_set("clean"),
+        conditions_of_set("clean"),
         str(results),
         test_loader_kwargs={"batch_size": 2, "collate_fn": PaddedBatch},
     )

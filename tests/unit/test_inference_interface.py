@@ -20,7 +20,11 @@ from hyperpyyaml import load_hyperpyyaml, resolve_references
 from speechbrain.dataio.encoder import CategoricalEncoder
 from speechbrain.inference.interfaces import foreign_class
 
-from speechbrain_ext.dataio.librispeech_prepare import load_word_vocabulary
+from speechbrain_ext.dataio.word_tokens import (
+    load_word_vocabulary,
+    save_word_vocabulary,
+    word_vocabulary,
+)
 from speechbrain_ext.inference import (
     ContextFile,
     RecipeInterface,
@@ -71,7 +75,7 @@ def toy_forward(
         out["p_emo"] = hparams.log_softmax(modules["emo_head"](embedding))
     if vocabulary is not None:
         best = modules["word_head"](embedding).argmax(-1).tolist()
-        out["hyps"] = [[vocabulary[i]] for i in best]
+        out["hyps"] = [vocabulary.decode_ndim([i]) for i in best]
     return out
 
 
@@ -97,8 +101,9 @@ def toy_run(folder, extra_yaml=""):
     labels = CategoricalEncoder()
     labels.update_from_iterable(LABELS)
     labels.save(os.path.join(save, "emo_encoder.txt"))
-    with open(os.path.join(save, "vocabulary.txt"), "w") as f:
-        f.write("\n".join(WORDS) + "\n")
+    save_word_vocabulary(
+        word_vocabulary(WORDS[1:]), os.path.join(save, "vocabulary.txt")
+    )
     hparams["checkpointer"].save_checkpoint(meta={"error": 1.0})
     return hparams
 
@@ -149,7 +154,7 @@ def test_export_names_forward_context_and_module_recoverables(toy):
     )
     assert (
         "context:\n  vocabulary: !apply:speechbrain_ext.dataio."
-        f"librispeech_prepare.load_word_vocabulary\n    - {save}/"
+        f"word_tokens.load_word_vocabulary\n    - {save}/"
         "vocabulary.txt\n" in inference
     )
     # the checkpoint's module recoverables, not the epoch counter

@@ -1,4 +1,4 @@
-"""The heads of the joint forward pass and the attentive pooling."""
+"""The heads of the joint forward pass."""
 
 from types import SimpleNamespace
 
@@ -14,7 +14,6 @@ from speechbrain_ext.lobes.models.joint_asr_ser import (
     joint_asr_ser_forward,
     joint_forward,
 )
-from speechbrain_ext.nnet.pooling import AttentiveFramePooling
 
 
 class Frames(torch.nn.Module):
@@ -77,23 +76,6 @@ def test_without_asr_enc_the_ctc_layer_reads_the_frames():
     frames = Frames()(wavs, None)
     expected = torch.log_softmax(modules["ctc_lin"](frames), dim=-1)
     assert torch.allclose(out["p_ctc"], expected, atol=1e-6)
-
-
-def test_attentive_pooling_ignores_padding():
-    torch.manual_seed(0)
-    pool = AttentiveFramePooling(8, attention_channels=4).eval()
-    frames = torch.rand(2, 12, 8)
-    padded = frames.clone()
-    padded[1, 6:] = 100.0  # padding of the second utterance
-    lens = torch.tensor([1.0, 0.5])
-    out = pool(padded, lens)
-    alone = pool(frames[1:, :6], torch.ones(1))
-    assert out.shape == (2, 1, 16)
-    assert torch.allclose(out[1], alone[0], atol=1e-5)
-    # a changed frame inside the signal changes the embedding
-    moved = padded.clone()
-    moved[1, 2] += 1.0
-    assert not torch.allclose(pool(moved, lens)[1], out[1])
 
 
 def test_joint_forward_reads_hparams_and_decodes_outside_training():

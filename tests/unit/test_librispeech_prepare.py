@@ -5,11 +5,12 @@ import os
 import pytest
 
 from speechbrain_ext.dataio.librispeech_prepare import (
-    build_word_vocabulary,
-    load_word_vocabulary,
     main,
     prepare_librispeech,
-    words_to_ids,
+)
+from speechbrain_ext.dataio.word_tokens import (
+    build_word_vocabulary,
+    load_word_vocabulary,
 )
 from tests.fixtures_corpora import make_librispeech, write_wav
 
@@ -116,6 +117,10 @@ def test_idempotent(corpus, tmp_path, caplog):
     assert load(save / "prepare_options.json")["splits"] == ["dev-clean"]
 
 
+def _words(vocabulary):
+    return vocabulary.decode_ndim(range(len(vocabulary)))
+
+
 def test_vocabulary(corpus, tmp_path):
     data_folder, _ = corpus
     paths = prepare_librispeech(data_folder, str(tmp_path / "out"), SPLITS)
@@ -123,23 +128,20 @@ def test_vocabulary(corpus, tmp_path):
     # Counts in train-clean-100: THE 3, CAT 3, DOG 2, then A, AND, AWAY,
     # END, RAN, SAT once each (ties ordered alphabetically).
     vocab = build_word_vocabulary([paths["train-clean-100"]], 4, vocab_file)
-    assert vocab == ["<unk>", "CAT", "THE", "DOG", "A"]
-    assert load_word_vocabulary(vocab_file) == vocab
-    with open(vocab_file, encoding="utf-8") as f:
-        assert f.read().splitlines() == vocab
+    assert _words(vocab) == ["<unk>", "CAT", "THE", "DOG", "A"]
+    assert _words(load_word_vocabulary(vocab_file)) == _words(vocab)
     both = build_word_vocabulary(list(paths.values()), 3)
-    assert both == ["<unk>", "THE", "CAT", "DOG"]
-    full = build_word_vocabulary(paths["train-clean-100"], 100)
-    assert len(full) == 1 + 9
-    assert words_to_ids("THE CAT ATE A FISH", vocab) == [2, 1, 0, 4, 0]
-    index = {w: i for i, w in enumerate(vocab)}
-    assert words_to_ids("DOG DOG", index) == [3, 3]
-    assert words_to_ids("", vocab) == []
+    assert _words(both) == ["<unk>", "THE", "CAT", "DOG"]
+    full = build_word_vocabulary(paths["train-clean-100"], 100, eos=True)
+    assert len(full) == 1 + 9 + 1 and _words(full)[-1] == "<eos>"
+    ids = vocab.encode_sequence("THE CAT ATE A FISH".split())
+    assert ids == [2, 1, 0, 4, 0]
+    assert vocab.encode_sequence([]) == []
     with pytest.raises(ValueError, match="top_n"):
         build_word_vocabulary(paths["dev-clean"], 0)
 
 
-def test_cli_with_vocabulary(corpus, tmp_path):
+def test_cli(corpus, tmp_path):
     data_folder, _ = corpus
     paths = main(
         [
@@ -150,11 +152,9 @@ def test_cli_with_vocabulary(corpus, tmp_path):
             "--splits",
             "train-clean-100",
             "dev-clean",
-            "--vocab_top_n",
-            "2",
         ]
     )
-    assert load_word_vocabulary(paths["vocab"]) == ["<unk>", "CAT", "THE"]
+    assert sorted(paths) == ["dev-clean", "train-clean-100"]
     assert len(load(paths["dev-clean"])) == 2
 
 
@@ -184,17 +184,6 @@ def test_unicode_transcripts_give_plain_tokens(tmp_path):
     )
     words = {e["wrd"] for e in load(paths["dev-clean"]).values()}
     assert words == {"HELLO CAFE"}
-
-
-def test_cli_refuses_bad_vocab_size_before_reading(corpus, tmp_path, capsys):
-    data_folder, _ = corpus
-    with pytest.raises(SystemExit):
-        main(
-            ["--data_folder", data_folder, "--save_folder", str(tmp_path / "o")]
-            + ["--splits", "train-clean-100", "--vocab_top_n", "0"]
-        )
-    assert "--vocab_top_n must be positive" in capsys.readouterr().err
-    assert not (tmp_path / "o").exists()
 
 
 def test_stereo_flac_refused_by_name(corpus, tmp_path):

@@ -71,3 +71,17 @@ def test_reverse_padded_is_an_involution():
     assert torch.equal(once[1, :4], x[1, :4].flip(0))
     assert torch.equal(once[1, 4:], x[1, 4:])
     assert torch.equal(reverse_padded(once, counts), x)
+
+
+def test_output_dropout_drops_the_last_layer_in_training_only():
+    torch.manual_seed(2)
+    blstm = PaddedBLSTM(3, 8, dropout=0.5, output_dropout=True)
+    x = torch.randn(2, 30, 3)
+    plain = PaddedBLSTM(3, 8, dropout=0.5)
+    plain.load_state_dict(blstm.state_dict())
+    assert torch.equal(blstm.eval()(x), plain.eval()(x))
+    dropped = blstm.train()(x)
+    reference = plain.eval()(x)
+    kept = dropped != 0
+    assert 0.3 < kept.float().mean() < 0.7
+    assert torch.allclose(dropped[kept], 2 * reference[kept], atol=1e-6)

@@ -151,6 +151,59 @@ def test_lock_released_and_new_folder_removed_on_error(tmp_path):
     assert os.path.isdir(save) and os.listdir(save) == []
 
 
+LOCKER = """
+import logging, sys, time
+from speechbrain_ext.dataio.preparation import prepare_lock
+logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+save, counter, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for _ in range(rounds):
+    with prepare_lock(save):
+        with open(counter) as f:
+            count = int(f.read())
+        time.sleep(0.01)
+        with open(counter, "w") as f:
+            f.write(str(count + 1))
+"""
+
+
+def _locker(save, counter, rounds):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-c", LOCKER, str(save), str(counter), str(rounds)],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_lock_excludes_concurrent_preparations(tmp_path):
+    """Three processes take the lock 10 times each and increment a counter
+    under it: no increment is lost, although every release removes the
+    lock file that the others wait on."""
+    save, counter = tmp_path / "save", tmp_path / "count.txt"
+    counter.write_text("0")
+    workers = [_locker(save, counter, 10) for _ in range(3)]
+    for worker in workers:
+        _, err = worker.communicate(timeout=300)
+        assert worker.returncode == 0, err
+    assert counter.read_text() == "30"
+    assert os.listdir(save) == []
+
+
+def test_second_preparation_waits_with_a_log_line(tmp_path):
+    save, counter = str(tmp_path / "save"), tmp_path / "count.txt"
+    counter.write_text("0")
+    with preparation.prepare_lock(save):
+        worker = _locker(save, counter, 1)
+        line = worker.stderr.readline()
+        assert f"waiting for another preparation writing to {save}" in line
+        assert worker.poll() is None and counter.read_text() == "0"
+    _, err = worker.communicate(timeout=120)
+    assert worker.returncode == 0, err
+    assert counter.read_text() == "1"
+    assert os.listdir(save) == []
+
+
 def test_normalize_unicode():
     plain = preparation.normalize_unicode("HELLO CAFE")
     assert preparation.normalize_unicode("ＨＥＬＬＯ café").upper() == plain

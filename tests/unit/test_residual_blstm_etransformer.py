@@ -18,9 +18,9 @@ from speechbrain_ext.lobes.models.residual_blstm_etransformer import (
     ResidualBLSTM,
     ResidualBLSTMETransformer,
     TimePooling,
-    fixed_length,
     residual_forward,
 )
+from speechbrain_ext.nnet.windows import FixedLengthFrames
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 RECIPE = os.path.join(
@@ -202,17 +202,18 @@ def test_attention_and_statistics_ignore_the_padding():
 
 def test_fixed_length_cuts_and_pads():
     feats = torch.randn(2, 8, 3)
-    out, lens = fixed_length(feats, torch.tensor([1.0, 0.5]), 5)
+    cut = FixedLengthFrames(max_duration=0.05, frame_rate=100)
+    out, lens = cut(feats, torch.tensor([1.0, 0.5]))
     assert out.shape == (2, 5, 3)
     assert torch.equal(out[0], feats[0, :5])
     assert torch.equal(out[1, :4], feats[1, :4])
     assert torch.equal(out[1, 4:], torch.zeros(1, 3))
-    assert lens.tolist() == pytest.approx([1.0, 0.8])
-    out, lens = fixed_length(feats, torch.tensor([1.0, 0.5]), 16)
+    assert (lens * 5).long().tolist() == [5, 4]
+    out, lens = FixedLengthFrames(0.16)(feats, torch.tensor([1.0, 0.5]))
     assert out.shape == (2, 16, 3)
     assert torch.equal(out[0, :8], feats[0])
     assert out[0, 8:].abs().sum() == 0 and out[1, 4:].abs().sum() == 0
-    assert lens.tolist() == [0.5, 0.25]
+    assert (lens * 16).long().tolist() == [8, 4]
 
 
 def _load(name, overrides=None):
@@ -228,7 +229,8 @@ def test_paper_size_configuration():
     hparams = _load("train.yaml")
     model = hparams["encoder"]
     assert hparams["n_mels"] == 40
-    assert (hparams["max_duration"], hparams["max_frames"]) == (4.0, 400)
+    assert hparams["max_duration"] == 4.0
+    assert hparams["fixed_length"].max_frames == 400
     assert hparams["batch_size"] == 32 and hparams["lr"] == 1e-4
     fbank = hparams["compute_features"]
     assert fbank(torch.zeros(1, 64000)).shape == (1, 401, 40)
@@ -323,12 +325,12 @@ def test_encoder_layers_per_etransformer_from_the_yaml(name):
 
 def _small_demo(tmp_path):
     """train_demo.yaml at a few parameters, for quick forward passes."""
-    overrides = {"output_folder": str(tmp_path), "max_frames": 50}
+    overrides = {"output_folder": str(tmp_path), "max_duration": 0.5}
     return _load("train_demo.yaml", {**SMALL, **overrides})
 
 
 def test_residual_forward_is_the_models_pipeline(tmp_path):
-    """Fbank -> normalisation -> max_frames -> encoder -> classifier, read
+    """Fbank -> normalisation -> 50 frames -> encoder -> classifier, read
     from the waveforms it is given."""
     hparams = _small_demo(tmp_path)
     modules = torch.nn.ModuleDict(hparams["modules"])
@@ -344,7 +346,7 @@ def test_residual_forward_is_the_models_pipeline(tmp_path):
     out = residual_forward(modules, attrs, wavs, lens)
     assert sorted(out) == ["p_emo"]
     feats = modules["normalize"](hparams["compute_features"](wavs), lens)
-    feats, _ = fixed_length(feats, lens, 50)
+    feats, _ = FixedLengthFrames(0.5)(feats, lens)
     logits = modules["classifier"](modules["encoder"](feats))
     expected = hparams["log_softmax"](logits)
     assert out["p_emo"].shape == (3, 4)

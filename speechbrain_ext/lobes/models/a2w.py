@@ -33,7 +33,7 @@ import speechbrain as sb
 import torch
 from speechbrain.nnet.RNN import AttentionalRNNDecoder
 
-from speechbrain_ext.dataio.word_tokens import ids_to_words
+from speechbrain_ext.dataio.word_tokens import save_word_vocabulary
 from speechbrain_ext.nnet.RNN import AttendFirstRNNDecoder, PaddedBLSTM
 
 # Names (yaml keys and checkpoint files) of the pre-trained parts
@@ -405,10 +405,11 @@ def a2w_forward(
         Relative lengths.
     stage : speechbrain.Stage
         ``TRAIN`` decodes nothing.
-    vocabulary : list of str, optional
+    vocabulary : speechbrain.dataio.encoder.TextEncoder, optional
         The output units in the order of the output layer (needed outside
         training): ``vocabulary.txt`` that the recipe saves in its
-        ``save_folder`` (and exports), read by ``load_word_vocabulary``.
+        ``save_folder`` (and exports), read by
+        ``speechbrain_ext.dataio.word_tokens.load_word_vocabulary``.
     tokens_bos : torch.LongTensor, optional
         [batch, steps] word ids after bos, for the teacher-forced pass.
 
@@ -426,6 +427,7 @@ def a2w_forward(
     >>> from speechbrain.lobes.features import Fbank
     >>> from speechbrain.nnet.embedding import Embedding
     >>> from speechbrain.processing.features import InputNormalization
+    >>> from speechbrain_ext.dataio.word_tokens import word_vocabulary
     >>> modules = {
     ...     "normalize": InputNormalization(norm_type="global"),
     ...     "enc": A2WEncoder(40, hidden_size=8, num_layers=1),
@@ -444,7 +446,7 @@ def a2w_forward(
     ...     test_search=search)
     >>> out = a2w_forward(
     ...     modules, hparams, torch.rand(2, 8000), torch.tensor([1.0, 0.5]),
-    ...     vocabulary=["<unk>", "YES", "NO", "<eos>"],
+    ...     vocabulary=word_vocabulary(["YES", "NO"], eos=True),
     ...     tokens_bos=torch.tensor([[3, 1], [3, 2]]))
     >>> sorted(out), out["log_probs"].shape
     (['enc_states', 'hyps', 'log_probs'], torch.Size([2, 2, 4]))
@@ -469,7 +471,7 @@ def a2w_forward(
         if stage == sb.Stage.TEST:
             search = hparams.test_search
         hyps, *_ = search(enc_states, wav_lens)
-        out["hyps"] = [ids_to_words(hyp, vocabulary) for hyp in hyps]
+        out["hyps"] = [vocabulary.decode_ndim(hyp) for hyp in hyps]
     return out
 
 
@@ -478,8 +480,8 @@ def export_pretrained(modules, folder, vocabulary):
 
     ``<name>.ckpt`` for each of :data:`PRETRAINED_MODULES` (a plain state
     dict; the statistics of ``InputNormalization`` through its own
-    ``_save``) and ``vocabulary.txt`` (one token per line, index = line
-    number), the files that a ``Pretrainer`` with ``paths`` =
+    ``_save``) and ``vocabulary.txt`` (the ``TextEncoder`` of the output
+    units), the files that a ``Pretrainer`` with ``paths`` =
     ``<folder>/<name>.ckpt`` loads.
 
     Arguments
@@ -488,8 +490,8 @@ def export_pretrained(modules, folder, vocabulary):
         At least the modules of :data:`PRETRAINED_MODULES`.
     folder : str
         Output folder (created).
-    vocabulary : list of str
-        The output tokens, in the order of the output layer.
+    vocabulary : speechbrain.dataio.encoder.TextEncoder
+        The output units, in the order of the output layer.
 
     Returns
     -------
@@ -501,13 +503,14 @@ def export_pretrained(modules, folder, vocabulary):
     >>> import tempfile
     >>> from speechbrain.processing.features import InputNormalization
     >>> from speechbrain.nnet.embedding import Embedding
+    >>> from speechbrain_ext.dataio.word_tokens import word_vocabulary
     >>> norm = InputNormalization(norm_type="global")
     >>> _ = norm(torch.rand(2, 5, 4), torch.ones(2))
     >>> modules = {"normalize": norm, "enc": torch.nn.Linear(2, 2),
     ...            "emb": Embedding(3, 2), "dec": torch.nn.Linear(2, 2),
     ...            "seq_lin": torch.nn.Linear(2, 3)}
     >>> paths = export_pretrained(modules, tempfile.mkdtemp(),
-    ...                           ["<unk>", "A", "<eos>"])
+    ...                           word_vocabulary(["A"], eos=True))
     >>> sorted(os.path.basename(p) for p in paths.values())
     ['dec.ckpt', 'emb.ckpt', 'enc.ckpt', 'normalize.ckpt', 'seq_lin.ckpt', \
 'vocabulary.txt']
@@ -528,8 +531,7 @@ def export_pretrained(modules, folder, vocabulary):
             torch.save(module.state_dict(), path)
         paths[name] = path
     paths["vocabulary"] = os.path.join(folder, VOCABULARY_FILE)
-    with open(paths["vocabulary"], "w", encoding="utf-8") as f:
-        f.write("\n".join(vocabulary) + "\n")
+    save_word_vocabulary(vocabulary, paths["vocabulary"])
     return paths
 
 

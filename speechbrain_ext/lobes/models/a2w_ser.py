@@ -5,8 +5,8 @@ model* (Interspeech 2020). The pieces of its SER model and baselines:
 
 * :class:`BiLSTMStructuredAttention` -- each branch: a 2-layer BiLSTM of
   256 units then 8-head structured self-attention (section 2.2);
-* :class:`FixedLengthFrames` -- the acoustic branch reads 40 log-mel
-  filterbanks cut or zero-padded to 7.5 s (section 5.2);
+* the acoustic branch reads 40 log-mel filterbanks cut or zero-padded to
+  7.5 s (section 5.2; ``speechbrain_ext.nnet.windows.FixedLengthFrames``);
 * the text branch of the ASR-SER model reads the "ASR features" of the
   A2W decoder (section 4.1; ``a2w.decoder_states``), given the transcript
   (teacher forcing) or the model's own hypothesis: the LSTM states ``s_l``
@@ -41,9 +41,12 @@ import speechbrain as sb
 import torch
 from speechbrain.utils.data_utils import batch_pad_right
 
-from speechbrain_ext.dataio.librispeech_prepare import UNK, words_to_ids
-from speechbrain_ext.dataio.preparation import atomic_write
-from speechbrain_ext.dataio.word_tokens import EOS, ids_to_words
+from speechbrain_ext.dataio.word_tokens import (
+    EOS,
+    UNK,
+    load_word_vocabulary,
+    save_word_vocabulary,
+)
 from speechbrain_ext.lobes.models.a2w import (
     a2w_teacher_forced,
     decoder_states,
@@ -107,9 +110,8 @@ class BiLSTMStructuredAttention(torch.nn.Module):
             hidden_size=hidden_size,
             num_layers=num_layers,
             dropout=dropout,
+            output_dropout=True,
         )
-        # the BiLSTM drops out between layers; this is after the last one
-        self.dropout = torch.nn.Dropout(dropout)
         self.attention = StructuredSelfAttentionPooling(
             2 * hidden_size, attention_size, n_heads
         )
@@ -134,80 +136,15 @@ class BiLSTMStructuredAttention(torch.nn.Module):
         """
         n_frames = x.shape[1]
         lengths = relative_lengths(frame_counts(lengths, n_frames), n_frames)
-        h = self.lstm(x, lengths)
-        return self.attention(self.dropout(h), lengths)
-
-
-class FixedLengthFrames(torch.nn.Module):
-    """Cuts or zero-pads feature frames to a fixed duration.
-
-    Feng et al. (2020), following Li et al. (2019), cut utterances longer
-    than 7.5 s at 7.5 s from the start and pad shorter ones with zeros.
-    The relative lengths returned mark the real frames, so the padding
-    frames never reach the real ones in the BiLSTM and get no attention
-    weight.
-
-    Arguments
-    ---------
-    max_duration : float
-        Duration in seconds (7.5 in the paper).
-    frame_rate : float
-        Frames per second of the features (100 for a 10 ms hop).
-    pad : bool
-        Pad every batch to ``max_duration``; ``False`` only cuts (the same
-        outputs once padding is masked, with less computation).
-
-    Example
-    -------
-    >>> cut = FixedLengthFrames(max_duration=0.5, frame_rate=100)
-    >>> feats, lens = cut(torch.ones(2, 80, 40), torch.tensor([1.0, 0.25]))
-    >>> feats.shape, (lens * 50).round().tolist()
-    (torch.Size([2, 50, 40]), [50.0, 20.0])
-    >>> feats[1, 20:].abs().sum().item()
-    0.0
-    """
-
-    def __init__(self, max_duration=7.5, frame_rate=100, pad=True):
-        super().__init__()
-        self.max_frames = int(round(max_duration * frame_rate))
-        self.pad = pad
-
-    def forward(self, feats, lengths):
-        """Features [batch, max_frames, dim] and their relative lengths.
-
-        Arguments
-        ---------
-        feats : torch.Tensor
-            Features [batch, time, dim].
-        lengths : torch.Tensor
-            Relative lengths.
-
-        Returns
-        -------
-        feats : torch.Tensor
-            Cut or padded features, zero past each utterance's end.
-        lengths : torch.Tensor
-            Relative lengths of the real frames.
-        """
-        counts = frame_counts(lengths, feats.shape[1])
-        counts = counts.clamp(max=self.max_frames)
-        n_out = self.max_frames if self.pad else int(counts.max())
-        feats = feats[:, :n_out]
-        if feats.shape[1] < n_out:
-            feats = torch.nn.functional.pad(
-                feats, (0, 0, 0, n_out - feats.shape[1])
-            )
-        index = torch.arange(n_out, device=feats.device)
-        mask = index.unsqueeze(0) < counts.unsqueeze(1)
-        feats = feats * mask.unsqueeze(-1).to(feats.dtype)
-        return feats, relative_lengths(counts, n_out)
+        return self.attention(self.lstm(x, lengths), lengths)
 
 
 def load_a2w_vocabulary(path, output_neurons=None):
     r"""Reads the pre-trained A2W model's ``vocabulary.txt``, with checks.
 
-    The file lists ``<unk>``, the words and ``<eos>`` (used as both bos and
-    eos), one per line; a unit's index is its line number.
+    The vocabulary (``speechbrain_ext.dataio.word_tokens``) holds
+    ``<unk>``, the words and ``<eos>`` (used as both bos and eos), in the
+    order of the output layer.
 
     Arguments
     ---------
@@ -219,16 +156,17 @@ def load_a2w_vocabulary(path, output_neurons=None):
 
     Returns
     -------
-    list of str
+    speechbrain.dataio.encoder.TextEncoder
         The units.
 
     Example
     -------
     >>> import tempfile
+    >>> from speechbrain_ext.dataio.word_tokens import word_vocabulary
     >>> path = os.path.join(tempfile.mkdtemp(), "vocabulary.txt")
-    >>> with open(path, "w") as f:
-    ...     _ = f.write("<unk>\nTHE\n<eos>\n")
-    >>> load_a2w_vocabulary(path, output_neurons=3)
+    >>> save_word_vocabulary(word_vocabulary(["THE"], eos=True), path)
+    >>> vocabulary = load_a2w_vocabulary(path, output_neurons=3)
+    >>> vocabulary.decode_ndim(range(3))
     ['<unk>', 'THE', '<eos>']
     >>> load_a2w_vocabulary(path, output_neurons=5)
     Traceback (most recent call last):
@@ -240,19 +178,19 @@ def load_a2w_vocabulary(path, output_neurons=None):
             f"{path} does not exist: point pretrained_path to the "
             "pretrained/ folder that the A2W pre-training exports."
         )
-    with open(path, encoding="utf-8") as f:
-        words = [line.rstrip("\n") for line in f if line.strip()]
-    if not words or words[0] != UNK or words[-1] != EOS:
+    vocabulary = load_word_vocabulary(path)
+    eos = getattr(vocabulary, "eos_label", None)
+    if eos != EOS or vocabulary.lab2ind[EOS] != len(vocabulary) - 1:
         raise ValueError(
             f"{path}: an A2W vocabulary starts with {UNK} and ends with {EOS}"
         )
-    if output_neurons is not None and len(words) != output_neurons:
+    if output_neurons is not None and len(vocabulary) != output_neurons:
         raise ValueError(
-            f"{path} lists {len(words)} units but the yaml has "
+            f"{path} lists {len(vocabulary)} units but the yaml has "
             f"output_neurons={output_neurons}: set output_neurons to the "
             "pre-training's vocabulary size."
         )
-    return words
+    return vocabulary
 
 
 def pad_sequences(sequences, device=None, prefix=None, min_length=1):
@@ -329,7 +267,7 @@ def a2w_asr_features(
         SpeechBrain searcher ``(enc_states, lengths) -> (hyps, ...)``.
     **kw
         ``states_from`` (``"hyp"`` or ``"wrd"``), ``bos_index`` (needed
-        for ``"hyp"``) and ``vocabulary`` (list of words: the hypotheses
+        for ``"hyp"``) and ``vocabulary`` (a ``TextEncoder``: the hypotheses
         are also returned as words).
 
     Returns
@@ -384,8 +322,8 @@ def a2w_asr_features(
     if searcher is not None:
         out["hyp_ids"] = searcher(enc, lengths)[0]
         if kw.get("vocabulary") is not None:
-            words = kw["vocabulary"]
-            out["hyps"] = [ids_to_words(h, words) for h in out["hyp_ids"]]
+            decode = kw["vocabulary"].decode_ndim
+            out["hyps"] = [decode(hyp) for hyp in out["hyp_ids"]]
         if states_from == "hyp":
             tokens, out["state_lens"] = pad_sequences(
                 out["hyp_ids"], feats.device, prefix=kw["bos_index"]
@@ -408,7 +346,7 @@ def transcribe(asr_model, searcher, feats, lengths, vocabulary):
         Filterbanks [batch, time, n_mels] (not normalised).
     lengths : torch.Tensor
         Relative lengths.
-    vocabulary : list of str
+    vocabulary : speechbrain.dataio.encoder.TextEncoder
         The model's word units.
 
     Returns
@@ -436,8 +374,9 @@ def transcribe(asr_model, searcher, feats, lengths, vocabulary):
     >>> search = S2SRNNGreedySearcher(
     ...     asr["emb"], asr["dec"], asr["seq_lin"], bos_index=3,
     ...     eos_index=3, min_decode_ratio=0.0, max_decode_ratio=0.2)
+    >>> from speechbrain_ext.dataio.word_tokens import word_vocabulary
     >>> texts = transcribe(asr.eval(), search, torch.rand(2, 30, 8),
-    ...                    torch.ones(2), ["<unk>", "A", "B", "<eos>"])
+    ...                    torch.ones(2), word_vocabulary("AB", eos=True))
     >>> len(texts), all(len(t.split()) <= 2 for t in texts)
     (2, True)
     """
@@ -445,7 +384,7 @@ def transcribe(asr_model, searcher, feats, lengths, vocabulary):
         norm = asr_model["normalize"](feats, lengths)
         enc = asr_model["enc"](norm, lengths)
         hyps = searcher(enc, lengths)[0]
-    return [" ".join(ids_to_words(hyp, vocabulary)) for hyp in hyps]
+    return [" ".join(vocabulary.decode_ndim(hyp)) for hyp in hyps]
 
 
 class A2WTranscriber:
@@ -464,7 +403,7 @@ class A2WTranscriber:
         evaluation mode, without gradients).
     searcher : callable
         SpeechBrain searcher ``(enc_states, lengths) -> (hyps, ...)``.
-    vocabulary : list of str
+    vocabulary : speechbrain.dataio.encoder.TextEncoder
         The model's word units.
 
     Example
@@ -487,7 +426,9 @@ class A2WTranscriber:
     >>> search = S2SRNNGreedySearcher(
     ...     asr["emb"], asr["dec"], asr["seq_lin"], bos_index=3,
     ...     eos_index=3, min_decode_ratio=0.0, max_decode_ratio=1.0)
-    >>> transcribe = A2WTranscriber(asr, search, ["<unk>", "A", "B", "<eos>"])
+    >>> from speechbrain_ext.dataio.word_tokens import word_vocabulary
+    >>> vocabulary = word_vocabulary(["A", "B"], eos=True)
+    >>> transcribe = A2WTranscriber(asr, search, vocabulary)
     >>> feats = torch.rand(2, 30, 8)
     >>> texts = transcribe(feats, torch.ones(2), ["u1", "u2"])
     >>> transcribe(feats[1:], torch.ones(1), ["u2"]) == texts[1:]
@@ -550,9 +491,9 @@ def a2w_ser_forward(
     """The forward pass of the ASR-SER model or of a baseline of Table 1.
 
     The branches are those ``modules`` hold, concatenated before
-    ``emo_classifier``: the acoustic branch ``audio_encoder`` (filterbanks
+    ``emo_classifier``: the acoustic branch ``audio_branch`` (filterbanks
     normalised by ``ser_normalize``, cut or padded by
-    ``hparams.fixed_length``), and the text branch ``text_encoder``, which
+    ``hparams.fixed_length``), and the text branch ``text_branch``, which
     reads the A2W decoder's states (the ASR-SER model, with ``dec``; see
     :func:`a2w_asr_features`) or embedded words (``word_emb``: the
     baselines, on the given ``texts`` or on the transcripts of the frozen
@@ -574,13 +515,13 @@ def a2w_ser_forward(
         Relative lengths.
     stage : speechbrain.Stage
         No decoding in training.
-    vocabulary : list of str, optional
+    vocabulary : speechbrain.dataio.encoder.TextEncoder, optional
         The A2W model's word units (``<save_folder>/vocabulary.txt``, the
         copy of the pre-trained model's that the recipe saves): needed to
         turn hypotheses into words.
-    text_vocab : dict, optional
-        Word -> id of the baselines' word embedding (the lines of
-        ``<save_folder>/text_vocabulary.txt``, which the recipe saves).
+    text_vocab : speechbrain.dataio.encoder.TextEncoder, optional
+        The words of the baselines' word embedding
+        (``<save_folder>/text_vocabulary.txt``, which the recipe saves).
     tokens : tuple, optional
         ``(tokens_bos, lengths)`` of the transcript: the teacher-forced
         pass of ``L_ASR`` (and of ``ser_decoder_input: wrd``).
@@ -604,30 +545,32 @@ def a2w_ser_forward(
     >>> from speechbrain.lobes.features import Fbank
     >>> from speechbrain.nnet.embedding import Embedding
     >>> from speechbrain.processing.features import InputNormalization
+    >>> from speechbrain_ext.dataio.word_tokens import word_vocabulary
+    >>> from speechbrain_ext.nnet.windows import FixedLengthFrames
     >>> hparams = SimpleNamespace(
     ...     compute_features=Fbank(n_mels=8),
     ...     fixed_length=FixedLengthFrames(max_duration=0.5))
     >>> modules = {
     ...     "ser_normalize": InputNormalization(),
-    ...     "audio_encoder": BiLSTMStructuredAttention(
+    ...     "audio_branch": BiLSTMStructuredAttention(
     ...         8, hidden_size=4, n_heads=2, attention_size=6),
     ...     "word_emb": Embedding(num_embeddings=3, embedding_dim=5),
-    ...     "text_encoder": BiLSTMStructuredAttention(
+    ...     "text_branch": BiLSTMStructuredAttention(
     ...         5, hidden_size=4, n_heads=2, attention_size=6),
     ...     "emo_classifier": torch.nn.Linear(32, 4)}
     >>> out = a2w_ser_forward(
     ...     modules, hparams, torch.rand(2, 8000), torch.ones(2),
-    ...     text_vocab={"<unk>": 0, "HI": 1, "THERE": 2},
+    ...     text_vocab=word_vocabulary(["HI", "THERE"]),
     ...     texts=["HI THERE", "HI"])
     >>> out["p_emo"].shape, len(out["attentions"]), "hyps" in out
     (torch.Size([2, 4]), 2, False)
     """
     feats = hparams.compute_features(wavs)
     out, branches = {}, []  # (vector, attention) of each branch
-    if "audio_encoder" in modules:
+    if "audio_branch" in modules:
         frames = modules["ser_normalize"](feats, wav_lens)
         frames, lens = hparams.fixed_length(frames, wav_lens)
-        branches.append(modules["audio_encoder"](frames, lens))
+        branches.append(modules["audio_branch"](frames, lens))
     if "dec" in modules:  # the A2W decoder's states
         searcher = {
             sb.Stage.VALID: getattr(hparams, "valid_search", None),
@@ -640,8 +583,8 @@ def a2w_ser_forward(
         )  # fmt: skip
         out.update((k, asr[k]) for k in ("p_seq", "hyps") if k in asr)
         states = asr["states"], asr["state_lens"]
-        branches.append(modules["text_encoder"](*states))
-    elif "text_encoder" in modules:  # embedded words
+        branches.append(modules["text_branch"](*states))
+    elif "text_branch" in modules:  # embedded words
         if texts is None:
             if transcriber is None:
                 asr_model, searcher = modules["asr_model"], hparams.test_search
@@ -651,10 +594,10 @@ def a2w_ser_forward(
             else:
                 texts = transcriber(feats, wav_lens)
             out["hyps"] = [text.split() for text in texts]
-        ids = [words_to_ids(text, text_vocab) for text in texts]
+        ids = [text_vocab.encode_sequence(text.split()) for text in texts]
         ids, lens = pad_sequences(ids, feats.device)
         words = modules["word_emb"](ids)
-        branches.append(modules["text_encoder"](words, lens))
+        branches.append(modules["text_branch"](words, lens))
     out["attentions"] = [attn for _, attn in branches]
     logits = modules["emo_classifier"](torch.cat([v for v, _ in branches], -1))
     out["p_emo"] = torch.log_softmax(logits, dim=-1)
@@ -678,31 +621,32 @@ def load_a2w(pretrainer, vocabulary_path, output_neurons, save_path=None):
 
     Returns
     -------
-    list of str
+    speechbrain.dataio.encoder.TextEncoder
         The word units.
 
     Example
     -------
     >>> import tempfile
     >>> from speechbrain.utils.parameter_transfer import Pretrainer
+    >>> from speechbrain_ext.dataio.word_tokens import word_vocabulary
     >>> folder = tempfile.mkdtemp()
     >>> torch.save(torch.nn.Linear(2, 3).state_dict(),
     ...            os.path.join(folder, "seq_lin.ckpt"))
-    >>> with open(os.path.join(folder, "vocabulary.txt"), "w") as f:
-    ...     _ = f.write("<unk>\nA\n<eos>\n")
+    >>> save_word_vocabulary(word_vocabulary(["A"], eos=True),
+    ...                      os.path.join(folder, "vocabulary.txt"))
     >>> seq_lin = torch.nn.Linear(2, 3)
     >>> pretrainer = Pretrainer(
     ...     loadables={"seq_lin": seq_lin},
     ...     paths={"seq_lin": os.path.join(folder, "seq_lin.ckpt")})
-    >>> load_a2w(pretrainer, os.path.join(folder, "vocabulary.txt"), 3)
+    >>> vocabulary = load_a2w(
+    ...     pretrainer, os.path.join(folder, "vocabulary.txt"), 3)
+    >>> vocabulary.decode_ndim(range(3))
     ['<unk>', 'A', '<eos>']
     """
     vocabulary = load_a2w_vocabulary(vocabulary_path, output_neurons)
     load_pretrained(pretrainer)
     if save_path is not None:
-        os.makedirs(os.path.dirname(os.path.abspath(save_path)), exist_ok=True)
-        with atomic_write(save_path) as f:
-            f.write("\n".join(vocabulary) + "\n")
+        save_word_vocabulary(vocabulary, save_path)
     return vocabulary
 
 

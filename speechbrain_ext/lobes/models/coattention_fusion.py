@@ -22,26 +22,21 @@ Authors
  * SpeechBrain joint ASR/SER recipe contributors
 """
 
-import warnings
-
 import speechbrain as sb
 import torch
+from speechbrain.dataio.dataio import length_to_mask
 from speechbrain.lobes.features import MFCC
 from speechbrain.nnet.attention import MultiheadAttention
-from speechbrain.nnet.RNN import LSTM
 
-from speechbrain_ext.lobes.models.fbank_encoder import (
-    FbankEncoder,
-    normalize_features,
-)
+from speechbrain_ext.lobes.models.fbank_encoder import normalize_features
 from speechbrain_ext.lobes.models.joint_asr_ser import ctc_greedy_transcripts
 from speechbrain_ext.nnet.coattention import (
     EncodedStream,
     frame_counts,
-    length_mask,
     masked_mean,
     relative_lengths,
 )
+from speechbrain_ext.nnet.RNN import PaddedBLSTM
 
 STREAMS = ("mfcc", "hidden", "text")
 """The streams, in fusion order (frame, utterance, dialog level)."""
@@ -66,9 +61,10 @@ class BiLSTMSelfAttentionEncoder(torch.nn.Module):
     of 32 units per direction with dropout 0.5 after each layer, then a
     self-attention layer of 16 heads and 64 nodes. The attended frames are
     the stream's sequence (for co-attention), their mean over the real
-    frames its fixed vector (for concatenation). Padding is masked in the
-    LSTM (packed sequences) and in the attention (key padding mask), so an
-    utterance is encoded the same way whatever it is batched with.
+    frames its fixed vector (for concatenation). Padding never reaches the
+    real frames in the BiLSTM (``PaddedBLSTM``) and is masked in the
+    attention (key padding mask), so an utterance is encoded the same way
+    whatever it is batched with.
 
     Arguments
     ---------
@@ -104,15 +100,13 @@ class BiLSTMSelfAttentionEncoder(torch.nn.Module):
         attention_size=64,
     ):
         super().__init__()
-        self.lstm = LSTM(
-            hidden_size=hidden_size,
+        self.lstm = PaddedBLSTM(
             input_size=input_size,
+            hidden_size=hidden_size,
             num_layers=num_layers,
-            bidirectional=True,
             dropout=dropout,
+            output_dropout=True,
         )
-        # torch's LSTM drops out between layers; this is after the last one
-        self.dropout = torch.nn.Dropout(dropout)
         self.projection = torch.nn.Identity()
         if attention_size != 2 * hidden_size:
             self.projection = torch.nn.Linear(2 * hidden_size, attention_size)
@@ -137,11 +131,9 @@ class BiLSTMSelfAttentionEncoder(torch.nn.Module):
         """
         n_frames = x.shape[1]
         counts = frame_counts(lengths, n_frames)
-        mask = length_mask(counts, n_frames)
-        h = self.lstm(x, lengths=relative_lengths(counts, n_frames))[0]
-        if h.shape[1] < n_frames:  # no utterance of the batch is full-length
-            h = torch.nn.functional.pad(h, (0, 0, 0, n_frames - h.shape[1]))
-        h = self.projection(self.dropout(h))
+        mask = length_to_mask(counts, n_frames, dtype=torch.bool)
+        h = self.lstm(x, relative_lengths(counts, n_frames))
+        h = self.projection(h)
         h = self.attention(
             h, h, h, key_padding_mask=~mask, return_attn_weights=False
         )
@@ -230,8 +222,8 @@ class MFCCMaxPool(torch.nn.Module):
         lens = relative_lengths(counts, feats.shape[1])
         if self.normalize is not None:
             feats = normalize_features(self.normalize, feats, lens)
-        mask = length_mask(counts, feats.shape[1]).unsqueeze(-1)
-        feats = feats.masked_fill(~mask, float("-inf"))
+        mask = length_to_mask(counts, feats.shape[1], dtype=torch.bool)
+        feats = feats.masked_fill(~mask.unsqueeze(-1), float("-inf"))
         feats = torch.nn.functional.max_pool1d(
             feats.transpose(1, 2),
             self.pool_size,
@@ -239,8 +231,8 @@ class MFCCMaxPool(torch.nn.Module):
             ceil_mode=True,
         ).transpose(1, 2)
         counts = -torch.div(-counts, self.pool_size, rounding_mode="floor")
-        mask = length_mask(counts, feats.shape[1]).unsqueeze(-1)
-        feats = feats.masked_fill(~mask, 0.0)
+        mask = length_to_mask(counts, feats.shape[1], dtype=torch.bool)
+        feats = feats.masked_fill(~mask.unsqueeze(-1), 0.0)
         return feats, relative_lengths(counts, feats.shape[1])
 
 
@@ -315,115 +307,6 @@ def hidden_layer_index(layer, n_hiddens):
     return {"first": 0, "middle": (n_hiddens - 1) // 2}.get(
         layer, n_hiddens - 1
     )
-
-
-class LayerwiseFbankEncoder(FbankEncoder):
-    """The filterbank encoder, returning the states of every layer.
-
-    A CPU stand-in for ``Wav2Vec2(output_all_hiddens=True)``: Fbank ->
-    global normalisation -> strided convolutions -> BiLSTM layers, where
-    the convolution output (the initial embeddings) and every BiLSTM
-    layer's output are stacked as [rnn_layers + 1, batch, time, dim], so
-    that :func:`select_hidden_layer` picks the first, middle or final one.
-    The last convolution must have ``2 * rnn_size`` channels.
-
-    Arguments
-    ---------
-    normalize : speechbrain.processing.features.InputNormalization
-        Feature normalisation (``norm_type="global"``).
-    n_mels : int
-        Filterbank channels.
-    cnn_channels : list of int
-        Output channels of each convolution; each halves the frame rate.
-    kernel_size : int
-        Convolution kernel size.
-    rnn_size : int
-        Hidden size of each LSTM direction.
-    rnn_layers : int
-        Number of BiLSTM layers.
-    dropout : float
-        Dropout between layers.
-    spec_augment : torch.nn.Module, optional
-        Applied to the features in training mode only.
-    sample_rate : int
-        Input sample rate.
-
-    Example
-    -------
-    >>> from speechbrain.processing.features import InputNormalization
-    >>> enc = LayerwiseFbankEncoder(InputNormalization(norm_type="global"),
-    ...                             cnn_channels=[16, 16], rnn_size=8)
-    >>> enc(torch.rand(2, 16000), torch.tensor([1.0, 0.5])).shape
-    torch.Size([3, 2, 26, 16])
-    """
-
-    def __init__(
-        self,
-        normalize,
-        n_mels=40,
-        cnn_channels=(128, 256),
-        kernel_size=5,
-        rnn_size=128,
-        rnn_layers=2,
-        dropout=0.15,
-        spec_augment=None,
-        sample_rate=16000,
-    ):
-        if cnn_channels[-1] != 2 * rnn_size:
-            raise ValueError(
-                f"the last convolution has {cnn_channels[-1]} channels: it "
-                f"needs 2 * rnn_size = {2 * rnn_size} so that all layers "
-                "stack"
-            )
-        # the single-layer LSTM that the parent builds is replaced below
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="dropout option adds")
-            super().__init__(
-                normalize,
-                n_mels=n_mels,
-                cnn_channels=cnn_channels,
-                kernel_size=kernel_size,
-                rnn_size=rnn_size,
-                rnn_layers=1,
-                dropout=dropout,
-                spec_augment=spec_augment,
-                sample_rate=sample_rate,
-            )
-        self.rnn = torch.nn.ModuleList(
-            LSTM(
-                hidden_size=rnn_size,
-                input_size=2 * rnn_size,
-                bidirectional=True,
-            )
-            for _ in range(rnn_layers)
-        )
-        self.rnn_dropout = torch.nn.Dropout(dropout)
-
-    def forward(self, wav, wav_lens=None):
-        """Encodes waveforms into states [layers + 1, batch, frames, dim]."""
-        if wav_lens is None:
-            wav_lens = torch.ones(wav.shape[0], device=wav.device)
-        feats = self.compute_features(wav)
-        feats = normalize_features(self.normalize, feats, wav_lens)
-        if self.training and self.spec_augment is not None:
-            feats = self.spec_augment(feats)
-        frames = self._fbank_frames(wav_lens, wav.shape[1]).long()
-        x = feats * length_mask(frames, feats.shape[1]).unsqueeze(-1)
-        for block in self.cnn:
-            x = block(x.transpose(1, 2)).transpose(1, 2)
-            frames = torch.div(frames + 1, 2, rounding_mode="floor")
-            x = x * length_mask(frames, x.shape[1]).unsqueeze(-1)
-        mask = length_mask(frames, x.shape[1]).unsqueeze(-1).to(x.dtype)
-        lens = relative_lengths(frames, x.shape[1])
-        hiddens = [x]
-        for i, layer in enumerate(self.rnn):
-            if i > 0:
-                x = self.rnn_dropout(x)
-            out = layer(x, lengths=lens)[0]
-            pad = x.shape[1] - out.shape[1]
-            x = torch.nn.functional.pad(out, (0, 0, 0, pad)) * mask
-            hiddens.append(x)
-        return torch.stack(hiddens)
 
 
 def _log_softmax(logits):

@@ -9,8 +9,12 @@ Authors
 """
 
 import torch
+import torch.nn.functional as F
+from speechbrain.dataio.dataio import length_to_mask
 from speechbrain.lobes.features import Fbank
 from speechbrain.nnet.RNN import LSTM
+
+from speechbrain_ext.nnet.coattention import relative_lengths
 
 
 def normalize_features(normalize, feats, lens):
@@ -56,6 +60,12 @@ def normalize_features(normalize, feats, lens):
 class FbankEncoder(torch.nn.Module):
     """Fbank -> global normalisation -> strided 1-D convolutions -> BiLSTM.
 
+    With ``output_all_hiddens=True`` it stands in for
+    ``Wav2Vec2(output_all_hiddens=True)`` on a CPU: the convolution output
+    (the initial embeddings) and the output of every BiLSTM layer are
+    stacked as [rnn_layers + 1, batch, time, dim], so that a model can read
+    the first, middle or final layer.
+
     Arguments
     ---------
     normalize : speechbrain.processing.features.InputNormalization
@@ -79,6 +89,9 @@ class FbankEncoder(torch.nn.Module):
         ``SpectrogramDrop``); it must keep the batch size.
     sample_rate : int
         Input sample rate.
+    output_all_hiddens : bool
+        Return the states of every layer (see above); the last convolution
+        must then have ``2 * rnn_size`` channels, so that all layers stack.
 
     Example
     -------
@@ -99,6 +112,14 @@ class FbankEncoder(torch.nn.Module):
     >>> together = enc(batch, torch.tensor([7333 / 16000, 1.0]))
     >>> torch.allclose(alone[0], together[0, : alone.shape[1]], atol=1e-5)
     True
+
+    Every layer's states:
+
+    >>> layers = FbankEncoder(InputNormalization(norm_type="global"),
+    ...                       cnn_channels=[16, 16], rnn_size=8,
+    ...                       output_all_hiddens=True)
+    >>> layers(torch.rand(2, 16000), torch.tensor([1.0, 0.5])).shape
+    torch.Size([3, 2, 26, 16])
     """
 
     def __init__(
@@ -112,8 +133,15 @@ class FbankEncoder(torch.nn.Module):
         dropout=0.15,
         spec_augment=None,
         sample_rate=16000,
+        output_all_hiddens=False,
     ):
         super().__init__()
+        if output_all_hiddens and cnn_channels[-1] != 2 * rnn_size:
+            raise ValueError(
+                f"the last convolution has {cnn_channels[-1]} channels: it "
+                f"needs 2 * rnn_size = {2 * rnn_size} so that all layers "
+                "stack (output_all_hiddens=True)"
+            )
         self.compute_features = Fbank(
             n_mels=n_mels, sample_rate=sample_rate, hop_length=10
         )
@@ -138,17 +166,43 @@ class FbankEncoder(torch.nn.Module):
             )
             in_ch = ch
         self.cnn = torch.nn.ModuleList(blocks)
-        self.rnn = LSTM(
-            hidden_size=rnn_size,
-            input_shape=(None, None, in_ch),
-            num_layers=rnn_layers,
-            bidirectional=True,
-            dropout=dropout,
-        )
+        self.output_all_hiddens = output_all_hiddens
+        if output_all_hiddens:  # one LSTM per layer, to return each output
+            self.rnn = torch.nn.ModuleList(
+                LSTM(
+                    hidden_size=rnn_size,
+                    input_size=in_ch,
+                    bidirectional=True,
+                )
+                for _ in range(rnn_layers)
+            )
+            self.rnn_dropout = torch.nn.Dropout(dropout)
+        else:
+            self.rnn = LSTM(
+                hidden_size=rnn_size,
+                input_shape=(None, None, in_ch),
+                num_layers=rnn_layers,
+                bidirectional=True,
+                dropout=dropout,
+            )
         self.output_size = 2 * rnn_size
 
     def forward(self, wav, wav_lens=None):
-        """Encodes [batch, time] waveforms into [batch, frames, output_size]."""
+        """Encodes waveforms [batch, time].
+
+        Arguments
+        ---------
+        wav : torch.Tensor
+            Waveforms [batch, time].
+        wav_lens : torch.Tensor, optional
+            Relative lengths; all samples are speech when omitted.
+
+        Returns
+        -------
+        torch.Tensor
+            [batch, frames, output_size]; with ``output_all_hiddens``,
+            [rnn_layers + 1, batch, frames, output_size].
+        """
         if wav_lens is None:
             wav_lens = torch.ones(wav.shape[0], device=wav.device)
         feats = self.compute_features(wav)
@@ -164,7 +218,18 @@ class FbankEncoder(torch.nn.Module):
             x = block(x.transpose(1, 2)).transpose(1, 2)
             frames = torch.div(frames + 1, 2, rounding_mode="floor")
             x = _zero_padding(x, frames)
-        return self.rnn(x, lengths=_exact_relative(frames, x.shape[1]))[0]
+        lens = relative_lengths(frames, x.shape[1])
+        if not self.output_all_hiddens:
+            return self.rnn(x, lengths=lens)[0]
+        hiddens = [x]
+        for i, layer in enumerate(self.rnn):
+            if i > 0:
+                x = self.rnn_dropout(x)
+            out = layer(x, lengths=lens)[0]
+            pad = x.shape[1] - out.shape[1]
+            x = _zero_padding(F.pad(out, (0, 0, 0, pad)), frames)
+            hiddens.append(x)
+        return torch.stack(hiddens)
 
     def _fbank_frames(self, wav_lens, n_samples):
         samples = torch.round(wav_lens * n_samples)
@@ -194,16 +259,10 @@ class FbankEncoder(torch.nn.Module):
         frames = self._fbank_frames(wav_lens, n_samples)
         for _ in self.cnn:
             frames = torch.div(frames + 1, 2, rounding_mode="floor")
-        return _exact_relative(frames, n_frames)
-
-
-def _exact_relative(frames, n_frames):
-    """Relative lengths that round (and truncate) back to ``frames``."""
-    return torch.clamp((frames + 0.25) / n_frames, max=1.0)
+        return relative_lengths(frames, n_frames)
 
 
 def _zero_padding(x, frames):
-    """Zeroes the frames of [batch, time, ...] past each frame count."""
-    index = torch.arange(x.shape[1], device=x.device)
-    valid = index[None, :] < frames[:, None]
-    return x * valid.view(*valid.shape, *([1] * (x.dim() - 2))).to(x.dtype)
+    """Zeroes the frames of [batch, time, dim] past each frame count."""
+    mask = length_to_mask(frames, x.shape[1], dtype=x.dtype)
+    return x * mask.unsqueeze(-1)

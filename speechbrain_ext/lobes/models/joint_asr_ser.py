@@ -12,7 +12,7 @@ The model is a set of modules, any of which but the encoder may be absent:
   that SpeechBrain's wav2vec2 CTC recipes put before the CTC layer);
 * ``ctc_lin``: ASR frame features (or frame embeddings) -> CTC logits
   (ASR head);
-* ``text_encoder``: list of strings -> one embedding per string (BERT);
+* ``text_embedding``: list of strings -> one embedding per string (BERT);
 * ``fusion``: (acoustic, text) embeddings -> fused embedding;
 * ``emo_classifier``: fused (or acoustic) embedding -> emotion logits.
 
@@ -26,6 +26,7 @@ Authors
 
 import speechbrain as sb
 import torch
+from speechbrain.dataio.dataio import length_to_mask
 
 
 def ctc_greedy_transcripts(p_ctc, wav_lens, tokenizer, blank_index=0):
@@ -72,8 +73,8 @@ def ctc_greedy_transcripts(p_ctc, wav_lens, tokenizer, blank_index=0):
     best = p_ctc.detach().argmax(-1)
     n_frames = best.shape[1]
     lengths = torch.round(wav_lens.to(best.device) * n_frames).long()
-    frames = torch.arange(n_frames, device=best.device)
-    keep = (frames.unsqueeze(0) < lengths.unsqueeze(1)) & (best != blank_index)
+    keep = length_to_mask(lengths, n_frames, dtype=torch.bool)
+    keep &= best != blank_index
     keep[:, 1:] &= best[:, 1:] != best[:, :-1]
     best, keep = torch.stack([best, keep.long()]).cpu()
     n_tokens = len(tokenizer)
@@ -112,7 +113,7 @@ def joint_asr_ser_forward(
     Arguments
     ---------
     modules : dict-like
-        ``encoder`` and any of ``asr_enc``, ``ctc_lin``, ``text_encoder``,
+        ``encoder`` and any of ``asr_enc``, ``ctc_lin``, ``text_embedding``,
         ``fusion``, ``emo_classifier``. The emotion head reads the encoder
         frames, not the output of ``asr_enc``.
     wavs : torch.Tensor
@@ -169,7 +170,7 @@ def joint_asr_ser_forward(
     if exact is not None:
         wav_lens = exact(wav_lens, wavs.shape[1], feats.shape[1])
     out = {"feat_lens": wav_lens}
-    has_text = "text_encoder" in modules
+    has_text = "text_embedding" in modules
     if "ctc_lin" in modules:
         asr_feats = feats
         if "asr_enc" in modules:
@@ -196,7 +197,7 @@ def joint_asr_ser_forward(
         if has_text:
             if texts is None:
                 texts = [" ".join(words) for words in out["hyps"]]
-            text_emb = modules["text_encoder"](texts)
+            text_emb = modules["text_embedding"](texts)
         if frame_level:
             embedding = fusion(feats, wav_lens, text_emb)
         elif fusion is not None:
@@ -266,7 +267,7 @@ def joint_forward(
     torch.Size([2, 4])
     """
     decode = stage != sb.Stage.TRAIN
-    needs_text = "text_encoder" in modules and texts is None
+    needs_text = "text_embedding" in modules and texts is None
     if "ctc_lin" in modules and tokenizer is None and (decode or needs_text):
         raise ValueError(
             "The CTC head's hypotheses are decoded with the character "

@@ -26,8 +26,6 @@ paper's ablations (Table 2) are constructor switches of
 * :class:`ETransformer` -- a transformer encoder layer between two
   convolutions, with a residual connection around the module;
 * :class:`ResidualBLSTMETransformer` -- the whole encoder;
-* :func:`fixed_length` -- cuts or zero-pads a batch of features to a fixed
-  number of frames;
 * :func:`residual_forward` -- the family's forward pass, from waveforms to
   emotion log-probabilities.
 
@@ -37,6 +35,7 @@ Authors
 
 import speechbrain as sb
 import torch
+from speechbrain.dataio.dataio import length_to_mask
 from speechbrain.lobes.models.transformer.Transformer import (
     TransformerEncoderLayer,
 )
@@ -46,50 +45,6 @@ from speechbrain.nnet.pooling import Pooling1d, StatisticsPooling
 from speechbrain.nnet.RNN import LSTM
 
 TRANSFORMER_KINDS = ("etransformer", "plain", "none")
-
-
-def fixed_length(feats, lengths, n_frames):
-    """Cuts or zero-pads features to exactly ``n_frames`` frames.
-
-    Frames beyond each utterance's length (batch padding) are set to zero,
-    as are the frames added to reach ``n_frames``: on normalised features,
-    zero is the global mean.
-
-    Arguments
-    ---------
-    feats : torch.Tensor
-        Features [batch, time, dims].
-    lengths : torch.Tensor
-        Relative lengths (0..1) of the utterances in ``feats``.
-    n_frames : int
-        Frames of the output.
-
-    Returns
-    -------
-    feats : torch.Tensor
-        [batch, n_frames, dims].
-    lengths : torch.Tensor
-        Relative lengths of the speech in the output.
-
-    Example
-    -------
-    >>> feats = torch.ones(2, 6, 3)
-    >>> out, lens = fixed_length(feats, torch.tensor([1.0, 0.5]), 4)
-    >>> out.shape, out[1, :, 0].tolist(), lens.tolist()
-    (torch.Size([2, 4, 3]), [1.0, 1.0, 1.0, 0.0], [1.0, 0.75])
-    >>> out, lens = fixed_length(feats, torch.tensor([1.0, 0.5]), 12)
-    >>> out.shape, lens.tolist()
-    (torch.Size([2, 12, 3]), [0.5, 0.25])
-    """
-    batch, time, _ = feats.shape
-    frames = torch.round(lengths * time).long().clamp(max=n_frames)
-    mask = torch.arange(n_frames, device=feats.device)[None] < frames[:, None]
-    if time >= n_frames:
-        feats = feats[:, :n_frames]
-    else:
-        feats = torch.nn.functional.pad(feats, (0, 0, 0, n_frames - time))
-    feats = feats * mask.unsqueeze(-1).to(feats.dtype)
-    return feats, frames.to(lengths.dtype) / n_frames
 
 
 def _conv_block(in_channels, out_channels, kernel_size, norm):
@@ -531,8 +486,7 @@ class ResidualBLSTMETransformer(torch.nn.Module):
         mask = None
         if lengths is not None:
             frames = torch.round(lengths * x.shape[1]).clamp(min=1)
-            steps = torch.arange(x.shape[1], device=x.device)
-            mask = steps[None] >= frames[:, None]
+            mask = ~length_to_mask(frames, x.shape[1], dtype=torch.bool)
         for block in self.transformers:
             x = block(x, padding_mask=mask)
         return self.stats_pooling(x, lengths=lengths).squeeze(1)
@@ -543,9 +497,10 @@ def residual_forward(
 ):
     """Waveforms -> emotion log-probabilities, the family's forward pass.
 
-    Fbank features -> global normalisation -> cut or zero-padded to
-    ``max_frames`` frames (the padding is zero, the global mean, and part of
-    the input, as in the paper) -> encoder -> classifier -> log-softmax.
+    Fbank features -> global normalisation -> cut or zero-padded to a fixed
+    number of frames (``fixed_length``; the padding is zero, the global
+    mean, and part of the input, as in the paper) -> encoder -> classifier
+    -> log-softmax.
 
     Arguments
     ---------
@@ -553,7 +508,8 @@ def residual_forward(
         ``normalize`` (an ``InputNormalization``), ``encoder`` (a
         :class:`ResidualBLSTMETransformer`) and ``classifier``.
     hparams : attribute-accessible
-        ``compute_features`` (the Fbank), ``max_frames`` and
+        ``compute_features`` (the Fbank), ``fixed_length`` (a
+        ``speechbrain_ext.nnet.windows.FixedLengthFrames``) and
         ``log_softmax``.
     wavs : torch.Tensor
         Waveforms [batch, time]: the audio the model sees.
@@ -579,6 +535,7 @@ def residual_forward(
     >>> from speechbrain.lobes.features import Fbank
     >>> from speechbrain.nnet.activations import Softmax
     >>> from speechbrain.processing.features import InputNormalization
+    >>> from speechbrain_ext.nnet.windows import FixedLengthFrames
     >>> encoder = ResidualBLSTMETransformer(
     ...     40, conv_channels=8, hidden_size=8, ffn_size=16, d_model=8,
     ...     nhead=2, d_ffn=16)
@@ -586,7 +543,7 @@ def residual_forward(
     ...            "encoder": encoder,
     ...            "classifier": torch.nn.Linear(16, 4)}
     >>> hparams = SimpleNamespace(compute_features=Fbank(n_mels=40),
-    ...                           max_frames=50,
+    ...                           fixed_length=FixedLengthFrames(0.5),
     ...                           log_softmax=Softmax(apply_log=True))
     >>> out = residual_forward(modules, hparams, torch.randn(2, 8000),
     ...                        torch.tensor([1.0, 0.5]), epoch=1)
@@ -598,7 +555,7 @@ def residual_forward(
     feats = hparams.compute_features(wavs)
     # Global statistics of the speech frames (the first epochs' batches)
     feats = modules["normalize"](feats, wav_lens, epoch=epoch)
-    feats, _ = fixed_length(feats, wav_lens, hparams.max_frames)
+    feats, _ = hparams.fixed_length(feats, wav_lens)
     embeddings = modules["encoder"](feats)
     logits = modules["classifier"](embeddings)
     return {"p_emo": hparams.log_softmax(logits)}

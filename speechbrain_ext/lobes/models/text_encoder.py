@@ -6,20 +6,24 @@ Authors
 
 import torch
 
+from speechbrain_ext.nnet.coattention import masked_mean
+
 
 class PooledTextEncoder(torch.nn.Module):
     """Encodes a batch of strings into one vector each.
 
     Wraps SpeechBrain's HuggingFace ``TextEncoder`` (any BERT-like model) and
-    pools its last hidden states over the real tokens (``mean``) or takes the
-    ``[CLS]`` token (``cls``). Texts are lower-cased when
+    pools its last hidden states over the real tokens (``mean``, the
+    noise-free ``speechbrain_ext.nnet.coattention.masked_mean``) or takes
+    the ``[CLS]`` token (``cls``). Texts are lower-cased when
     ``lowercase=True``, since ASR transcripts are upper-case and uncased BERT
     tokenizers expect lower case anyway.
 
     Arguments
     ---------
-    text_encoder : speechbrain.integrations.huggingface.textencoder.TextEncoder
-        The wrapped encoder; its ``freeze`` flag decides fine-tuning.
+    bert : speechbrain.integrations.huggingface.textencoder.TextEncoder
+        The wrapped BERT-like model; its ``freeze`` flag decides
+        fine-tuning.
     pooling : str
         ``mean`` or ``cls``.
     lowercase : bool
@@ -54,7 +58,7 @@ class PooledTextEncoder(torch.nn.Module):
 
     def __init__(
         self,
-        text_encoder,
+        bert,
         pooling="mean",
         lowercase=True,
         freeze_embeddings=False,
@@ -63,14 +67,14 @@ class PooledTextEncoder(torch.nn.Module):
         super().__init__()
         if pooling not in ("mean", "cls"):
             raise ValueError(f"pooling must be 'mean' or 'cls', not {pooling}")
-        self.text_encoder = text_encoder
+        self.bert = bert
         self.pooling = pooling
         self.lowercase = lowercase
         if max_tokens is None:
-            max_tokens = text_encoder.model.config.max_position_embeddings
+            max_tokens = bert.model.config.max_position_embeddings
         self.max_tokens = max_tokens
         if freeze_embeddings:
-            embeddings = text_encoder.model.get_input_embeddings()
+            embeddings = bert.model.get_input_embeddings()
             for param in embeddings.parameters():
                 param.requires_grad = False
 
@@ -80,12 +84,12 @@ class PooledTextEncoder(torch.nn.Module):
     @property
     def pooler(self):
         """The pooler of the wrapped BERT-like model (``None`` if none)."""
-        return getattr(self.text_encoder.model, "pooler", None)
+        return getattr(self.bert.model, "pooler", None)
 
     @property
     def output_size(self):
         """Size of the returned embeddings."""
-        return self.text_encoder.model.config.hidden_size
+        return self.bert.model.config.hidden_size
 
     def tokenize(self, texts):
         """Padded, truncated token batch of a list of strings (on the host).
@@ -102,7 +106,7 @@ class PooledTextEncoder(torch.nn.Module):
         """
         if self.lowercase:
             texts = [t.lower() for t in texts]
-        return self.text_encoder.tokenizer(
+        return self.bert.tokenizer(
             list(texts),
             return_tensors="pt",
             padding=True,
@@ -110,20 +114,36 @@ class PooledTextEncoder(torch.nn.Module):
             max_length=self.max_tokens,
         )
 
-    def forward(self, texts):
-        """Returns [batch, hidden] embeddings of a list of strings."""
-        model = self.text_encoder.model
-        tokens = self.tokenize(texts)
+    def hidden_states(self, tokens):
+        """Last hidden states of a token batch, and its mask.
+
+        Arguments
+        ---------
+        tokens : transformers.BatchEncoding
+            A batch of :meth:`tokenize` (moved to the model's device here).
+
+        Returns
+        -------
+        hidden : torch.Tensor
+            [batch, tokens, hidden], on the model's device.
+        mask : torch.BoolTensor
+            [batch, tokens], True at the real tokens.
+        """
+        model = self.bert.model
         device = next(model.parameters()).device
         tokens = tokens.to(device, non_blocking=True)
         with torch.set_grad_enabled(
-            torch.is_grad_enabled() and not self.text_encoder.freeze
+            torch.is_grad_enabled() and not self.bert.freeze
         ):
             hidden = model(**tokens).last_hidden_state
+        return hidden, tokens["attention_mask"].bool()
+
+    def forward(self, texts):
+        """Returns [batch, hidden] embeddings of a list of strings."""
+        hidden, mask = self.hidden_states(self.tokenize(texts))
         if self.pooling == "cls":
             return hidden[:, 0]
-        mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        return masked_mean(hidden, mask)
 
 
 class TokenTextEncoder(PooledTextEncoder):
@@ -136,8 +156,9 @@ class TokenTextEncoder(PooledTextEncoder):
 
     Arguments
     ---------
-    text_encoder : speechbrain.integrations.huggingface.textencoder.TextEncoder
-        The wrapped encoder; its ``freeze`` flag decides fine-tuning.
+    bert : speechbrain.integrations.huggingface.textencoder.TextEncoder
+        The wrapped BERT-like model; its ``freeze`` flag decides
+        fine-tuning.
     lowercase : bool
         Lower-case texts before tokenisation.
     freeze_embeddings : bool
@@ -160,13 +181,13 @@ class TokenTextEncoder(PooledTextEncoder):
 
     def __init__(
         self,
-        text_encoder,
+        bert,
         lowercase=True,
         freeze_embeddings=False,
         max_tokens=128,
     ):
         super().__init__(
-            text_encoder,
+            bert,
             pooling="mean",
             lowercase=lowercase,
             freeze_embeddings=freeze_embeddings,
@@ -175,13 +196,6 @@ class TokenTextEncoder(PooledTextEncoder):
 
     def forward(self, texts):
         """Returns [batch, tokens, hidden] states and relative lengths."""
-        model = self.text_encoder.model
-        tokens = self.tokenize(texts)
-        device = next(model.parameters()).device
-        tokens = tokens.to(device, non_blocking=True)
-        with torch.set_grad_enabled(
-            torch.is_grad_enabled() and not self.text_encoder.freeze
-        ):
-            hidden = model(**tokens).last_hidden_state
-        counts = tokens["attention_mask"].sum(1).to(hidden.dtype)
+        hidden, mask = self.hidden_states(self.tokenize(texts))
+        counts = mask.sum(1).to(hidden.dtype)
         return hidden, counts / hidden.shape[1]

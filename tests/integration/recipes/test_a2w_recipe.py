@@ -8,7 +8,11 @@ import re
 import pytest
 import torch
 
-from speechbrain_ext.dataio.librispeech_prepare import load_word_vocabulary
+from speechbrain_ext.dataio.word_tokens import (
+    load_word_vocabulary,
+    save_word_vocabulary,
+    word_vocabulary,
+)
 from speechbrain_ext.lobes.models.a2w import PRETRAINED_MODULES
 from speechbrain_ext.utils.report import read_predictions_csv
 from tests.integration.recipes.family_libri_a2w import (
@@ -40,7 +44,8 @@ def test_demo_trains_and_exports_the_pretrained_model(trained_libri_a2w):
         [f"{name}.ckpt" for name in PRETRAINED_MODULES] + ["vocabulary.txt"]
     )
     vocabulary = load_word_vocabulary(out / "pretrained" / "vocabulary.txt")
-    assert vocabulary[0] == "<unk>" and vocabulary[-1] == "<eos>"
+    words = vocabulary.decode_ndim(range(len(vocabulary)))
+    assert words[0] == "<unk>" and words[-1] == "<eos>"
     assert len(vocabulary) == N_WORDS + 2
     seq_lin = torch.load(out / "pretrained" / "seq_lin.ckpt")
     assert seq_lin["w.weight"].shape[0] == len(vocabulary)
@@ -69,10 +74,8 @@ def test_demo_reports_every_condition(trained_libri_a2w):
 
 def write_full_vocabulary(save_folder, top_n=10000):
     """The vocabulary of a resumed run: 10000 words without a big corpus."""
-    os.makedirs(save_folder, exist_ok=True)
-    words = ["<unk>"] + [f"W{i}" for i in range(top_n)] + ["<eos>"]
-    with open(save_folder / "vocabulary.txt", "w", encoding="utf-8") as f:
-        f.write("\n".join(words) + "\n")
+    words = word_vocabulary([f"W{i}" for i in range(top_n)], eos=True)
+    save_word_vocabulary(words, save_folder / "vocabulary.txt")
 
 
 @pytest.mark.slow

@@ -1,7 +1,10 @@
-"""Emo-DB preparation for this recipe (train.py calls it on the main process).
+"""Emo-DB preparation of this recipe, from the command line.
 
-The implementation lives in ``speechbrain_ext.dataio.emodb_prepare`` so all
-Emo-DB recipes of the collection share it. From the command line::
+The recipe's yamls list ``prepare_emodb`` of
+``speechbrain_ext.dataio.emodb_prepare`` in their ``data_preparation``,
+which train.py runs on the main process before training; all Emo-DB
+recipes of the collection share that implementation. This file runs the
+same preparation on its own::
 
     python emodb_prepare.py --data_folder /data/emodb \
         --save_folder results/prepared --protocol speakers \

@@ -1,7 +1,10 @@
-"""IEMOCAP preparation for this recipe (train.py calls it on the main process).
+"""IEMOCAP preparation of this recipe, from the command line.
 
-The implementation lives in ``speechbrain_ext.dataio.iemocap_prepare`` so all
-IEMOCAP recipes of the collection share it. From the command line::
+The recipe's yamls list ``prepare_iemocap`` of
+``speechbrain_ext.dataio.iemocap_prepare`` in their ``data_preparation``,
+which train.py runs on the main process before training; all IEMOCAP
+recipes of the collection share that implementation. This file runs the
+same preparation on its own::
 
     python iemocap_prepare.py --data_folder /data/IEMOCAP_full_release \
         --save_folder results/prepared --protocol speaker --fold 1

@@ -30,11 +30,11 @@ from speechbrain.dataio.encoder import CategoricalEncoder
 from speechbrain.utils.distributed import if_main_process
 
 from speechbrain_ext.augment.noise_pools import recipe_noise
-from speechbrain_ext.dataio.librispeech_prepare import (
+from speechbrain_ext.dataio.word_tokens import (
+    add_word_tokens,
     build_word_vocabulary,
     load_word_vocabulary,
 )
-from speechbrain_ext.dataio.word_tokens import add_word_tokens
 from speechbrain_ext.inference import ContextFile, export_for_inference
 from speechbrain_ext.lobes.models import a2w_ser
 from speechbrain_ext.nnet.structured_attention import attention_penalty
@@ -180,12 +180,11 @@ if __name__ == "__main__":
             modules["asr_model"], hparams["test_search"], vocabulary
         )
     if "word_emb" in modules:  # the words of the training transcripts
-        words = build_word_vocabulary(
+        brain.text_vocab = build_word_vocabulary(
             hparams["train_annotation"],
             hparams["text_vocab_size"],
             os.path.join(hparams["save_folder"], "text_vocabulary.txt"),
         )
-        brain.text_vocab = {word: i for i, word in enumerate(words)}
 
     # Training (resumes from the last checkpoint of an interrupted run)
     loader_kwargs, _ = data.train_loader_options(

@@ -57,7 +57,7 @@ class EmotionBrain(RecipeBrain):
         """The batch's audio ``sig`` -> emotion log-probabilities.
 
         ``residual_forward`` reads hparams.compute_features,
-        hparams.max_frames and hparams.log_softmax.
+        hparams.fixed_length and hparams.log_softmax.
         """
         wavs, wav_lens = batch.sig
         return residual_forward(

@@ -29,12 +29,13 @@ import torch
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from speechbrain_ext.augment.noise_pools import recipe_noise
-from speechbrain_ext.dataio.librispeech_prepare import (
+from speechbrain_ext.dataio.preparation import atomic_write
+from speechbrain_ext.dataio.word_tokens import (
+    add_word_tokens,
     build_word_vocabulary,
     load_word_vocabulary,
+    save_word_vocabulary,
 )
-from speechbrain_ext.dataio.preparation import atomic_write
-from speechbrain_ext.dataio.word_tokens import add_word_tokens, with_eos
 from speechbrain_ext.inference import ContextFile, export_for_inference
 from speechbrain_ext.lobes.models.a2w import (
     VOCABULARY_FILE,
@@ -129,15 +130,13 @@ def word_vocabulary(train_annotation, top_n, save_folder):
     """``<unk>``, top-N training words, ``<eos>`` (kept for resuming)."""
     path = os.path.join(save_folder, VOCABULARY_FILE)
     if not os.path.isfile(path):
-        words = build_word_vocabulary(train_annotation, top_n)
-        if len(words) < top_n + 1:
+        words = build_word_vocabulary(train_annotation, top_n, eos=True)
+        if len(words) < top_n + 2:
             raise ValueError(
-                f"{train_annotation} holds {len(words) - 1} distinct words, "
+                f"{train_annotation} holds {len(words) - 2} distinct words, "
                 f"fewer than vocab_top_n={top_n}: lower vocab_top_n."
             )
-        os.makedirs(save_folder, exist_ok=True)
-        with open(path, "w", encoding="utf-8") as f:
-            f.write("\n".join(with_eos(words)) + "\n")
+        save_word_vocabulary(words, path)
     return load_word_vocabulary(path)
 
 
