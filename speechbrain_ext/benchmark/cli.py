@@ -35,6 +35,7 @@ from speechbrain_ext.benchmark.executors import (
 )
 from speechbrain_ext.benchmark.grid import Grid
 from speechbrain_ext.benchmark.leaderboard import write_leaderboard
+from speechbrain_ext.utils.cross_validation import split_overrides
 
 logger = logging.getLogger(__name__)
 
@@ -154,11 +155,7 @@ def grid_overrides(arguments):
 
 def main(argv=None):
     """Runs the benchmark; returns the leaderboard (None on a dry run)."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    overrides = []
-    if "--" in argv:
-        split = argv.index("--")
-        argv, overrides = argv[:split], argv[split + 1 :]
+    argv, overrides = split_overrides(sys.argv[1:] if argv is None else argv)
     args = parse_arguments(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     grid = Grid(

@@ -326,6 +326,15 @@ class Grid:
         """Parent of the fold folders of one system, regime and seed."""
         return os.path.join(self.output_folder, system, regime, f"seed{seed}")
 
+    def _command(self, entry, overrides):
+        """The command line of a system or prerequisite with overrides."""
+        return [
+            self.python,
+            entry["script"],
+            entry["hparams"],
+            *(_argument(k, v) for k, v in overrides.items()),
+        ]
+
     def prerequisite_cells(self, names=None):
         """The prerequisite runs (all, or those in ``names``)."""
         cells = []
@@ -335,12 +344,7 @@ class Grid:
             folder = os.path.join(self.output_folder, "prerequisites", name)
             overrides = dict(entry.get("overrides") or {})
             overrides["output_folder"] = folder
-            command = [
-                self.python,
-                entry["script"],
-                entry["hparams"],
-                *(_argument(k, v) for k, v in overrides.items()),
-            ]
+            command = self._command(entry, overrides)
             cells.append(
                 Cell(
                     name=f"prerequisites/{name}",
@@ -385,12 +389,7 @@ class Grid:
                         }
                         if protocol:
                             overrides["protocol"] = protocol
-                        command = [
-                            self.python,
-                            entry["script"],
-                            entry["hparams"],
-                            *(_argument(k, v) for k, v in overrides.items()),
-                        ]
+                        command = self._command(entry, overrides)
                         cells.append(
                             Cell(
                                 name=f"{system}/{regime}/seed{seed}/fold{fold}",

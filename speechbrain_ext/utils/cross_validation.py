@@ -320,13 +320,26 @@ def write_cv_report(output_folder, labels=None):
     return cv
 
 
+def split_overrides(argv):
+    """Splits a command line at ``--``: own arguments, then overrides.
+
+    Example
+    -------
+    >>> split_overrides(["--folds", "1", "--", "--lr=0.1"])
+    (['--folds', '1'], ['--lr=0.1'])
+    >>> split_overrides(["--folds", "1"])
+    (['--folds', '1'], [])
+    """
+    argv = list(argv)
+    if "--" not in argv:
+        return argv, []
+    split = argv.index("--")
+    return argv[:split], argv[split + 1 :]
+
+
 def main(argv=None):
     """Command line: runs the folds, then writes the pooled report."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    overrides = []
-    if "--" in argv:
-        split = argv.index("--")
-        argv, overrides = argv[:split], argv[split + 1 :]
+    argv, overrides = split_overrides(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--script", help="the recipe's train.py")
     parser.add_argument("--hparams", help="the recipe's yaml file")
