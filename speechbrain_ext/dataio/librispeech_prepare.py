@@ -24,10 +24,12 @@ manifests by ``speechbrain_ext.dataio.word_tokens``.
 """
 
 import argparse
+import json
 import logging
 import os
 
 from speechbrain_ext.dataio.preparation import (
+    atomic_write,
     audio_durations,
     check_folders,
     corpus_fingerprint,
@@ -312,6 +314,75 @@ def _read_trans(path):
             )
         texts[parts[0]] = (normalize_words(parts[1]), path)
     return texts
+
+
+def check_merged_manifest(output, prep_folder):
+    """Refuses a merged training manifest outside the preparation folder.
+
+    The LibriSpeech recipe writes the union of its training splits to
+    ``train_annotation``; pointing that key at a manifest of the user's
+    (with ``skip_prep: False``) would overwrite it. Training on one's own
+    manifest takes ``skip_prep=True``.
+
+    Arguments
+    ---------
+    output : str
+        The merged manifest (``train_annotation``).
+    prep_folder : str
+        The folder preparation writes into.
+
+    Raises
+    ------
+    ValueError
+        Naming both paths, when ``output`` is outside ``prep_folder``.
+
+    Example
+    -------
+    >>> check_merged_manifest("/out/prepared/train.json", "/out/prepared")
+    >>> check_merged_manifest("/data/mine.json", "/out/prepared")
+    Traceback (most recent call last):
+    ...
+    ValueError: train_annotation /data/mine.json is outside prep_folder ...
+    """
+    prep_folder = os.path.abspath(prep_folder)
+    inside = os.path.commonpath([os.path.abspath(output), prep_folder])
+    if inside != prep_folder:
+        raise ValueError(
+            f"train_annotation {output} is outside prep_folder "
+            f"{prep_folder}, where preparation writes the merged training "
+            "manifest; it never overwrites a file of yours: use "
+            "--skip_prep=True to train on that manifest as it is"
+        )
+
+
+def merge_manifests(paths, output):
+    """Writes the union of JSON manifests (e.g. several training splits).
+
+    Arguments
+    ---------
+    paths : list of str
+        JSON manifests ``{id: entry}``; a later one wins on a shared id.
+    output : str
+        The merged manifest, written atomically.
+
+    Example
+    -------
+    >>> import json, tempfile
+    >>> tmp = tempfile.mkdtemp()
+    >>> for name, ids in (("a", ["u1"]), ("b", ["u2"])):
+    ...     with open(os.path.join(tmp, name + ".json"), "w") as f:
+    ...         json.dump({i: {"wrd": "HI"} for i in ids}, f)
+    >>> out = os.path.join(tmp, "train.json")
+    >>> merge_manifests([os.path.join(tmp, n + ".json") for n in "ab"], out)
+    >>> sorted(json.load(open(out)))
+    ['u1', 'u2']
+    """
+    merged = {}
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            merged.update(json.load(f))
+    with atomic_write(output) as f:
+        json.dump(merged, f, indent=2)
 
 
 def main(argv=None):

@@ -20,7 +20,6 @@ Authors
  * SpeechBrain joint ASR/SER recipe contributors
 """
 
-import json
 import os
 import sys
 
@@ -29,7 +28,10 @@ import torch
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from speechbrain_ext.augment.noise_pools import recipe_noise
-from speechbrain_ext.dataio.preparation import atomic_write
+from speechbrain_ext.dataio.librispeech_prepare import (
+    check_merged_manifest,
+    merge_manifests,
+)
 from speechbrain_ext.dataio.word_tokens import (
     add_word_tokens,
     build_word_vocabulary,
@@ -94,36 +96,6 @@ class A2WBrain(RecipeBrain):
             weight = self.hparams.ctc_weight
             loss = weight * ctc + (1 - weight) * loss
         return loss
-
-
-def check_merged_manifest(output, prep_folder):
-    """Refuses a merged training manifest outside the preparation folder.
-
-    Preparation writes the union of the training splits to
-    ``train_annotation``; pointing that key at a manifest of yours (with
-    ``skip_prep: False``) would overwrite it. Train on your own manifest
-    with ``skip_prep=True``.
-    """
-    prep_folder = os.path.abspath(prep_folder)
-    if os.path.commonpath([os.path.abspath(output), prep_folder]) != (
-        prep_folder
-    ):
-        raise ValueError(
-            f"train_annotation {output} is outside prep_folder "
-            f"{prep_folder}, where preparation writes the merged training "
-            "manifest; it never overwrites a file of yours: use "
-            "--skip_prep=True to train on that manifest as it is"
-        )
-
-
-def merge_manifests(paths, output):
-    """Writes the union of JSON manifests (e.g. several training splits)."""
-    merged = {}
-    for path in paths:
-        with open(path, encoding="utf-8") as f:
-            merged.update(json.load(f))
-    with atomic_write(output) as f:
-        json.dump(merged, f, indent=2)
 
 
 def word_vocabulary(train_annotation, top_n, save_folder):
