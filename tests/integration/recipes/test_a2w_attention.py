@@ -9,7 +9,6 @@
 * the full-size yaml (paper dimensions, random weights) does one step.
 """
 
-import csv
 import json
 import os
 import re
@@ -24,10 +23,13 @@ from speechbrain_ext.synthetic.random_a2w import build_random_a2w, corpus_words
 from tests.integration.recipes.helpers import (
     CONDITIONS,
     ROOT,
+    check_condition_reports,
     read_log_stats,
+    run_test_manifest,
 )
 
 RECIPE = os.path.join(ROOT, "recipes", "IEMOCAP", "ASR_SER", "A2W_attention")
+EMOTIONS = ["neu", "hap", "sad", "ang"]
 
 
 def run_a2w_recipe(yaml_name, *flags, cwd):
@@ -78,29 +80,24 @@ def test_demo_finetuning_lowers_the_losses(trained_a2w):
 def test_demo_reports_every_test_utterance_under_both_conditions(
     trained_a2w,
 ):
-    results = trained_a2w / "test_results"
-    metrics = json.loads((results / "metrics.json").read_text())
-    assert sorted(metrics) == ["clean", "noise_5dB"]
-    emotions = ["neu", "hap", "sad", "ang"]
-    rows = {}
-    for condition, values in metrics.items():
-        with open(results / condition / "predictions.csv") as f:
-            rows[condition] = list(csv.DictReader(f))
-        assert len(rows[condition]) == values["n"] > 0
-        for key in ("WA", "UA", "macro_F1"):
-            assert 0 <= values[key] <= 100, (condition, key, values)
+    """Both conditions score every test utterance, with valid
+    probabilities and the metrics of their rows; the bounded decoder keeps
+    the WER in check.
+
+    No order of the clean and noisy WER is asserted: this short
+    fine-tuning of a random A2W model leaves its hypotheses empty (WER and
+    CER measured at 100 under both conditions)."""
+    reports = check_condition_reports(
+        trained_a2w / "test_results",
+        ["clean", "noise_5dB"],
+        manifest=run_test_manifest(trained_a2w),
+        labels=EMOTIONS,
+    )
+    for condition, (rows, values) in reports.items():
         # the bounded decoder: at most 5.4 words per second of audio, so
         # the WER stays far from the former thousands of percent
-        assert 0 <= values["WER"] < 300, values
-        for row in rows[condition]:
-            probs = [float(row[f"prob_{e}"]) for e in emotions]
-            assert all(0 <= p <= 1 for p in probs)
-            assert sum(probs) == pytest.approx(1, abs=1e-4)
-            assert row["pred"] == emotions[probs.index(max(probs))]
-            assert row["emo"] in emotions and row["ref"]
-    assert [r["id"] for r in rows["clean"]] == [
-        r["id"] for r in rows["noise_5dB"]
-    ]
+        assert values["WER"] < 300, (condition, values)
+        assert all(row["ref"] for row in rows)
 
 
 @pytest.mark.slow
@@ -118,10 +115,15 @@ def test_combined_baseline_on_asr_transcripts(
     out = tmp_path / "run"
     epochs = read_log_stats(out / "train_log.txt")
     assert epochs[-1]["train loss"] < epochs[0]["train loss"], epochs
-    metrics = json.loads((out / "test_results" / "metrics.json").read_text())
+    reports = check_condition_reports(
+        out / "test_results",
+        ["clean", "noise_5dB"],
+        manifest=run_test_manifest(out),
+        labels=EMOTIONS,
+    )
     # the transcripts of a random A2W model are wrong
-    assert metrics["clean"]["WER"] > 50, metrics["clean"]
-    assert "UA" in metrics["noise_5dB"]
+    clean = reports["clean"][1]
+    assert clean["WER"] > 50, clean
 
 
 def _two_utterances(tmp_path):
@@ -179,4 +181,10 @@ def test_train_yaml_full_size_training_step(tmp_path):
     assert 40 < count < 45, count
     losses = re.findall(r"train loss: ([\d.e+-]+)", log)
     assert losses and all(float(x) == float(x) for x in losses), log[-3000:]
-    assert "| clean |" in log
+    # both utterances scored (one test batch), the metrics of the rows
+    check_condition_reports(
+        tmp_path / "out" / "test_results",
+        ["clean"],
+        manifest=run_test_manifest(tmp_path / "out"),
+        labels=["hap", "ang"],
+    )

@@ -14,14 +14,18 @@ from speechbrain_ext.dataio.word_tokens import (
     word_vocabulary,
 )
 from speechbrain_ext.lobes.models.a2w import PRETRAINED_MODULES
-from speechbrain_ext.utils.report import read_predictions_csv
 from tests.integration.recipes.family_libri_a2w import (
     EPOCHS,
     N_WORDS,
     SPLITS,
     run_a2w,
 )
-from tests.integration.recipes.helpers import ROOT, read_log_stats
+from tests.integration.recipes.helpers import (
+    ROOT,
+    check_condition_reports,
+    read_log_stats,
+    run_test_manifest,
+)
 
 SAMPLES = os.path.join(ROOT, "tests", "samples")
 
@@ -53,20 +57,27 @@ def test_demo_trains_and_exports_the_pretrained_model(trained_libri_a2w):
 
 @pytest.mark.slow
 def test_demo_reports_every_condition(trained_libri_a2w):
-    results = trained_libri_a2w / "test_results"
-    metrics = json.loads((results / "metrics.json").read_text())
-    assert sorted(metrics) == ["clean", "noise_5dB"]
+    """Both conditions score every test utterance (ASR only), with the
+    metrics of their rows; the model recognises words on clean speech.
+
+    Only that the noise reaches the model (some hypothesis changes) is
+    asserted, not an order of the clean and noisy error rates: the 16 test
+    utterances hold 86 words, and the noisy WER was measured 3 to 7 points
+    (3 to 6 words) above the clean one, the CER under 1 point."""
+    out = trained_libri_a2w
+    results = out / "test_results"
+    reports = check_condition_reports(
+        results, ["clean", "noise_5dB"], manifest=run_test_manifest(out)
+    )
     hyps = {}
-    for condition, values in metrics.items():
-        rows = read_predictions_csv(results / condition / "predictions.csv")
-        assert len(rows) == values["n"] == SPLITS["test-clean"]
+    for condition, (rows, values) in reports.items():
+        assert values["n"] == SPLITS["test-clean"]
         assert sorted(values) == ["CER", "WER", "n"]  # ASR only
-        hyps[condition] = {row["id"]: row["hyp"] for row in rows}
+        hyps[condition] = [row["hyp"] for row in rows]
+    metrics = {condition: values for condition, (_, values) in reports.items()}
     # the model recognises words: clean WER below 100 (all deletions)
-    assert 0 <= metrics["clean"]["WER"] < 90, metrics
-    assert metrics["noise_5dB"]["WER"] >= 0
+    assert metrics["clean"]["WER"] < 90, metrics
     # the noise reaches the model: some hypothesis changes
-    assert hyps["clean"].keys() == hyps["noise_5dB"].keys()
     assert hyps["clean"] != hyps["noise_5dB"]
     table = (results / "results.md").read_text()
     assert "| clean |" in table and "| noise_5dB |" in table

@@ -7,7 +7,13 @@ import sys
 
 import pytest
 
-from tests.integration.recipes.helpers import RECIPE, TRAIN
+from speechbrain_ext.utils.report import markdown_table
+from tests.integration.recipes.helpers import (
+    RECIPE,
+    TRAIN,
+    check_condition_reports,
+    run_test_manifest,
+)
 
 
 def _cv(output, synth, *extra):
@@ -80,5 +86,16 @@ def test_folds_run_skip_and_pool(tmp_path):
     per_fold = cv["per_fold"]["clean"]
     mean_wa = sum(m["WA"] for m in per_fold.values()) / 2
     assert abs(cv["spread"]["clean"]["WA"]["mean"] - mean_wa) < 1e-9
-    for name in ("results.md", "folds.png", "confusion_clean.png"):
-        assert (out / "cv_results" / name).stat().st_size > 0
+    # each fold's reports: every test utterance of its manifest, the
+    # metrics of its rows
+    for fold in ("fold1", "fold2"):
+        check_condition_reports(
+            out / fold / "test_results",
+            ["clean"],
+            manifest=run_test_manifest(out / fold),
+        )
+    for name in ("folds.png", "confusion_clean.png"):
+        png = (out / "cv_results" / name).read_bytes()
+        assert png.startswith(b"\x89PNG\r\n\x1a\n"), name
+    table = (out / "cv_results" / "results.md").read_text()
+    assert markdown_table(cv["pooled"]) in table

@@ -9,22 +9,26 @@ the joint family's is ``trained_joint``) is evaluated under ``clean`` and
   ``noise_5dB`` differ from the clean ones on at least one utterance (a
   recipe whose forward pass bypassed the core's condition mixer would
   score the clean audio twice);
-* the predictions file and the metrics agree: one row per scored
-  utterance, the same ids in both conditions, labels from the class list,
-  probabilities that sum to one, metrics in range, recomputed from the
-  rows by the metrics module.
+* the predictions file and the metrics agree
+  (:func:`tests.integration.recipes.helpers.check_condition_reports`): one
+  row per utterance of the run's test manifest, the same ids in both
+  conditions, labels from the class list, probabilities that sum to one,
+  metrics in range and equal to those the metrics module recomputes from
+  the rows.
 """
 
 import glob
 import importlib
 import json
-import math
 import os
 
 import pytest
 
-from speechbrain_ext.utils.metrics import compute_metrics
 from speechbrain_ext.utils.report import read_predictions_csv
+from tests.integration.recipes.helpers import (
+    check_condition_reports,
+    run_test_manifest,
+)
 
 HERE = os.path.dirname(__file__)
 FAMILIES = ["joint"] + sorted(
@@ -78,24 +82,8 @@ def test_noisy_condition_scores_noisy_audio(request, family):
 @pytest.mark.parametrize("family", FAMILIES)
 def test_predictions_and_metrics_agree(request, family):
     run = _run_folder(request, family)
-    for condition in ("clean", "noise_5dB"):
-        rows, metrics = _condition(run, condition)
-        assert len(rows) == metrics["n"] > 0
-        assert len({r["id"] for r in rows}) == len(rows)
-        labels = metrics.get("labels")
-        for key in ("WA", "UA", "macro_F1", "window_WA"):
-            if key in metrics:
-                assert 0.0 <= metrics[key] <= 100.0, (family, key)
-        for key in ("WER", "CER"):
-            if key in metrics:
-                assert metrics[key] >= 0.0, (family, key)
-        if labels is not None:
-            for row in rows:
-                assert row["pred"] in labels and row["emo"] in labels
-                probs = row["probs"]
-                values = probs.values() if isinstance(probs, dict) else probs
-                assert math.isclose(sum(values), 1.0, abs_tol=1e-3)
-        recomputed = compute_metrics(rows, labels)
-        for key in ("WA", "UA", "WER", "CER", "window_WA"):
-            if key in metrics:
-                assert recomputed[key] == pytest.approx(metrics[key]), key
+    check_condition_reports(
+        os.path.join(run, "test_results"),
+        ["clean", "noise_5dB"],
+        manifest=run_test_manifest(run),
+    )
