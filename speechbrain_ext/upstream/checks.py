@@ -33,6 +33,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
 from speechbrain_ext.upstream.export import (
     ExportError,
@@ -63,12 +64,15 @@ class CheckResult:
         Counts, e.g. ``188 passed``.
     output : str
         The end of its output (for a failure).
+    seconds : float
+        How long it ran.
     """
 
     name: str
     passed: bool
     summary: str
     output: str = ""
+    seconds: float = 0.0
 
 
 def checkout_python(speechbrain_folder, venv_folder):
@@ -483,15 +487,23 @@ def run_checks(
             if not f.startswith("recipes/")
             and os.path.basename(f) != "__main__.py"
         ]
-    results = [
-        check_consistency(folder, python, timeout),
-        check_yaml(folder, python, all_rows, timeout),
-        check_docstrings(folder, python, python_files, timeout),
-        check_doctests(folder, python, doctest_files, timeout),
-    ]
     rows = all_rows if rows is None else rows
+    checks = [
+        lambda: check_consistency(folder, python, timeout),
+        lambda: check_yaml(folder, python, all_rows, timeout),
+        lambda: check_docstrings(folder, python, python_files, timeout),
+        lambda: check_doctests(folder, python, doctest_files, timeout),
+    ]
     if rows:
-        results.append(check_recipes(folder, python, rows, groups, timeout))
+        checks.append(
+            lambda: check_recipes(folder, python, rows, groups, timeout)
+        )
+    results = []
+    for check in checks:
+        start = time.time()
+        result = check()
+        result.seconds = time.time() - start
+        results.append(result)
     return results
 
 
@@ -510,15 +522,15 @@ def report(results):
 
     Example
     -------
-    >>> print(report([CheckResult("doctests", True, "5 passed")]))
-    | check | result | counts |
-    |---|---|---|
-    | doctests | passed | 5 passed |
+    >>> print(report([CheckResult("doctests", True, "5 passed", "", 9.5)]))
+    | check | result | counts | seconds |
+    |---|---|---|---:|
+    | doctests | passed | 5 passed | 10 |
     """
-    lines = ["| check | result | counts |", "|---|---|---|"]
-    for result in results:
-        state = "passed" if result.passed else "FAILED"
-        lines.append(f"| {result.name} | {state} | {result.summary} |")
+    lines = ["| check | result | counts | seconds |", "|---|---|---|---:|"]
+    for r in results:
+        state = "passed" if r.passed else "FAILED"
+        lines.append(f"| {r.name} | {state} | {r.summary} | {r.seconds:.0f} |")
     return "\n".join(lines)
 
 
