@@ -437,6 +437,11 @@ class ExportPlan:
             lines.append(
                 f"{folder}/{EXTRA_REQUIREMENTS}: {', '.join(packages)}"
             )
+        for target, kept in sorted(self.kept_names.items()):
+            lines.append(
+                f"note: {target} still names {', '.join(kept)} (stays in "
+                "the collection)"
+            )
         lines.extend(f"note: {n}" for n in self.notes)
         return "\n".join(lines)
 
@@ -621,18 +626,20 @@ def upstream_requirements(speechbrain_folder):
     """
     names = set()
 
-    def read(path):
+    def _read_file(path):
         with open(path, encoding="utf-8") as f:
             for line in f:
                 line = line.split("#", 1)[0].strip()
                 if line.startswith("-r"):
-                    read(os.path.join(os.path.dirname(path), line[2:].strip()))
+                    _read_file(
+                        os.path.join(os.path.dirname(path), line[2:].strip())
+                    )
                 elif line and not line.startswith("-"):
                     names.add(_requirement_name(line))
 
     path = os.path.join(speechbrain_folder, "requirements.txt")
     if os.path.exists(path):
-        read(path)
+        _read_file(path)
     else:
         from importlib import metadata
 
@@ -719,6 +726,7 @@ class _Dependencies:
         self.cache = {}
 
     def of_file(self, path):
+        """(collection names, third-party top-level names) a file imports."""
         if path not in self.cache:
             text = _text(_read(self.root, path)) or ""
             if path.endswith(".py"):
@@ -730,6 +738,7 @@ class _Dependencies:
         return self.cache[path]
 
     def closure(self, paths):
+        """Third-party names imported by ``paths`` and what they import."""
         external, seen, todo = set(), set(), list(paths)
         while todo:
             path = todo.pop()
@@ -766,7 +775,7 @@ def _relink(text, readme, target_readme, files_by_source, speechbrain_folder):
     """README links pointed at the exported files; others made plain text."""
     unlinked = []
 
-    def replace(match):
+    def _replace(match):
         bang, label, link = match.groups()
         if re.match(r"^[a-z]+:|^#|^/", link):
             return match.group(0)
@@ -784,7 +793,7 @@ def _relink(text, readme, target_readme, files_by_source, speechbrain_folder):
         unlinked.append(link)
         return label
 
-    return _LINK.sub(replace, text), unlinked
+    return _LINK.sub(_replace, text), unlinked
 
 
 def _left_out_note(folder, left_out):
