@@ -213,6 +213,20 @@ def test_readme_links_resolve(exported):
             assert os.path.exists(path.split("#")[0]), f"{readme}: {link}"
 
 
+def test_paths_named_in_the_export_exist(exported):
+    """Every speechbrain/... path that an exported text names is there."""
+    folder, _, plan = exported
+    named = re.compile(r"(?<![\w/.-])speechbrain/[\w/]*\w(?:\.\w+)?")
+    for target in plan.exported:
+        if not target.endswith((".md", ".yaml", ".py")):
+            continue
+        with open(os.path.join(folder, target), encoding="utf-8") as f:
+            for path in named.findall(f.read()):
+                assert os.path.exists(os.path.join(folder, path)), (
+                    f"{target}: {path}"
+                )
+
+
 def test_setup_scripts_and_requirements(exported):
     folder, _, plan = exported
     setup = [t for t in plan.exported if t.startswith("tests/recipes/setup/")]
