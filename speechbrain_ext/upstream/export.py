@@ -429,7 +429,7 @@ class ExportPlan:
         by_reason = {}
         for path, reason in sorted(self.left_out.items()):
             by_reason.setdefault(reason, []).append(path)
-        lines.append(f"left out: {len(self.left_out)} files")
+        lines.append(f"left out: {len(self.left_out)} files and csv rows")
         for reason, paths in by_reason.items():
             lines.append(f"  {reason}:")
             lines.extend(f"    {p}" for p in paths)
