@@ -4,7 +4,6 @@ The scripts import the recipe's ``train.py`` as a module, so that they time
 the recipe's own ``compute_forward`` and ``fit_batch``.
 """
 
-import importlib.util
 import os
 import sys
 
@@ -18,12 +17,9 @@ RECIPE = os.path.join(
 
 def load_recipe():
     """The joint recipe's ``train.py`` as a module."""
-    spec = importlib.util.spec_from_file_location(
-        "joint_recipe", os.path.join(RECIPE, "train.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from speechbrain_ext.recipe.experiment import load_recipe_module
+
+    return load_recipe_module(os.path.join(RECIPE, "train.py"), "joint_recipe")
 
 
 def build_brain(recipe, hparams, run_opts, tokenizer=None, emo_encoder=None):
@@ -45,16 +41,9 @@ def train_loader(recipe_datasets, hparams):
     """The recipe's training loader (ordering, batching, workers)."""
     import speechbrain as sb
 
-    from speechbrain_ext.recipe.data import train_loader_options
+    from speechbrain_ext.recipe.data import recipe_loader_options
 
-    kwargs, _ = train_loader_options(
-        recipe_datasets["train"],
-        hparams["train_dataloader_opts"],
-        seed=hparams["seed"],
-        sorting=hparams["sorting"],
-        dynamic_batching=hparams["dynamic_batching"],
-        sampler_opts=hparams["dynamic_batch_sampler"],
-    )
+    kwargs, _ = recipe_loader_options(recipe_datasets["train"], hparams)
     return sb.dataio.dataloader.make_dataloader(
         recipe_datasets["train"], **kwargs
     )

@@ -1,6 +1,5 @@
 """SynthEmo and SynthNoise: determinism, layout, preparation, modality check."""
 
-import hashlib
 import json
 import os
 from collections import Counter
@@ -19,19 +18,8 @@ from speechbrain_ext.synthetic.synthemo import (
     generate_synthnoise,
     main,
 )
+from tests.file_checks import tree_hashes
 from tests.fixtures_corpora import make_iemocap, make_musan
-
-
-def tree_hashes(folder):
-    hashes = {}
-    for root, _, files in os.walk(folder):
-        for name in files:
-            path = os.path.join(root, name)
-            with open(path, "rb") as f:
-                hashes[os.path.relpath(path, folder)] = hashlib.sha256(
-                    f.read()
-                ).hexdigest()
-    return hashes
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """SynthLibri: layout, unchanged LibriSpeech preparation, idempotence,
 voices, and the coverage of SynthEmo's words."""
 
-import hashlib
 import json
 import os
 import shutil
@@ -27,21 +26,10 @@ from speechbrain_ext.synthetic.synthlibri import (
     plan_synthlibri,
     synthemo_vocabulary,
 )
+from tests.file_checks import tree_hashes
 from tests.fixtures_corpora import make_librispeech
 
 SIZES = dict(n_train=24, n_dev=6, n_test=6, seed=5)
-
-
-def tree_hashes(folder):
-    hashes = {}
-    for root, _, files in os.walk(folder):
-        for name in files:
-            path = os.path.join(root, name)
-            with open(path, "rb") as f:
-                hashes[os.path.relpath(path, folder)] = hashlib.sha256(
-                    f.read()
-                ).hexdigest()
-    return hashes
 
 
 def load(path):

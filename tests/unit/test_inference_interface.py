@@ -6,7 +6,6 @@ a function) is exported the way a recipe's ``train.py`` exports its run,
 then loaded and run through every entry point of the interface.
 """
 
-import hashlib
 import json
 import os
 import shutil
@@ -28,6 +27,7 @@ from speechbrain_ext.inference import (
     load_model,
 )
 from speechbrain_ext.inference.cli import main
+from tests.file_checks import tree_hashes
 
 LABELS = ["neu", "hap", "sad"]
 WORDS = ["<unk>", "HELLO", "WORLD", "YES", "NO"]
@@ -123,18 +123,6 @@ def wav(tmp_path):
     rng = np.random.default_rng(0)
     sf.write(path, 0.1 * rng.standard_normal(16000), 16000)
     return str(path)
-
-
-def _tree(folder):
-    """{relative path: sha256 of each file}."""
-    tree = {}
-    for root, _, files in os.walk(folder):
-        for name in files:
-            path = os.path.join(root, name)
-            with open(path, "rb") as f:
-                digest = hashlib.sha256(f.read()).hexdigest()
-            tree[os.path.relpath(path, folder)] = digest
-    return tree
 
 
 def test_export_names_forward_context_and_module_recoverables(toy):
@@ -290,7 +278,7 @@ def test_run_key_named_like_an_export_key_is_kept_renamed(tmp_path, wav):
 def test_export_refuses_before_writing(tmp_path):
     run = tmp_path / "run"
     toy_run(run)
-    before = _tree(run)
+    before = tree_hashes(run)
     with pytest.raises(ValueError, match="cannot be named in a yaml file"):
         export_for_inference(str(run), forward=lambda *a, **k: {})
     missing = {"vocabulary": ContextFile(load_word_vocabulary, "nope.txt")}
@@ -305,7 +293,7 @@ def test_export_refuses_before_writing(tmp_path):
     # a run without an export: no family to load it with
     with pytest.raises(ValueError, match="recipes/Toy/toy .*no inference"):
         load_model(str(run))
-    assert _tree(run) == before
+    assert tree_hashes(run) == before
 
 
 def test_cli_on_a_run_of_another_family(toy, wav, tmp_path):
@@ -326,10 +314,10 @@ def test_export_naming_a_missing_function_is_refused(toy):
         "!name:no_such_module.toy_forward",
     )
     path.write_text(text)
-    before = _tree(run)
+    before = tree_hashes(run)
     with pytest.raises(ValueError) as error:
         load_model(str(run))
     assert str(error.value) == (
         f"{path} names no_such_module.toy_forward, which cannot be imported"
     )
-    assert _tree(run) == before
+    assert tree_hashes(run) == before

@@ -1,7 +1,6 @@
 """SynthEmoDB: plan, layout, determinism, preparation with prepare_emodb."""
 
 import collections
-import hashlib
 import itertools
 import json
 import os
@@ -28,18 +27,8 @@ from speechbrain_ext.synthetic.synthemodb import (
     main,
     plan_corpus,
 )
+from tests.file_checks import tree_hashes
 from tests.fixtures_corpora import make_emodb
-
-
-def tree_hashes(folder):
-    hashes = {}
-    for root, _, files in os.walk(folder):
-        for name in files:
-            path = os.path.join(root, name)
-            with open(path, "rb") as f:
-                digest = hashlib.sha256(f.read()).hexdigest()
-            hashes[os.path.relpath(path, folder)] = digest
-    return hashes
 
 
 @pytest.fixture(scope="module")
