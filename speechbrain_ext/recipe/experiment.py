@@ -407,10 +407,11 @@ def load_recipe_module(script, name=None):
 
     Example
     -------
-    >>> import pathlib, tempfile
-    >>> script = pathlib.Path(tempfile.mkdtemp()) / "train.py"
-    >>> _ = script.write_text('STEPS = 3\nif __name__ == "__main__": 1 / 0\n')
-    >>> load_recipe_module(str(script), "recipe").STEPS
+    >>> import tempfile
+    >>> with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+    ...     print("STEPS = 3", 'if __name__ == "__main__": 1 / 0', sep="\n",
+    ...           file=f)
+    >>> load_recipe_module(f.name).STEPS
     3
     """
     if name is None:

@@ -154,44 +154,43 @@ def _check_split(paths, all_ids):
     return splits, speakers
 
 
+def _every_fold(data_folder, tmp_path, protocol):
+    """{fold: speakers of each split} of every fold of ``protocol``.
+
+    Each fold's splits are disjoint and complete; the test sets of the
+    folds hold every utterance once.
+    """
+    folds, tested, all_ids = {}, [], None
+    for fold in list_folds(protocol):
+        paths = prepare(
+            data_folder, tmp_path / f"f{fold}", protocol=protocol, fold=fold
+        )
+        all_ids = set(load(paths["all"]))
+        splits, folds[fold] = _check_split(paths, all_ids)
+        tested.append(set(splits["test"]))
+    assert sum(len(t) for t in tested) == len(all_ids)
+    assert set().union(*tested) == all_ids
+    return folds
+
+
 def test_speaker_protocol_folds(corpus, tmp_path):
     data_folder, _ = corpus
     assert list_folds("speaker") == list(range(1, 11))
-    tested = []
-    all_ids = None
-    for fold in list_folds("speaker"):
-        paths = prepare(
-            data_folder, tmp_path / f"f{fold}", protocol="speaker", fold=fold
-        )
-        all_ids = set(load(paths["all"]))
-        splits, speakers = _check_split(paths, all_ids)
+    for fold, speakers in _every_fold(data_folder, tmp_path, "speaker").items():
         test_spk = IEMOCAP_SPEAKERS[fold - 1]
         other = test_spk[:5] + ("M" if test_spk[-1] == "F" else "F")
         assert speakers["test"] == {test_spk}
         assert speakers["valid"] == {other}
         assert len(speakers["train"]) == 8
-        tested.append(set(splits["test"]))
-    assert sum(len(t) for t in tested) == len(all_ids)
-    assert set().union(*tested) == all_ids
 
 
 def test_session_protocol_folds(corpus, tmp_path):
     data_folder, _ = corpus
-    tested = []
-    all_ids = None
-    for fold in list_folds("session"):
-        paths = prepare(
-            data_folder, tmp_path / f"f{fold}", protocol="session", fold=fold
-        )
-        all_ids = set(load(paths["all"]))
-        splits, speakers = _check_split(paths, all_ids)
+    assert list_folds("session") == [1, 2, 3, 4, 5]
+    for fold, speakers in _every_fold(data_folder, tmp_path, "session").items():
         assert speakers["test"] == {f"Ses{fold:02d}F", f"Ses{fold:02d}M"}
         assert speakers["valid"] == {f"Ses{fold % 5 + 1:02d}F"}
         assert len(speakers["train"]) == 7
-        tested.append(set(splits["test"]))
-    assert list_folds("session") == [1, 2, 3, 4, 5]
-    assert sum(len(t) for t in tested) == len(all_ids)
-    assert set().union(*tested) == all_ids
 
 
 def test_valid_speaker_override(corpus, tmp_path):
@@ -405,22 +404,44 @@ def test_unreadable_wav(corpus, tmp_path):
     assert os.path.abspath(wav) in str(error.value)
 
 
-def test_count_check_failure_message(corpus, tmp_path):
-    data_folder, _ = corpus
-    with pytest.raises(ValueError) as error:
-        prepare_iemocap(data_folder, str(tmp_path / "out"))
-    message = str(error.value)
-    assert "check_counts=False" in message
-    lines = {
+def _count_table(error):
+    """{class: [full-release count, count found]} of a count-check error."""
+    return {
         line.split()[0]: line.split()[-2:]
-        for line in message.splitlines()
+        for line in str(error.value).splitlines()
         if line.startswith("  ")
     }
-    assert lines["neu"] == ["1708", "10"]
-    assert lines["hap"] == ["1636", "20"]
-    assert lines["ang"] == ["1103", "10"]
-    assert lines["sad"] == ["1084", "10"]
-    assert lines["total"] == ["5531", "50"]
+
+
+# {class: [full-release count, count in the tiny corpus]}, exc merged
+MERGED_COUNTS = {
+    "class": ["expected", "found"],
+    "neu": ["1708", "10"],
+    "hap": ["1636", "20"],
+    "ang": ["1103", "10"],
+    "sad": ["1084", "10"],
+    "total": ["5531", "50"],
+}
+
+
+@pytest.mark.parametrize(
+    "options, named, changed",
+    [
+        ({}, "check_counts=False", {}),
+        # without the label map exc is not a class: hap is counted alone
+        (
+            {"label_map": {}},
+            "label_map {}",
+            {"hap": ["595", "10"], "total": ["4490", "40"]},
+        ),
+    ],
+)
+def test_count_check_failure_message(corpus, tmp_path, options, named, changed):
+    data_folder, _ = corpus
+    with pytest.raises(ValueError) as error:
+        prepare_iemocap(data_folder, str(tmp_path / "out"), **options)
+    assert named in str(error.value)
+    assert _count_table(error) == {**MERGED_COUNTS, **changed}
     assert not (tmp_path / "out").exists()
 
 
@@ -428,20 +449,9 @@ def test_count_check_passes_on_full_release_counts(tmp_path):
     # Label files only: the count check must pass and the preparation stop
     # at the first missing transcription file instead.
     counts = {"neu": 1708, "hap": 600, "exc": 1036, "ang": 1103, "sad": 1084}
-    labels = [label for label, n in counts.items() for _ in range(n)]
-    labels += ["fru"] * 30 + ["xxx"] * 30
-    data = tmp_path / "IEMOCAP_full_release"
-    for session in range(1, 6):
-        folder = data / f"Session{session}" / "dialog" / "EmoEvaluation"
-        folder.mkdir(parents=True)
-        chunk = labels[session - 1 :: 5]
-        lines = ["% header", ""]
-        for i, label in enumerate(chunk):
-            utt_id = f"Ses{session:02d}F_impro01_{'FM'[i % 2]}{i:03d}"
-            lines += [f"[1.0 - 2.0]\t{utt_id}\t{label}\t[3, 3, 3]", ""]
-        (folder / f"Ses{session:02d}F_impro01.txt").write_text("\n".join(lines))
+    data = _label_only_release(tmp_path, counts)
     with pytest.raises(FileNotFoundError, match="transcription file"):
-        prepare_iemocap(str(data), str(tmp_path / "out"))
+        prepare_iemocap(data, str(tmp_path / "out"))
 
 
 def test_save_folder_inside_data_folder(corpus):
@@ -453,19 +463,10 @@ def test_save_folder_inside_data_folder(corpus):
 def test_cli(corpus, tmp_path):
     data_folder, _ = corpus
     save = tmp_path / "cli"
+    flags = "--protocol session --fold 3 --no_check_counts --improvised_only"
     paths = main(
-        [
-            "--data_folder",
-            data_folder,
-            "--save_folder",
-            str(save),
-            "--protocol",
-            "session",
-            "--fold",
-            "3",
-            "--no_check_counts",
-            "--improvised_only",
-        ]
+        ["--data_folder", data_folder, "--save_folder", str(save)]
+        + flags.split()
     )
     test = load(paths["test"])
     assert {e["spk_id"] for e in test.values()} == {"Ses03F", "Ses03M"}
@@ -972,24 +973,6 @@ def test_improvised_label_map_with_and_without_exc(corpus, tmp_path):
     assert _class_counts(merged) == {"neu": 5, "hap": 10, "sad": 5, "ang": 5}
 
 
-def test_count_check_follows_the_label_map(corpus, tmp_path):
-    data_folder, _ = corpus
-    with pytest.raises(ValueError) as error:
-        prepare_iemocap(data_folder, str(tmp_path / "out"), label_map={})
-    message = str(error.value)
-    assert "label_map {}" in message
-    lines = {
-        line.split()[0]: line.split()[-2:]
-        for line in message.splitlines()
-        if line.startswith("  ")
-    }
-    assert lines["hap"] == ["595", "10"]
-    assert lines["neu"] == ["1708", "10"]
-    assert lines["total"] == ["4490", "40"]
-    assert "exc" not in lines
-    assert not (tmp_path / "out").exists()
-
-
 def _label_only_release(root, counts):
     """EmoEvaluation files only, with the given label counts."""
     labels = [label for label, n in counts.items() for _ in range(n)]
@@ -1035,11 +1018,7 @@ def test_count_check_skips_classes_of_unknown_count(corpus, tmp_path, caplog):
                 label_map={"exc": "hap", "fru": "ang"},
             )
     # ang gathers fru, whose full-release count is not checked
-    lines = {
-        line.split()[0]: line.split()[-2:]
-        for line in str(error.value).splitlines()
-        if line.startswith("  ")
-    }
+    lines = _count_table(error)
     assert set(lines) == {"class", "neu", "hap", "sad", "total"}
     assert lines["total"] == ["4428", "40"]
     assert (
@@ -1118,25 +1097,13 @@ def test_cli_random_kfold_label_map_and_long_utterances(corpus, tmp_path):
     data_folder, _ = corpus
     long, _ = _long_utterances(data_folder)
     save = tmp_path / "cli"
+    flags = (
+        "--protocol random_kfold --n_folds 3 --fold 2 --valid_percent 20 "
+        "--max_utterance_seconds 20 --label_map --no_check_counts"
+    )
     paths = main(
-        [
-            "--data_folder",
-            data_folder,
-            "--save_folder",
-            str(save),
-            "--protocol",
-            "random_kfold",
-            "--n_folds",
-            "3",
-            "--fold",
-            "2",
-            "--valid_percent",
-            "20",
-            "--max_utterance_seconds",
-            "20",
-            "--label_map",
-            "--no_check_counts",
-        ]
+        ["--data_folder", data_folder, "--save_folder", str(save)]
+        + flags.split()
     )
     manifest = load(paths["all"])
     assert not long & set(manifest)
