@@ -117,6 +117,15 @@ def toy(tmp_path):
     return run, hparams
 
 
+def _exported_toy(tmp_path, forward, context_name):
+    """The loaded model of a toy run exported with one context file."""
+    run = tmp_path / "run"
+    toy_run(run)
+    context = {context_name: CONTEXT[context_name]}
+    export_for_inference(str(run), forward=forward, context=context)
+    return load_model(str(run))
+
+
 @pytest.fixture
 def wav(tmp_path):
     path = tmp_path / "one_second.wav"
@@ -190,11 +199,7 @@ def test_classify_file_transcribe_file_and_foreign_class(toy, wav, tmp_path):
 
 
 def test_emotion_only_family_returns_upstream_tuple(tmp_path, wav):
-    run = tmp_path / "run"
-    toy_run(run)
-    context = {"label_encoder": CONTEXT["label_encoder"]}
-    export_for_inference(str(run), forward=toy_forward, context=context)
-    model = load_model(str(run))
+    model = _exported_toy(tmp_path, toy_forward, "label_encoder")
     out_prob, score, index, text_lab = model.classify_file(wav)
     assert text_lab[0] in LABELS
     with pytest.raises(ValueError, match="no ASR head .*toy_forward"):
@@ -204,11 +209,7 @@ def test_emotion_only_family_returns_upstream_tuple(tmp_path, wav):
 
 
 def test_asr_only_family(tmp_path, wav):
-    run = tmp_path / "run"
-    toy_run(run)
-    context = {"vocabulary": CONTEXT["vocabulary"]}
-    export_for_inference(str(run), forward=toy_forward, context=context)
-    model = load_model(str(run))
+    model = _exported_toy(tmp_path, toy_forward, "vocabulary")
     assert model.labels is None
     assert model.transcribe_file(wav) in WORDS
     with pytest.raises(ValueError, match="no emotion head"):
@@ -219,11 +220,7 @@ def test_asr_only_family(tmp_path, wav):
 
 
 def test_no_label_from_nan_probabilities(tmp_path, wav):
-    run = tmp_path / "run"
-    toy_run(run)
-    context = {"label_encoder": CONTEXT["label_encoder"]}
-    export_for_inference(str(run), forward=nan_forward, context=context)
-    model = load_model(str(run))
+    model = _exported_toy(tmp_path, nan_forward, "label_encoder")
     with pytest.raises(ValueError, match="not finite"):
         model.classify_file(wav)
     with pytest.raises(ValueError, match="utterance 0, 1: .*not finite"):
