@@ -18,6 +18,7 @@ from speechbrain_ext.utils.checkpoints import (
     ResumableCheckpointer,
 )
 from tests.file_checks import tree_hashes
+from tests.toy_brains import sgd_groups
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 
@@ -111,12 +112,7 @@ def _data(n=8):
 
 
 def _brain(checkpointer, net, counter, **run_opts):
-    groups = {
-        "model": {
-            "modules": net,
-            "optimizer": lambda p: torch.optim.SGD(p, lr=0.1),
-        }
-    }
+    groups = sgd_groups(net, lr=0.1)
     return Classifier(
         {"net": net},
         hparams={"epoch_counter": counter, "emotions": ["neu", "ang"]},

@@ -18,6 +18,7 @@ from speechbrain_ext.recipe.brain import RecipeBrain
 from speechbrain_ext.recipe.data import load_datasets, run_preparation
 from speechbrain_ext.recipe.hparams import load_hparams
 from speechbrain_ext.utils.metrics import compute_metrics
+from tests.toy_brains import sgd_groups
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 TRAIN = os.path.join(
@@ -101,15 +102,15 @@ def _fit(brain, data, epochs):
 def _loudness(selection_metric=None, scheduler=None, **kwargs):
     torch.manual_seed(0)
     net = torch.nn.Linear(1, 2)
-    group = {"modules": net, "optimizer": lambda p: torch.optim.SGD(p, lr=0.5)}
+    groups = sgd_groups(net, lr=0.5)
     if scheduler is not None:
-        group["annealing"] = scheduler
+        groups["model"]["annealing"] = scheduler
     if selection_metric is not None:
         kwargs["selection_metric"] = selection_metric
     return Loudness(
         {"net": net},
         hparams={"emotions": ["neu", "ang"]},
-        param_groups={"model": group},
+        param_groups=groups,
         run_opts={"device": "cpu"},
         **kwargs,
     )
@@ -361,12 +362,7 @@ def test_preparation_steps_run_in_order_unless_skipped():
 def test_loss_terms_are_averaged_at_the_end_of_the_stage():
     torch.manual_seed(0)
     net = torch.nn.Linear(3, 1)
-    groups = {
-        "model": {
-            "modules": net,
-            "optimizer": lambda p: torch.optim.SGD(p, lr=0.0),
-        }
-    }
+    groups = sgd_groups(net, lr=0.0)
     brain = _brain(groups)
     data = [(torch.rand(4, 3), torch.rand(4, 1)) for _ in range(3)]
     brain.on_stage_start(sb.Stage.TRAIN)
