@@ -4,7 +4,9 @@ The scripts import the recipe's ``train.py`` as a module, so that they time
 the recipe's own ``compute_forward`` and ``fit_batch``.
 """
 
+import json
 import os
+import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -47,3 +49,23 @@ def train_loader(recipe_datasets, hparams):
     return sb.dataio.dataloader.make_dataloader(
         recipe_datasets["train"], **kwargs
     )
+
+
+def run_worker(script, *args):
+    """Runs ``script --worker ...`` in a fresh process (models offline).
+
+    Each measurement gets its own process, so that one configuration's
+    memory and threads do not reach the next. Exits with the end of the
+    worker's stderr when it fails.
+
+    Returns the JSON value of the last line the worker printed.
+    """
+    proc = subprocess.run(
+        [sys.executable, script, "--worker", *args],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, HF_HUB_OFFLINE="1"),
+    )
+    if proc.returncode != 0:
+        sys.exit(proc.stderr[-3000:])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
