@@ -12,7 +12,10 @@ the joint family's is ``trained_joint``) is evaluated under ``clean`` and
 * the predictions file and the metrics agree: one row per scored
   utterance, the same ids in both conditions, labels from the class list,
   probabilities that sum to one, metrics in range, recomputed from the
-  rows by the metrics module.
+  rows by the metrics module;
+* the run folder holds SpeechBrain's files (the recipe's own ``train.py``
+  copied, ``hyperparams.yaml``, the logs) and, for a family that hears
+  audio only, the inference export.
 """
 
 import glob
@@ -25,6 +28,7 @@ import pytest
 
 from speechbrain_ext.utils.metrics import compute_metrics
 from speechbrain_ext.utils.report import read_predictions_csv
+from tests.integration.recipes.helpers import RECIPE as JOINT_RECIPE
 
 HERE = os.path.dirname(__file__)
 FAMILIES = ["joint"] + sorted(
@@ -99,3 +103,25 @@ def test_predictions_and_metrics_agree(request, family):
         for key in ("WA", "UA", "WER", "CER", "window_WA"):
             if key in metrics:
                 assert recomputed[key] == pytest.approx(metrics[key]), key
+
+
+# the fusion recipe (hierarchical_coattention) exports no inference files
+NOT_EXPORTED = {"fusion"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", FAMILIES)
+def test_run_folder_holds_the_recipe_files(request, family):
+    run = _run_folder(request, family)
+    recipe = JOINT_RECIPE  # the others' are in family_<name>.FAMILY
+    if family != "joint":
+        module = f"tests.integration.recipes.family_{family}"
+        recipe = importlib.import_module(module).FAMILY["recipe"]
+    files = set(os.listdir(run))
+    assert {"hyperparams.yaml", "env.log", "log.txt", "train_log.txt"} <= files
+    # SpeechBrain copies the script that created the experiment folder
+    with open(os.path.join(run, "train.py"), "rb") as copy:
+        with open(os.path.join(recipe, "train.py"), "rb") as script:
+            assert copy.read() == script.read(), family
+    exported = {"inference.yaml", "custom_interface.py"} <= files
+    assert exported == (family not in NOT_EXPORTED), family
