@@ -4,8 +4,9 @@ The scripts import the recipe's ``train.py`` as a module, so that they time
 the recipe's own ``compute_forward`` and ``fit_batch``.
 """
 
-import importlib.util
+import json
 import os
+import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -18,12 +19,9 @@ RECIPE = os.path.join(
 
 def load_recipe():
     """The joint recipe's ``train.py`` as a module."""
-    spec = importlib.util.spec_from_file_location(
-        "joint_recipe", os.path.join(RECIPE, "train.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from speechbrain_ext.recipe.experiment import load_recipe_module
+
+    return load_recipe_module(os.path.join(RECIPE, "train.py"), "joint_recipe")
 
 
 def build_brain(recipe, hparams, run_opts, tokenizer=None, emo_encoder=None):
@@ -45,16 +43,29 @@ def train_loader(recipe_datasets, hparams):
     """The recipe's training loader (ordering, batching, workers)."""
     import speechbrain as sb
 
-    from speechbrain_ext.recipe.data import train_loader_options
+    from speechbrain_ext.recipe.data import recipe_loader_options
 
-    kwargs, _ = train_loader_options(
-        recipe_datasets["train"],
-        hparams["train_dataloader_opts"],
-        seed=hparams["seed"],
-        sorting=hparams["sorting"],
-        dynamic_batching=hparams["dynamic_batching"],
-        sampler_opts=hparams["dynamic_batch_sampler"],
-    )
+    kwargs, _ = recipe_loader_options(recipe_datasets["train"], hparams)
     return sb.dataio.dataloader.make_dataloader(
         recipe_datasets["train"], **kwargs
     )
+
+
+def run_worker(script, *args):
+    """Runs ``script --worker ...`` in a fresh process (models offline).
+
+    Each measurement gets its own process, so that one configuration's
+    memory and threads do not reach the next. Exits with the end of the
+    worker's stderr when it fails.
+
+    Returns the JSON value of the last line the worker printed.
+    """
+    proc = subprocess.run(
+        [sys.executable, script, "--worker", *args],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, HF_HUB_OFFLINE="1"),
+    )
+    if proc.returncode != 0:
+        sys.exit(proc.stderr[-3000:])
+    return json.loads(proc.stdout.strip().splitlines()[-1])

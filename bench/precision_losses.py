@@ -12,11 +12,15 @@ their largest relative difference.
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 
-from common import RECIPE, build_brain, load_recipe, train_loader
+from common import (
+    RECIPE,
+    build_brain,
+    load_recipe,
+    run_worker,
+    train_loader,
+)
 
 
 def losses(yaml_name, precision, steps, device, work, synthemo_folder):
@@ -80,31 +84,11 @@ def main():
     work = tempfile.mkdtemp(prefix="precision_")
     curves = {}
     for precision in ("fp32", "bf16"):
-        cmd = [
-            sys.executable,
-            __file__,
-            "--worker",
-            precision,
-            "--work",
-            work,
-            "--yaml",
-            args.yaml,
-            "--steps",
-            str(args.steps),
-            "--device",
-            args.device,
-        ]
+        options = ["--work", work, "--yaml", args.yaml]
+        options += ["--steps", str(args.steps), "--device", args.device]
         if args.synthemo_folder:
-            cmd += ["--synthemo_folder", args.synthemo_folder]
-        proc = subprocess.run(
-            cmd,
-            capture_output=True,
-            text=True,
-            env=dict(os.environ, HF_HUB_OFFLINE="1"),
-        )
-        if proc.returncode != 0:
-            sys.exit(proc.stderr[-3000:])
-        curves[precision] = json.loads(proc.stdout.strip().splitlines()[-1])
+            options += ["--synthemo_folder", args.synthemo_folder]
+        curves[precision] = run_worker(__file__, precision, *options)
     window = 20
     means = {
         p: [

@@ -12,12 +12,10 @@ import argparse
 import json
 import os
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 
-from common import RECIPE, build_brain, load_recipe
+from common import RECIPE, build_brain, load_recipe, run_worker
 
 PAIRS = {
     "demo": ("joint_demo.yaml", "ser_demo.yaml"),
@@ -106,28 +104,12 @@ def main():
     synth = args.synthemo_folder or os.path.join(work, "synthemo")
     results = {}
     for yaml_name in PAIRS[args.pair]:
-        out = subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--worker",
-                yaml_name,
-                "--synthemo_folder",
-                synth,
-                "--steps",
-                str(args.steps),
-                "--warmup",
-                str(args.warmup),
-                "--work",
-                work,
-            ],
-            capture_output=True,
-            text=True,
-            env=dict(os.environ, HF_HUB_OFFLINE="1"),
+        results[yaml_name] = run_worker(
+            __file__,
+            yaml_name,
+            *["--synthemo_folder", synth, "--work", work],
+            *["--steps", str(args.steps), "--warmup", str(args.warmup)],
         )
-        if out.returncode != 0:
-            sys.exit(out.stderr[-3000:])
-        results[yaml_name] = json.loads(out.stdout.strip().splitlines()[-1])
     joint, ser = (results[y] for y in PAIRS[args.pair])
     ratio = joint["seconds_per_step"] / ser["seconds_per_step"]
     print(

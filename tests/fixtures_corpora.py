@@ -9,6 +9,10 @@ import os
 import numpy as np
 import soundfile as sf
 
+# the emotion letters of Emo-DB file names (test_emodb_prepare checks the
+# table against the corpus documentation)
+from speechbrain_ext.dataio.emodb_prepare import EMODB_EMOTIONS
+
 SAMPLE_RATE = 16000
 
 
@@ -180,15 +184,6 @@ def make_musan(root, counts=None, sample_rate=SAMPLE_RATE):
 
 
 EMODB_SPEAKERS = ("03", "08", "09", "10", "11")
-EMODB_EMOTIONS = {
-    "W": "ang",
-    "L": "bor",
-    "E": "dis",
-    "A": "fea",
-    "F": "hap",
-    "T": "sad",
-    "N": "neu",
-}
 
 
 def make_emodb(root, speakers=EMODB_SPEAKERS, texts=("a01", "b02")):

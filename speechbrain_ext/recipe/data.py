@@ -5,13 +5,16 @@
 * :func:`run_preparation` runs the preparation steps that a yaml lists
   (``!name:`` functions with their arguments), on the main process only;
 * :func:`load_datasets` reads JSON manifests into ``DynamicItemDataset``
-  objects, with durations as numbers, sorted and filtered;
+  objects, with durations as numbers, sorted and filtered (those of a
+  yaml's ``<split>_annotation`` keys: :func:`split_annotations`);
 * :func:`add_audio`, :func:`add_label_encoder`, :func:`add_char_tokens`
   and :func:`add_pretrained_ctc_tokens` (the vocabulary of a pretrained
-  CTC head) add the dynamic items that a recipe's heads need;
+  CTC head) add the dynamic items that a recipe's heads need
+  (:func:`emotion_datasets`: a yaml's splits with audio and emotions);
 * :func:`drop_empty_transcripts` keeps the utterances that have words;
 * :func:`train_loader_options` sets up the training loader (shuffled,
-  sorted or duration-bucketed dynamic batches), reproducibly on resume.
+  sorted or duration-bucketed dynamic batches), reproducibly on resume
+  (with a yaml's keys: :func:`recipe_loader_options`).
 
 Authors
  * SpeechBrain joint ASR/SER recipe contributors
@@ -35,6 +38,7 @@ from speechbrain_ext.dataio.preparation import check_save_folder
 logger = logging.getLogger(__name__)
 
 SORTINGS = ("random", "ascending", "descending")
+SPLITS = ("train", "valid", "test")
 
 
 def resolve_hparams(hparams_file, overrides=None):
@@ -183,6 +187,32 @@ def _duration(entry, uid, path):
             f"{path}: entry {uid!r} has a duration that is not a number: "
             f"{value!r}"
         ) from error
+
+
+def split_annotations(hparams, splits=SPLITS):
+    """The manifests of a recipe's splits: its ``<split>_annotation`` keys.
+
+    Arguments
+    ---------
+    hparams : dict
+        The recipe's hyperparameters.
+    splits : tuple of str
+        The splits.
+
+    Returns
+    -------
+    dict
+        ``{split: hparams["<split>_annotation"]}``, for
+        :func:`load_datasets`.
+
+    Example
+    -------
+    >>> split_annotations({"train_annotation": "a/train.json",
+    ...                    "valid_annotation": "a/valid.json",
+    ...                    "test_annotation": "a/test.json"})["valid"]
+    'a/valid.json'
+    """
+    return {split: hparams[f"{split}_annotation"] for split in splits}
 
 
 def load_datasets(
@@ -403,6 +433,63 @@ def add_label_encoder(
         provides=[output_key],
     )
     return encoder
+
+
+def emotion_datasets(hparams, audio_key="sig", **options):
+    """The splits of a recipe's yaml with their audio and encoded emotions.
+
+    :func:`load_datasets` of the manifests of :func:`split_annotations`
+    (paths under ``data_folder``), whose labels must be among the yaml's
+    ``emotions``; then :func:`add_audio` and :func:`add_label_encoder`
+    (saved in ``save_folder``).
+
+    Arguments
+    ---------
+    hparams : dict
+        The recipe's hyperparameters.
+    audio_key : str
+        Name of the waveform item.
+    **options
+        More arguments of :func:`load_datasets` (``sorting``,
+        ``max_duration``).
+
+    Returns
+    -------
+    datasets : dict
+        ``{split: DynamicItemDataset}`` providing ``audio_key`` and
+        ``emo_encoded``.
+    emo_encoder : CategoricalEncoder
+        The encoder of the classes, in the order of the yaml's list.
+
+    Example
+    -------
+    >>> import json, pathlib, tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> manifest = {"a": {"wav": "a.wav", "duration": 1.0, "emo": "ang"},
+    ...             "b": {"wav": "b.wav", "duration": 1.2, "emo": "neu"},
+    ...             "c": {"wav": "c.wav", "duration": 2.0, "emo": "neu"}}
+    >>> _ = (folder / "all.json").write_text(json.dumps(manifest))
+    >>> hparams = {f"{split}_annotation": str(folder / "all.json")
+    ...            for split in SPLITS}
+    >>> hparams.update(data_folder=str(folder), emotions=["neu", "ang"],
+    ...                save_folder=str(folder / "save"))
+    >>> datasets, encoder = emotion_datasets(hparams, max_duration=1.5)
+    >>> len(datasets["train"]), len(datasets["test"])
+    (2, 3)
+    >>> sorted(os.listdir(folder / "save"))
+    ['emo_encoder.txt']
+    """
+    datasets = load_datasets(
+        split_annotations(hparams),
+        hparams["data_folder"],
+        labels=hparams["emotions"],
+        **options,
+    )
+    add_audio(datasets, output_key=audio_key)
+    emo_encoder = add_label_encoder(
+        datasets, hparams["emotions"], hparams["save_folder"]
+    )
+    return datasets, emo_encoder
 
 
 def char_pipeline(wrd, tokenizer):
@@ -633,6 +720,45 @@ def train_loader_options(
         kwargs.pop(key, None)
     kwargs["batch_sampler"] = sampler
     return kwargs, sampler
+
+
+def recipe_loader_options(dataset, hparams):
+    """:func:`train_loader_options` with the keys of a recipe's yaml.
+
+    ``train_dataloader_opts`` and ``seed``; ``sorting`` (default
+    ``random``), ``dynamic_batching`` (default off) and
+    ``dynamic_batch_sampler`` where the yaml has them.
+
+    Arguments
+    ---------
+    dataset : DynamicItemDataset
+        The training set.
+    hparams : dict
+        The recipe's hyperparameters.
+
+    Returns
+    -------
+    kwargs : dict
+        For ``Brain.fit(train_loader_kwargs=...)``.
+    sampler : DynamicBatchSampler or None
+        The brain's ``train_sampler``.
+
+    Example
+    -------
+    >>> kwargs, sampler = recipe_loader_options(
+    ...     [], {"train_dataloader_opts": {"batch_size": 4, "shuffle": True},
+    ...          "seed": 1})
+    >>> kwargs["batch_size"], kwargs["shuffle"], sampler
+    (4, True, None)
+    """
+    return train_loader_options(
+        dataset,
+        hparams["train_dataloader_opts"],
+        seed=hparams["seed"],
+        sorting=hparams.get("sorting", "random"),
+        dynamic_batching=hparams.get("dynamic_batching", False),
+        sampler_opts=hparams.get("dynamic_batch_sampler"),
+    )
 
 
 def _as_list(datasets):

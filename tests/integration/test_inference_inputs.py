@@ -4,7 +4,7 @@ The slow tests train ser_demo.yaml for one epoch on SpeechBrain's sample
 files (about 30 s); the argument tests need no model.
 """
 
-import hashlib
+import functools
 import json
 import os
 import shutil
@@ -24,7 +24,11 @@ from speechbrain_ext.utils.checkpoints import (
     COMPLETE_MARKER,
     ResumableCheckpointer,
 )
+from tests.file_checks import tree_hashes
 from tests.integration.recipes.helpers import ROOT, run_recipe, untrained_run
+
+# {relative path: (sha256, mode) of a file, ("dir", mode) of a folder}
+_tree = functools.partial(tree_hashes, stat=("st_mode",), folders=True)
 
 SAMPLES = os.path.join(ROOT, "tests", "samples")
 SAMPLE_WAV = os.path.join(SAMPLES, "ASR", "spk1_snt1.wav")
@@ -319,24 +323,6 @@ def test_cli_bad_argument_exit_status(tmp_path):
 
 
 # Runs that cannot be loaded, other recipes, permissions -------------------
-
-
-def _tree(folder):
-    """{relative path: sha256 of a file, or its mode for a folder}."""
-    tree = {}
-    for root, dirs, files in os.walk(folder):
-        for name in dirs:
-            path = os.path.join(root, name)
-            tree[os.path.relpath(path, folder)] = oct(os.stat(path).st_mode)
-        for name in files:
-            path = os.path.join(root, name)
-            with open(path, "rb") as f:
-                digest = hashlib.sha256(f.read()).hexdigest()
-            tree[os.path.relpath(path, folder)] = (
-                digest,
-                oct(os.stat(path).st_mode),
-            )
-    return tree
 
 
 def test_model_without_usable_checkpoint_says_what_it_found(tmp_path, capsys):

@@ -1,7 +1,6 @@
 """SynthLibri: layout, unchanged LibriSpeech preparation, idempotence,
 voices, and the coverage of SynthEmo's words."""
 
-import hashlib
 import json
 import os
 import shutil
@@ -25,26 +24,14 @@ from speechbrain_ext.synthetic.synthlibri import (
     plan_synthlibri,
     synthemo_vocabulary,
 )
+from tests.file_checks import (
+    load_json,
+    refused_command_line,
+    tree_hashes,
+)
 from tests.fixtures_corpora import make_librispeech
 
 SIZES = dict(n_train=24, n_dev=6, n_test=6, seed=5)
-
-
-def tree_hashes(folder):
-    hashes = {}
-    for root, _, files in os.walk(folder):
-        for name in files:
-            path = os.path.join(root, name)
-            with open(path, "rb") as f:
-                hashes[os.path.relpath(path, folder)] = hashlib.sha256(
-                    f.read()
-                ).hexdigest()
-    return hashes
-
-
-def load(path):
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +54,7 @@ def test_preparation_runs_unchanged(corpus, tmp_path):
     }
     speakers = {}
     for split, n in zip(SPLITS, (24, 6, 6)):
-        manifest = load(paths[split])
+        manifest = load_json(paths[split])
         assert len(manifest) == n == info["splits"][split]["utterances"]
         for utt_id, entry in manifest.items():
             assert plan[utt_id]["split"] == split
@@ -197,7 +184,9 @@ def test_synthemo_vocabulary_matches_its_transcripts(tmp_path):
     root = tmp_path / "IEMOCAP_full_release"
     synthemo.generate_synthemo(str(root), n_utterances=40, num_workers=2)
     paths = prepare_iemocap(str(root), str(tmp_path / "p"), check_counts=False)
-    words = {w for e in load(paths["all"]).values() for w in e["wrd"].split()}
+    words = {
+        w for e in load_json(paths["all"]).values() for w in e["wrd"].split()
+    }
     vocabulary = synthemo_vocabulary()
     assert words <= vocabulary
     pool = synthemo._script_pool()
@@ -253,9 +242,5 @@ def test_bad_sizes_are_refused_before_writing(tmp_path):
     ],
 )
 def test_cli_checks_options_before_writing(tmp_path, capsys, args, expected):
-    out = tmp_path / "out"
-    with pytest.raises(SystemExit) as error:
-        main(["--output_folder", str(out), *args])
-    assert error.value.code == 2
-    assert expected in capsys.readouterr().err
-    assert not out.exists()
+    message = refused_command_line(main, tmp_path / "out", args, capsys)
+    assert expected in message

@@ -66,6 +66,19 @@ def tiny_model(enc_hidden=8, dec_hidden=10, vocab=VOCAB, ordering="paper"):
     )
 
 
+def search_options(embedding, decoder, linear, eos_index):
+    """Arguments of SpeechBrain's searchers (``<eos>`` also begins)."""
+    return dict(
+        embedding=embedding,
+        decoder=decoder,
+        linear=linear,
+        bos_index=eos_index,
+        eos_index=eos_index,
+        min_decode_ratio=0.0,
+        max_decode_ratio=1.0,
+    )
+
+
 def test_stack_frames_is_a_reshape():
     x = torch.randn(2, 10, 4)
     y = StackFrames(3)(x)
@@ -130,14 +143,8 @@ def test_teacher_forced_pass_learns_one_utterance(ordering):
 def test_searchers_accept_the_output_layer(ordering):
     modules = tiny_model(ordering=ordering).eval()
     enc = modules["enc"](torch.randn(2, 30, 40), torch.ones(2))
-    common = dict(
-        embedding=modules["emb"],
-        decoder=modules["dec"],
-        linear=modules["seq_lin"],
-        bos_index=EOS_ID,
-        eos_index=EOS_ID,
-        min_decode_ratio=0.0,
-        max_decode_ratio=1.0,
+    common = search_options(
+        modules["emb"], modules["dec"], modules["seq_lin"], EOS_ID
     )
     hyps, *_ = S2SRNNBeamSearcher(beam_size=4, **common)(enc, torch.ones(2))
     assert len(hyps) == 2
@@ -246,19 +253,23 @@ def spy_on_decoder(dec):
     return seen
 
 
+# A small location-aware decoder: 6-dim inputs, 16-dim encoder states
+DECODER = dict(
+    rnn_type="lstm",
+    attn_type="location",
+    hidden_size=10,
+    attn_dim=8,
+    num_layers=1,
+    enc_dim=16,
+    input_size=6,
+    channels=4,
+    kernel_size=5,
+)
+
+
 def paper_decoder(num_layers=1):
     torch.manual_seed(0)
-    return AttendFirstRNNDecoder(
-        rnn_type="lstm",
-        attn_type="location",
-        hidden_size=10,
-        attn_dim=8,
-        num_layers=num_layers,
-        enc_dim=16,
-        input_size=6,
-        channels=4,
-        kernel_size=5,
-    ).eval()
+    return AttendFirstRNNDecoder(**{**DECODER, "num_layers": num_layers}).eval()
 
 
 @pytest.mark.parametrize("num_layers", [1, 2])
@@ -292,18 +303,7 @@ def test_paper_decoder_attends_with_the_previous_state(num_layers):
 def test_speechbrain_decoder_attends_with_the_new_state():
     """The contrast: SpeechBrain's ordering queries with the state s_l
     that the LSTM has just computed."""
-    dec = a2w_decoder(
-        "speechbrain",
-        rnn_type="lstm",
-        attn_type="location",
-        hidden_size=10,
-        attn_dim=8,
-        num_layers=1,
-        enc_dim=16,
-        input_size=6,
-        channels=4,
-        kernel_size=5,
-    ).eval()
+    dec = a2w_decoder("speechbrain", **DECODER).eval()
     seen = spy_on_decoder(dec)
     dec(torch.randn(2, 4, 6), torch.randn(2, 12, 16), torch.ones(2))
     for step in range(4):
@@ -337,13 +337,9 @@ def test_paper_decoder_steps_match_the_teacher_forced_pass():
     enc = modules["enc"](torch.randn(1, 30, 40), torch.ones(1))
     step_logits = []
     searcher = S2SRNNGreedySearcher(
-        embedding=modules["emb"],
-        decoder=modules["dec"],
-        linear=modules["seq_lin"],
-        bos_index=EOS_ID,
-        eos_index=EOS_ID,
-        min_decode_ratio=0.0,
-        max_decode_ratio=1.0,
+        **search_options(
+            modules["emb"], modules["dec"], modules["seq_lin"], EOS_ID
+        )
     )
     forward_step = searcher.forward_step
 
@@ -366,18 +362,7 @@ def test_paper_decoder_steps_match_the_teacher_forced_pass():
 
 def test_unknown_ordering_is_refused():
     with pytest.raises(ValueError, match="not 'bahdanau'"):
-        a2w_decoder(
-            "bahdanau",
-            rnn_type="lstm",
-            attn_type="location",
-            hidden_size=4,
-            attn_dim=4,
-            num_layers=1,
-            enc_dim=4,
-            input_size=4,
-            channels=2,
-            kernel_size=3,
-        )
+        a2w_decoder("bahdanau", **DECODER)
 
 
 # ---------------------------------------------------------------------------
@@ -448,16 +433,7 @@ def total_log_prob(hyp):
 
 
 def test_beam_search_beats_greedy_decoding():
-    emb, dec, lin = bigram_model()
-    common = dict(
-        embedding=emb,
-        decoder=dec,
-        linear=lin,
-        bos_index=END,
-        eos_index=END,
-        min_decode_ratio=0.0,
-        max_decode_ratio=1.0,
-    )
+    common = search_options(*bigram_model(), END)
     enc = torch.zeros(1, 6, 3)
     lens = torch.ones(1)
     greedy, *_ = S2SRNNGreedySearcher(**common)(enc, lens)
@@ -469,16 +445,7 @@ def test_beam_search_beats_greedy_decoding():
 
 
 def test_beam_of_width_one_is_greedy():
-    emb, dec, lin = bigram_model()
-    common = dict(
-        embedding=emb,
-        decoder=dec,
-        linear=lin,
-        bos_index=END,
-        eos_index=END,
-        min_decode_ratio=0.0,
-        max_decode_ratio=1.0,
-    )
+    common = search_options(*bigram_model(), END)
     enc = torch.zeros(1, 6, 3)
     beam, *_ = S2SRNNBeamSearcher(beam_size=1, **common)(enc, torch.ones(1))
     assert beam[0][0] == A

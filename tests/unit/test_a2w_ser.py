@@ -218,26 +218,10 @@ def test_asr_features_teacher_forced_and_from_hypothesis(ordering):
     train = a2w_asr_features(mods, feats, lens, tokens, token_lens)
     assert train["states"].shape == (2, 3, 10)
     assert train["p_seq"].shape == (2, 3, 5) and "hyp_ids" not in train
-    oracle = a2w_asr_features(
-        mods,
-        feats,
-        lens,
-        tokens,
-        token_lens,
-        _searcher(mods),
-        states_from="wrd",
-    )
+    batch = (mods, feats, lens, tokens, token_lens, _searcher(mods))
+    oracle = a2w_asr_features(*batch, states_from="wrd")
     assert torch.equal(oracle["states"], train["states"])
-    hyp = a2w_asr_features(
-        mods,
-        feats,
-        lens,
-        tokens,
-        token_lens,
-        _searcher(mods),
-        states_from="hyp",
-        bos_index=4,
-    )
+    hyp = a2w_asr_features(*batch, states_from="hyp", bos_index=4)
     # the states given the hypothesis are those of a teacher-forced pass
     # on it, one per hypothesis word plus the bos step
     hyp_tokens, hyp_lens = pad_sequences(hyp["hyp_ids"], prefix=4)
@@ -442,18 +426,24 @@ def test_pretrainer_loads_the_export(tmp_path, ordering):
     assert torch.equal(hparams["normalize"].glob_mean, stats["glob_mean"])
 
 
-def test_shape_mismatch_names_file_parameter_and_shapes(tmp_path):
-    export = build_random_a2w(
-        os.path.join(HPARAMS, "train_demo.yaml"), str(tmp_path / "pretrained")
-    )
-    hparams = _demo_hparams(export, enc_hidden=64)
+def _load_a2w_error(export, **dims):
+    """The message of ``load_a2w`` refusing ``export`` for a demo model
+    built with ``dims``."""
+    hparams = _demo_hparams(export, **dims)
     with pytest.raises(ValueError) as error:
         load_a2w(
             hparams["pretrainer"],
             os.path.join(export, "vocabulary.txt"),
             hparams["output_neurons"],
         )
-    message = str(error.value)
+    return str(error.value)
+
+
+def test_shape_mismatch_names_file_parameter_and_shapes(tmp_path):
+    export = build_random_a2w(
+        os.path.join(HPARAMS, "train_demo.yaml"), str(tmp_path / "pretrained")
+    )
+    message = _load_a2w_error(export, enc_hidden=64)
     assert os.path.join(export, "enc.ckpt") in message
     assert "parameter 'rnn.forward_layers.0.weight_ih_l0'" in message
     assert "(512, 120)" in message and "(256, 120)" in message
@@ -537,14 +527,7 @@ def test_export_of_the_other_ordering_is_named(tmp_path):
         str(tmp_path / "pretrained"),
         overrides={"decoder_ordering": "speechbrain"},
     )
-    hparams = _demo_hparams(export, decoder_ordering="paper")
-    with pytest.raises(ValueError) as error:
-        load_a2w(
-            hparams["pretrainer"],
-            os.path.join(export, "vocabulary.txt"),
-            hparams["output_neurons"],
-        )
-    message = str(error.value)
+    message = _load_a2w_error(export, decoder_ordering="paper")
     assert message.startswith(os.path.join(export, "dec.ckpt"))
     assert "decoder_ordering 'speechbrain'" in message
     assert "model's decoder has decoder_ordering 'paper'" in message

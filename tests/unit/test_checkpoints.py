@@ -1,7 +1,6 @@
 """Checkpoints without the completion marker are used when whole, never
 deleted: SpeechBrain's own, older versions', another process's save."""
 
-import hashlib
 import logging
 import os
 import subprocess
@@ -18,20 +17,10 @@ from speechbrain_ext.utils.checkpoints import (
     COMPLETE_MARKER,
     ResumableCheckpointer,
 )
+from tests.file_checks import tree_hashes
+from tests.toy_brains import sgd_groups
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
-
-
-def _checksums(folder):
-    """{relative path: sha256} of every file under ``folder``."""
-    sums = {}
-    for root, _, files in os.walk(folder):
-        for name in files:
-            path = os.path.join(root, name)
-            with open(path, "rb") as f:
-                digest = hashlib.sha256(f.read()).hexdigest()
-            sums[os.path.relpath(path, folder)] = digest
-    return sums
 
 
 def _recoverables(seed):
@@ -52,7 +41,7 @@ def _plain_checkpoint(folder, seed=0, error=1.0):
 
 def test_plain_speechbrain_checkpoint_is_recovered_not_deleted(tmp_path):
     checkpoint, saved = _plain_checkpoint(tmp_path)
-    before = _checksums(tmp_path)
+    before = tree_hashes(tmp_path)
     fresh = _recoverables(seed=1)
     recovered = ResumableCheckpointer(tmp_path, fresh).recover_if_possible(
         min_key="error"
@@ -60,7 +49,7 @@ def test_plain_speechbrain_checkpoint_is_recovered_not_deleted(tmp_path):
     assert recovered is not None and recovered.path == checkpoint.path
     assert torch.equal(fresh["net"].weight, saved["net"].weight)
     assert fresh["counter"].current == 3
-    assert _checksums(tmp_path) == before
+    assert tree_hashes(tmp_path) == before
 
 
 def test_incomplete_unmarked_checkpoints_stay_with_a_warning(tmp_path, caplog):
@@ -72,12 +61,12 @@ def test_incomplete_unmarked_checkpoints_stay_with_a_warning(tmp_path, caplog):
     # another process's save in progress: counter.ckpt not written yet
     running, _ = _plain_checkpoint(tmp_path, error=0.5)
     os.remove(running.path / "counter.ckpt")
-    before = _checksums(tmp_path)
+    before = tree_hashes(tmp_path)
     checkpointer = ResumableCheckpointer(tmp_path, _recoverables(seed=1))
     with caplog.at_level(logging.WARNING):
         recovered = checkpointer.recover_if_possible(min_key="error")
     assert recovered.path == complete.path
-    assert _checksums(tmp_path) == before
+    assert tree_hashes(tmp_path) == before
     warnings = [r.getMessage() for r in caplog.records]
     assert any(
         str(cut.path) in w and "net.ckpt is a torch file cut short" in w
@@ -123,12 +112,7 @@ def _data(n=8):
 
 
 def _brain(checkpointer, net, counter, **run_opts):
-    groups = {
-        "model": {
-            "modules": net,
-            "optimizer": lambda p: torch.optim.SGD(p, lr=0.1),
-        }
-    }
+    groups = sgd_groups(net, lr=0.1)
     return Classifier(
         {"net": net},
         hparams={"epoch_counter": counter, "emotions": ["neu", "ang"]},
@@ -152,7 +136,7 @@ def test_test_only_loads_a_run_of_plain_speechbrain(tmp_path):
         valid_loader_kwargs=dict(opts),
     )
     (saved,) = os.listdir(tmp_path)
-    before = _checksums(tmp_path)
+    before = tree_hashes(tmp_path)
 
     net, counter = torch.nn.Linear(3, 2), EpochCounter(1)
     checkpointer = ResumableCheckpointer(
@@ -164,7 +148,7 @@ def test_test_only_loads_a_run_of_plain_speechbrain(tmp_path):
     assert torch.equal(
         net.weight, torch.load(tmp_path / saved / "net.ckpt")["weight"]
     )
-    assert _checksums(tmp_path) == before
+    assert tree_hashes(tmp_path) == before
 
 
 def test_evaluation_without_usable_checkpoint_says_what_it_found(tmp_path):
@@ -187,7 +171,7 @@ def test_evaluation_without_usable_checkpoint_says_what_it_found(tmp_path):
 def test_bench_demo_keeps_an_earlier_run(tmp_path):
     """``bench/demo.py --work`` runs in a new folder, never over a run."""
     earlier, _ = _plain_checkpoint(tmp_path / "run" / "save")
-    before = _checksums(tmp_path / "run")
+    before = tree_hashes(tmp_path / "run")
     proc = subprocess.run(
         [
             sys.executable,
@@ -200,4 +184,4 @@ def test_bench_demo_keeps_an_earlier_run(tmp_path):
         timeout=300,
     )
     assert proc.returncode != 0
-    assert _checksums(tmp_path / "run") == before
+    assert tree_hashes(tmp_path / "run") == before

@@ -147,43 +147,49 @@ def test_load_from_list():
     assert conditions[1] == NoiseCondition("n0", "noise", 0.0)
 
 
-def test_load_bad_files(tmp_path):
-    dup = tmp_path / "dup.yaml"
-    dup.write_text(
+BAD_FILES = {
+    "dup": (
         "conditions:\n"
         "  - {name: a, category: noise, snr_db: 5}\n"
-        "  - {name: a, category: music, snr_db: 5}\n"
-    )
-    with pytest.raises(ValueError, match=r"dup\.yaml.*duplicate.*a"):
-        load_conditions(str(dup))
+        "  - {name: a, category: music, snr_db: 5}\n",
+        "duplicate.*a",
+    ),
+    "bad_cat": (
+        "conditions:\n  - {name: babble, category: babble, snr_db: 5}\n",
+        "'babble'",
+    ),
+    "no_key": ("- {name: clean}\n", "'conditions'"),
+    "extra": ("conditions:\n  - {name: clean, snr: 5}\n", "unknown key.*snr"),
+    "empty": ("conditions: []\n", "non-empty"),
+    # entries written as !new:...NoiseCondition objects
+    "bad_new": (
+        f"conditions:\n  - {NEW}\n"
+        "    name: babble\n    category: babble\n    snr_db: 5\n",
+        "'babble'",
+    ),
+    "bad_key": (
+        f"conditions:\n  - {NEW}\n    name: n\n    category: noise\n"
+        "    snr: 5\n",
+        "snr",
+    ),
+    "bad_yaml": ("conditions: [\n", "invalid yaml"),
+}
 
-    bad_cat = tmp_path / "bad_cat.yaml"
-    bad_cat.write_text(
-        "conditions:\n  - {name: babble, category: babble, snr_db: 5}\n"
-    )
-    with pytest.raises(ValueError, match=r"bad_cat\.yaml.*'babble'"):
-        load_conditions(bad_cat)
 
-    no_key = tmp_path / "no_key.yaml"
-    no_key.write_text("- {name: clean}\n")
-    with pytest.raises(ValueError, match=r"no_key\.yaml.*'conditions'"):
-        load_conditions(no_key)
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_bad_condition_file_is_refused_by_name(tmp_path, name):
+    text, problem = BAD_FILES[name]
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=rf"{name}\.yaml.*{problem}"):
+        load_conditions(path)
 
-    extra = tmp_path / "extra.yaml"
-    extra.write_text("conditions:\n  - {name: clean, snr: 5}\n")
-    with pytest.raises(ValueError, match=r"extra\.yaml.*unknown key.*snr"):
-        load_conditions(extra)
 
-    empty = tmp_path / "empty.yaml"
-    empty.write_text("conditions: []\n")
-    with pytest.raises(ValueError, match=r"empty\.yaml.*non-empty"):
-        load_conditions(empty)
-
+def test_missing_condition_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.yaml"):
         load_conditions(tmp_path / "missing.yaml")
-
-
-# ---------------------------------------------------------------- mix_at_snr
+    with pytest.raises(FileNotFoundError, match="find_condition_set"):
+        load_conditions("paper7")
 
 
 @pytest.mark.parametrize("snr_db", [-5.0, 0.0, 7.5, 20.0])
@@ -479,29 +485,6 @@ def test_user_file_extends_packaged_set(tmp_path):
     os.remove(folder / "paper7.yaml")
     with pytest.raises(ValueError, match=r"dup\.yaml.*duplicate.*clean"):
         load_conditions(dup)
-
-
-def test_load_bad_new_entries(tmp_path):
-    bad_cat = tmp_path / "bad_new.yaml"
-    bad_cat.write_text(
-        f"conditions:\n  - {NEW}\n"
-        "    name: babble\n    category: babble\n    snr_db: 5\n"
-    )
-    with pytest.raises(ValueError, match=r"bad_new\.yaml.*'babble'"):
-        load_conditions(bad_cat)
-    bad_key = tmp_path / "bad_key.yaml"
-    bad_key.write_text(
-        f"conditions:\n  - {NEW}\n    name: n\n    category: noise\n"
-        "    snr: 5\n"
-    )
-    with pytest.raises(ValueError, match=r"bad_key\.yaml.*snr"):
-        load_conditions(bad_key)
-    bad_yaml = tmp_path / "bad_yaml.yaml"
-    bad_yaml.write_text("conditions: [\n")
-    with pytest.raises(ValueError, match=r"bad_yaml\.yaml.*invalid yaml"):
-        load_conditions(bad_yaml)
-    with pytest.raises(FileNotFoundError, match="find_condition_set"):
-        load_conditions("paper7")
 
 
 # ---------------------------------------------------------------- segments

@@ -12,12 +12,8 @@ from speechbrain_ext.dataio.emodb_prepare import (
     prepare_emodb,
     speaker_split,
 )
+from tests.file_checks import load_json
 from tests.fixtures_corpora import EMODB_SPEAKERS, make_emodb, write_wav
-
-
-def load(path):
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
 
 
 @pytest.fixture
@@ -41,7 +37,7 @@ def test_parse_names():
 def test_manifest_entries(corpus, tmp_path):
     data_folder, expected = corpus
     paths = prepare_emodb(data_folder, str(tmp_path / "out"))
-    manifest = load(paths["all"])
+    manifest = load_json(paths["all"])
     assert set(manifest) == set(expected)
     assert len(manifest) == 5 * 15
     for utt_id, entry in manifest.items():
@@ -67,14 +63,14 @@ def test_folds(corpus, tmp_path):
         paths = prepare_emodb(
             data_folder, str(tmp_path / f"f{fold}"), fold=fold
         )
-        splits = {n: load(paths[n]) for n in ("train", "valid", "test")}
+        splits = {n: load_json(paths[n]) for n in ("train", "valid", "test")}
         spk = {n: {e["spk_id"] for e in s.values()} for n, s in splits.items()}
         assert spk["test"] == {speakers[fold - 1]}
         assert spk["valid"] == {speakers[fold % len(speakers)]}
         assert spk["train"] == set(speakers) - spk["test"] - spk["valid"]
         ids = [set(s) for s in splits.values()]
-        assert sum(len(i) for i in ids) == len(load(paths["all"]))
-        assert set().union(*ids) == set(load(paths["all"]))
+        assert sum(len(i) for i in ids) == len(load_json(paths["all"]))
+        assert set().union(*ids) == set(load_json(paths["all"]))
         tested.append(set(splits["test"]))
     assert sum(len(t) for t in tested) == 75
     assert len(set().union(*tested)) == 75
@@ -87,7 +83,7 @@ def test_valid_speaker(corpus, tmp_path):
     paths = prepare_emodb(
         data_folder, str(tmp_path / "out"), fold=2, valid_speaker="11"
     )
-    assert {e["spk_id"] for e in load(paths["valid"]).values()} == {"11"}
+    assert {e["spk_id"] for e in load_json(paths["valid"]).values()} == {"11"}
     assert fold_speakers(["09", "03", "08"], 3) == ("09", "03")
     with pytest.raises(ValueError, match="test speaker"):
         fold_speakers(["03", "08", "09"], 1, valid_speaker="03")
@@ -143,24 +139,16 @@ def test_idempotent(corpus, tmp_path, caplog):
     assert all(os.stat(p).st_mtime_ns == 10**18 for p in files)
     prepare_emodb(data_folder, str(save), fold=4)
     assert all(os.stat(p).st_mtime_ns != 10**18 for p in files)
-    assert {e["spk_id"] for e in load(paths["test"]).values()} == {"10"}
+    assert {e["spk_id"] for e in load_json(paths["test"]).values()} == {"10"}
 
 
 def test_cli(corpus, tmp_path):
     data_folder, _ = corpus
-    paths = main(
-        [
-            "--data_folder",
-            data_folder,
-            "--save_folder",
-            str(tmp_path / "cli"),
-            "--fold",
-            "5",
-        ]
-    )
-    test = load(paths["test"])
+    cli = ["--data_folder", data_folder, "--save_folder", str(tmp_path / "cli")]
+    paths = main(cli + "--fold 5".split())
+    test = load_json(paths["test"])
     assert {e["spk_id"] for e in test.values()} == {"11"}
-    assert {e["spk_id"] for e in load(paths["valid"]).values()} == {"03"}
+    assert {e["spk_id"] for e in load_json(paths["valid"]).values()} == {"03"}
 
 
 def test_empty_and_short_wavs_refused_by_name(corpus, tmp_path):
@@ -198,7 +186,7 @@ ALL_SPEAKERS = ("03", "08", "09", "10", "11", "12", "13", "14", "15", "16")
 
 def split_speakers(paths):
     return {
-        name: {e["spk_id"] for e in load(paths[name]).values()}
+        name: {e["spk_id"] for e in load_json(paths[name]).values()}
         for name in ("train", "valid", "test")
     }
 
@@ -213,9 +201,9 @@ def test_paper_split_by_default(tmp_path):
     spk = split_speakers(paths)
     assert spk["valid"] == {"15"} and spk["test"] == {"16"}
     assert spk["train"] == set(ALL_SPEAKERS) - {"15", "16"}
-    ids = [set(load(paths[n])) for n in ("train", "valid", "test")]
+    ids = [set(load_json(paths[n])) for n in ("train", "valid", "test")]
     assert sum(len(i) for i in ids) == len(expected)
-    assert set().union(*ids) == set(expected) == set(load(paths["all"]))
+    assert set().union(*ids) == set(expected) == set(load_json(paths["all"]))
     with open(tmp_path / "out" / "prepare_options.json") as f:
         options = json.load(f)
     assert options["protocol"] == "speakers"
@@ -262,7 +250,7 @@ def test_loso_is_the_default_protocol(corpus, tmp_path):
     a = prepare_emodb(data_folder, str(tmp_path / "a"), fold=3)
     b = prepare_emodb(data_folder, str(tmp_path / "b"), fold=3, protocol="loso")
     for name in ("train", "valid", "test"):
-        assert load(a[name]) == load(b[name])
+        assert load_json(a[name]) == load_json(b[name])
 
 
 @pytest.mark.parametrize(
@@ -308,20 +296,8 @@ def test_speaker_split_function():
 
 def test_cli_speakers(corpus, tmp_path):
     data_folder, _ = corpus
-    paths = main(
-        [
-            "--data_folder",
-            data_folder,
-            "--save_folder",
-            str(tmp_path / "cli"),
-            "--protocol",
-            "speakers",
-            "--valid_speakers",
-            "10",
-            "--test_speakers",
-            "11",
-            "03",
-        ]
-    )
+    cli = ["--data_folder", data_folder, "--save_folder", str(tmp_path / "cli")]
+    flags = "--protocol speakers --valid_speakers 10 --test_speakers 11 03"
+    paths = main(cli + flags.split())
     spk = split_speakers(paths)
     assert spk["test"] == {"03", "11"} and spk["valid"] == {"10"}

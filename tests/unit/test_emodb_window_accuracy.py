@@ -1,7 +1,6 @@
 """The Emo-DB recipe's window and utterance accuracies, through its Brain."""
 
 import csv
-import importlib.util
 import json
 import os
 
@@ -12,6 +11,7 @@ from speechbrain.dataio.encoder import CategoricalEncoder
 
 from speechbrain_ext.augment.conditions import conditions_of_set
 from speechbrain_ext.augment.noise_pools import build_condition_mixer
+from speechbrain_ext.recipe.experiment import load_recipe_module
 from speechbrain_ext.utils.evaluation import evaluate_conditions
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
@@ -19,13 +19,6 @@ TRAIN = os.path.join(
     ROOT, "recipes", "EmoDB", "emotion_recognition", "LSTM", "train.py"
 )
 EMOTIONS = ["ang", "hap"]
-
-
-def _recipe_module():
-    spec = importlib.util.spec_from_file_location("emodb_train", TRAIN)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 class Frames(torch.nn.Module):
@@ -86,7 +79,7 @@ def _utterances():
 
 
 def _brain(tmp_path, logger):
-    recipe = _recipe_module()
+    recipe = load_recipe_module(TRAIN, "emodb_train")
     classifier = sb.nnet.linear.Linear(input_size=2, n_neurons=2)
     with torch.no_grad():
         classifier.w.weight.copy_(torch.eye(2))

@@ -6,7 +6,6 @@ a function) is exported the way a recipe's ``train.py`` exports its run,
 then loaded and run through every entry point of the interface.
 """
 
-import hashlib
 import json
 import os
 import shutil
@@ -32,6 +31,7 @@ from speechbrain_ext.inference import (
     load_model,
 )
 from speechbrain_ext.inference.cli import main
+from tests.file_checks import tree_hashes
 
 LABELS = ["neu", "hap", "sad"]
 WORDS = ["<unk>", "HELLO", "WORLD", "YES", "NO"]
@@ -122,24 +122,21 @@ def toy(tmp_path):
     return run, hparams
 
 
+def _exported_toy(tmp_path, forward, context_name):
+    """The loaded model of a toy run exported with one context file."""
+    run = tmp_path / "run"
+    toy_run(run)
+    context = {context_name: CONTEXT[context_name]}
+    export_for_inference(str(run), forward=forward, context=context)
+    return load_model(str(run))
+
+
 @pytest.fixture
 def wav(tmp_path):
     path = tmp_path / "one_second.wav"
     rng = np.random.default_rng(0)
     sf.write(path, 0.1 * rng.standard_normal(16000), 16000)
     return str(path)
-
-
-def _tree(folder):
-    """{relative path: sha256 of each file}."""
-    tree = {}
-    for root, _, files in os.walk(folder):
-        for name in files:
-            path = os.path.join(root, name)
-            with open(path, "rb") as f:
-                digest = hashlib.sha256(f.read()).hexdigest()
-            tree[os.path.relpath(path, folder)] = digest
-    return tree
 
 
 def test_export_names_forward_context_and_module_recoverables(toy):
@@ -207,11 +204,7 @@ def test_classify_file_transcribe_file_and_foreign_class(toy, wav, tmp_path):
 
 
 def test_emotion_only_family_returns_upstream_tuple(tmp_path, wav):
-    run = tmp_path / "run"
-    toy_run(run)
-    context = {"label_encoder": CONTEXT["label_encoder"]}
-    export_for_inference(str(run), forward=toy_forward, context=context)
-    model = load_model(str(run))
+    model = _exported_toy(tmp_path, toy_forward, "label_encoder")
     out_prob, score, index, text_lab = model.classify_file(wav)
     assert text_lab[0] in LABELS
     with pytest.raises(ValueError, match="no ASR head .*toy_forward"):
@@ -221,11 +214,7 @@ def test_emotion_only_family_returns_upstream_tuple(tmp_path, wav):
 
 
 def test_asr_only_family(tmp_path, wav):
-    run = tmp_path / "run"
-    toy_run(run)
-    context = {"vocabulary": CONTEXT["vocabulary"]}
-    export_for_inference(str(run), forward=toy_forward, context=context)
-    model = load_model(str(run))
+    model = _exported_toy(tmp_path, toy_forward, "vocabulary")
     assert model.labels is None
     assert model.transcribe_file(wav) in WORDS
     with pytest.raises(ValueError, match="no emotion head"):
@@ -236,11 +225,7 @@ def test_asr_only_family(tmp_path, wav):
 
 
 def test_no_label_from_nan_probabilities(tmp_path, wav):
-    run = tmp_path / "run"
-    toy_run(run)
-    context = {"label_encoder": CONTEXT["label_encoder"]}
-    export_for_inference(str(run), forward=nan_forward, context=context)
-    model = load_model(str(run))
+    model = _exported_toy(tmp_path, nan_forward, "label_encoder")
     with pytest.raises(ValueError, match="not finite"):
         model.classify_file(wav)
     with pytest.raises(ValueError, match="utterance 0, 1: .*not finite"):
@@ -295,7 +280,7 @@ def test_run_key_named_like_an_export_key_is_kept_renamed(tmp_path, wav):
 def test_export_refuses_before_writing(tmp_path):
     run = tmp_path / "run"
     toy_run(run)
-    before = _tree(run)
+    before = tree_hashes(run)
     with pytest.raises(ValueError, match="cannot be named in a yaml file"):
         export_for_inference(str(run), forward=lambda *a, **k: {})
     missing = {"vocabulary": ContextFile(load_word_vocabulary, "nope.txt")}
@@ -310,7 +295,7 @@ def test_export_refuses_before_writing(tmp_path):
     # a run without an export: no family to load it with
     with pytest.raises(ValueError, match="recipes/Toy/toy .*no inference"):
         load_model(str(run))
-    assert _tree(run) == before
+    assert tree_hashes(run) == before
 
 
 def test_cli_on_a_run_of_another_family(toy, wav, tmp_path):
@@ -331,10 +316,10 @@ def test_export_naming_a_missing_function_is_refused(toy):
         "!name:no_such_module.toy_forward",
     )
     path.write_text(text)
-    before = _tree(run)
+    before = tree_hashes(run)
     with pytest.raises(ValueError) as error:
         load_model(str(run))
     assert str(error.value) == (
         f"{path} names no_such_module.toy_forward, which cannot be imported"
     )
-    assert _tree(run) == before
+    assert tree_hashes(run) == before

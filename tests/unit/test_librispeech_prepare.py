@@ -1,4 +1,3 @@
-import json
 import logging
 import os
 
@@ -12,14 +11,10 @@ from speechbrain_ext.dataio.word_tokens import (
     build_word_vocabulary,
     load_word_vocabulary,
 )
+from tests.file_checks import load_json
 from tests.fixtures_corpora import make_librispeech, write_wav
 
 SPLITS = ["train-clean-100", "dev-clean"]
-
-
-def load(path):
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
 
 
 @pytest.fixture
@@ -32,7 +27,7 @@ def test_manifests(corpus, tmp_path):
     paths = prepare_librispeech(data_folder, str(tmp_path / "out"), SPLITS)
     assert paths == {s: str(tmp_path / "out" / f"{s}.json") for s in SPLITS}
     for split in SPLITS:
-        manifest = load(paths[split])
+        manifest = load_json(paths[split])
         assert set(manifest) == set(expected[split])
         for utt_id, entry in manifest.items():
             assert set(entry) == {"wav", "duration", "spk_id", "wrd"}
@@ -43,7 +38,10 @@ def test_manifests(corpus, tmp_path):
                 os.path.join(data_folder, split, spk, chapter, utt_id + ".flac")
             )
             assert entry["duration"] == pytest.approx(0.12)
-    assert load(paths["train-clean-100"])["26-495-0001"]["wrd"] == "DOG AND CAT"
+    assert (
+        load_json(paths["train-clean-100"])["26-495-0001"]["wrd"]
+        == "DOG AND CAT"
+    )
 
 
 def test_missing_split(corpus, tmp_path):
@@ -89,16 +87,25 @@ def test_transcript_without_audio(corpus, tmp_path):
     assert "26-495-0000" in str(error.value)
 
 
-def test_non_16k(corpus, tmp_path):
+def _rewritten_flac_error(corpus, tmp_path, name, **audio):
+    """The preparation's error once a dev-clean file is rewritten.
+
+    Returns the file's absolute path and the message.
+    """
     data_folder, _ = corpus
-    flac = os.path.join(
-        data_folder, "dev-clean", "84", "121123", "84-121123-0000.flac"
-    )
-    write_wav(flac, sample_rate=8000, file_format="FLAC")
+    flac = os.path.join(data_folder, "dev-clean", "84", "121123", name)
+    write_wav(flac, file_format="FLAC", **audio)
     with pytest.raises(ValueError) as error:
         prepare_librispeech(data_folder, str(tmp_path / "out"), SPLITS)
-    assert os.path.abspath(flac) in str(error.value)
-    assert "8000" in str(error.value)
+    return os.path.abspath(flac), str(error.value)
+
+
+def test_non_16k(corpus, tmp_path):
+    flac, message = _rewritten_flac_error(
+        corpus, tmp_path, "84-121123-0000.flac", sample_rate=8000
+    )
+    assert flac in message
+    assert "8000" in message
 
 
 def test_idempotent(corpus, tmp_path, caplog):
@@ -114,7 +121,7 @@ def test_idempotent(corpus, tmp_path, caplog):
     assert all(os.stat(p).st_mtime_ns == 10**18 for p in files)
     again = prepare_librispeech(data_folder, str(save), ["dev-clean"])
     assert os.stat(again["dev-clean"]).st_mtime_ns != 10**18
-    assert load(save / "prepare_options.json")["splits"] == ["dev-clean"]
+    assert load_json(save / "prepare_options.json")["splits"] == ["dev-clean"]
 
 
 def _words(vocabulary):
@@ -143,32 +150,17 @@ def test_vocabulary(corpus, tmp_path):
 
 def test_cli(corpus, tmp_path):
     data_folder, _ = corpus
-    paths = main(
-        [
-            "--data_folder",
-            data_folder,
-            "--save_folder",
-            str(tmp_path / "cli"),
-            "--splits",
-            "train-clean-100",
-            "dev-clean",
-        ]
-    )
+    cli = ["--data_folder", data_folder, "--save_folder", str(tmp_path / "cli")]
+    paths = main(cli + "--splits train-clean-100 dev-clean".split())
     assert sorted(paths) == ["dev-clean", "train-clean-100"]
-    assert len(load(paths["dev-clean"])) == 2
+    assert len(load_json(paths["dev-clean"])) == 2
 
 
 def test_short_flac_refused_by_name(corpus, tmp_path):
-    data_folder, _ = corpus
-    flac = os.path.join(
-        data_folder, "dev-clean", "84", "121123", "84-121123-0001.flac"
+    flac, message = _rewritten_flac_error(
+        corpus, tmp_path, "84-121123-0001.flac", seconds=10 / 16000
     )
-    write_wav(flac, seconds=10 / 16000, file_format="FLAC")
-    with pytest.raises(ValueError) as error:
-        prepare_librispeech(data_folder, str(tmp_path / "out"), SPLITS)
-    assert f"{os.path.abspath(flac)} is too short: 10 samples" in str(
-        error.value
-    )
+    assert f"{flac} is too short: 10 samples" in message
     assert not (tmp_path / "out").exists()
 
 
@@ -182,21 +174,15 @@ def test_unicode_transcripts_give_plain_tokens(tmp_path):
     paths = prepare_librispeech(
         data_folder, str(tmp_path / "out"), ["dev-clean"]
     )
-    words = {e["wrd"] for e in load(paths["dev-clean"]).values()}
+    words = {e["wrd"] for e in load_json(paths["dev-clean"]).values()}
     assert words == {"HELLO CAFE"}
 
 
 def test_stereo_flac_refused_by_name(corpus, tmp_path):
-    data_folder, _ = corpus
-    flac = os.path.join(
-        data_folder, "dev-clean", "84", "121123", "84-121123-0001.flac"
+    flac, message = _rewritten_flac_error(
+        corpus, tmp_path, "84-121123-0001.flac", channels=2
     )
-    write_wav(flac, channels=2, file_format="FLAC")
-    with pytest.raises(ValueError) as error:
-        prepare_librispeech(data_folder, str(tmp_path / "out"), SPLITS)
-    assert str(error.value) == (
-        f"{os.path.abspath(flac)} has 2 channels; LibriSpeech files are mono"
-    )
+    assert message == f"{flac} has 2 channels; LibriSpeech files are mono"
     assert not (tmp_path / "out").exists()
 
 

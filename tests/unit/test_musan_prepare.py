@@ -1,5 +1,5 @@
 import csv
-import hashlib
+import functools
 import logging
 import os
 
@@ -11,22 +11,11 @@ from speechbrain_ext.dataio.musan_prepare import (
     prepare_musan,
     split_pool,
 )
+from tests.file_checks import tree_hashes
 from tests.fixtures_corpora import make_musan, write_wav
 
-
-def tree_hashes(folder):
-    hashes = {}
-    for root, dirs, files in os.walk(folder):
-        for name in dirs + files:
-            path = os.path.join(root, name)
-            rel = os.path.relpath(path, folder)
-            if os.path.isdir(path):
-                hashes[rel] = "dir"
-            else:
-                with open(path, "rb") as f:
-                    digest = hashlib.sha256(f.read()).hexdigest()
-                hashes[rel] = (digest, os.stat(path).st_mtime_ns)
-    return hashes
+# {relative path: (sha256 or "dir", modification time)}
+snapshot = functools.partial(tree_hashes, stat=("st_mtime_ns",), folders=True)
 
 
 def read_csv(path):
@@ -74,10 +63,10 @@ def test_pools_disjoint_complete_and_format(tmp_path):
 
 def test_folder_untouched(tmp_path):
     musan = make_musan(tmp_path / "data")
-    before = tree_hashes(musan)
+    before = snapshot(musan)
     prepare_musan(os.path.dirname(musan), str(tmp_path / "out"))
     prepare_musan(musan, str(tmp_path / "out2"), test_share=0.5, seed=3)
-    assert tree_hashes(musan) == before
+    assert snapshot(musan) == before
 
 
 def test_split_independent_of_order_and_seeded():
@@ -154,10 +143,10 @@ def test_bad_file(tmp_path, bad):
 
 def test_save_folder_inside_data(tmp_path):
     musan = make_musan(tmp_path / "data")
-    before = tree_hashes(musan)
+    before = snapshot(musan)
     with pytest.raises(ValueError, match="inside data_folder"):
         prepare_musan(musan, os.path.join(musan, "lists"))
-    assert tree_hashes(musan) == before
+    assert snapshot(musan) == before
 
 
 def test_cli(tmp_path):

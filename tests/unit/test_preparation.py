@@ -2,7 +2,7 @@
 
 import builtins
 import errno
-import hashlib
+import functools
 import io
 import json
 import logging
@@ -22,6 +22,7 @@ from speechbrain_ext.dataio.iemocap_prepare import prepare_iemocap
 from speechbrain_ext.dataio.librispeech_prepare import prepare_librispeech
 from speechbrain_ext.dataio.musan_prepare import prepare_musan
 from speechbrain_ext.recipe.data import check_recipe_folders
+from tests.file_checks import tree_hashes
 from tests.fixtures_corpora import (
     iemocap_paths,
     make_emodb,
@@ -30,6 +31,9 @@ from tests.fixtures_corpora import (
     make_musan,
     write_wav,
 )
+
+# {relative path: (sha256, modification time)} of every file
+tree_state = functools.partial(tree_hashes, stat=("st_mtime_ns",))
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -319,21 +323,6 @@ def _all_outputs(paths):
             yield from value.values()
         else:
             yield value
-
-
-def tree_state(folder):
-    """Content digest and modification time of every file under a folder."""
-    state = {}
-    for root, _, names in os.walk(folder):
-        for name in names:
-            path = os.path.join(root, name)
-            with open(path, "rb") as f:
-                digest = hashlib.sha256(f.read()).hexdigest()
-            state[os.path.relpath(path, folder)] = (
-                digest,
-                os.stat(path).st_mtime_ns,
-            )
-    return state
 
 
 def read_outputs(paths):

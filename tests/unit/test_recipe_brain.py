@@ -1,7 +1,6 @@
 """The shared recipe core: parameter groups, annealing, metrics, labels."""
 
 import glob
-import importlib.util
 import json
 import os
 import re
@@ -19,6 +18,7 @@ from speechbrain_ext.recipe.brain import RecipeBrain
 from speechbrain_ext.recipe.data import load_datasets, run_preparation
 from speechbrain_ext.recipe.hparams import load_hparams
 from speechbrain_ext.utils.metrics import compute_metrics
+from tests.toy_brains import sgd_groups
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 TRAIN = os.path.join(
@@ -88,18 +88,29 @@ def _opts():
     return {"batch_size": 4, "collate_fn": PaddedBatch}
 
 
+def _fit(brain, data, epochs):
+    """Trains on ``data``, validated on the same data."""
+    brain.fit(
+        range(epochs),
+        data,
+        data,
+        train_loader_kwargs=_opts(),
+        valid_loader_kwargs=_opts(),
+    )
+
+
 def _loudness(selection_metric=None, scheduler=None, **kwargs):
     torch.manual_seed(0)
     net = torch.nn.Linear(1, 2)
-    group = {"modules": net, "optimizer": lambda p: torch.optim.SGD(p, lr=0.5)}
+    groups = sgd_groups(net, lr=0.5)
     if scheduler is not None:
-        group["annealing"] = scheduler
+        groups["model"]["annealing"] = scheduler
     if selection_metric is not None:
         kwargs["selection_metric"] = selection_metric
     return Loudness(
         {"net": net},
         hparams={"emotions": ["neu", "ang"]},
-        param_groups={"model": group},
+        param_groups=groups,
         run_opts={"device": "cpu"},
         **kwargs,
     )
@@ -117,13 +128,7 @@ def test_annealing_follows_the_selection_metric_not_the_loss():
     scheduler, logger = RecordingScheduler(), StatsLogger()
     brain = _loudness(["WER", "UA"], scheduler, train_logger=logger)
     data = _loud_data()
-    brain.fit(
-        range(2),
-        data,
-        data,
-        train_loader_kwargs=_opts(),
-        valid_loader_kwargs=_opts(),
-    )
+    _fit(brain, data, epochs=2)
     valid = [stats["valid_stats"] for _, stats in logger.calls]
     expected = [v["WER"] + 100 - v["UA"] for v in valid]
     assert scheduler.seen == pytest.approx(expected)
@@ -132,13 +137,7 @@ def test_annealing_follows_the_selection_metric_not_the_loss():
     # the default is the validation loss
     scheduler, logger = RecordingScheduler(), StatsLogger()
     brain = _loudness(scheduler=scheduler, train_logger=logger)
-    brain.fit(
-        range(1),
-        data,
-        data,
-        train_loader_kwargs=_opts(),
-        valid_loader_kwargs=_opts(),
-    )
+    _fit(brain, data, epochs=1)
     loss = logger.calls[0][1]["valid_stats"]["loss"]
     assert scheduler.seen == [pytest.approx(loss)]
 
@@ -147,26 +146,14 @@ def test_selection_metric_must_be_computed():
     brain = _loudness("window_WA")
     data = _loud_data()
     with pytest.raises(ValueError, match="selection_metric names 'window_WA'"):
-        brain.fit(
-            range(1),
-            data,
-            data,
-            train_loader_kwargs=_opts(),
-            valid_loader_kwargs=_opts(),
-        )
+        _fit(brain, data, epochs=1)
 
 
 def test_validation_and_test_metrics_agree_on_the_same_set():
     logger = StatsLogger()
     brain = _loudness("UA", train_logger=logger)
     data = _loud_data()
-    brain.fit(
-        range(1),
-        data,
-        data,
-        train_loader_kwargs=_opts(),
-        valid_loader_kwargs=_opts(),
-    )
+    _fit(brain, data, epochs=1)
     brain.test_records = []
     brain.evaluate(data, test_loader_kwargs=_opts())
     valid = logger.calls[0][1]["valid_stats"]
@@ -221,13 +208,7 @@ class ShiftMixer:
 def test_noisy_condition_reaches_the_forward_pass_and_predictions():
     brain = _loudness(condition_mixer=ShiftMixer())
     data = _loud_data()
-    brain.fit(
-        range(2),
-        data,
-        data,
-        train_loader_kwargs=_opts(),
-        valid_loader_kwargs=_opts(),
-    )
+    _fit(brain, data, epochs=2)
     scores = {}
     for condition in (None, SimpleNamespace(name="noise_5dB")):
         brain.seen, brain.test_records = [], []
@@ -277,13 +258,7 @@ def test_augmented_rows_carry_their_targets():
 
     brain.compute_objectives = objectives
     data = _loud_data(8)
-    brain.fit(
-        range(1),
-        data,
-        data,
-        train_loader_kwargs=_opts(),
-        valid_loader_kwargs=_opts(),
-    )
+    _fit(brain, data, epochs=1)
     train = [s for s in seen if s[0] == sb.Stage.TRAIN]
     assert all(len(ids) == 8 for _, ids, _ in train)
     for _, ids, emo in train:
@@ -358,13 +333,6 @@ def test_an_evaluation_only_brain_needs_no_groups_nor_checkpoint(tmp_path):
         )
 
 
-def _recipe_module():
-    spec = importlib.util.spec_from_file_location("joint_train", TRAIN)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_labels_outside_the_yaml_list_name_the_manifest(tmp_path):
     path = tmp_path / "train.json"
     path.write_text(
@@ -394,12 +362,7 @@ def test_preparation_steps_run_in_order_unless_skipped():
 def test_loss_terms_are_averaged_at_the_end_of_the_stage():
     torch.manual_seed(0)
     net = torch.nn.Linear(3, 1)
-    groups = {
-        "model": {
-            "modules": net,
-            "optimizer": lambda p: torch.optim.SGD(p, lr=0.0),
-        }
-    }
+    groups = sgd_groups(net, lr=0.0)
     brain = _brain(groups)
     data = [(torch.rand(4, 3), torch.rand(4, 1)) for _ in range(3)]
     brain.on_stage_start(sb.Stage.TRAIN)
@@ -465,7 +428,8 @@ def test_every_recipe_loads_its_yaml_with_the_checks():
     for script in scripts:
         with open(script, encoding="utf-8") as fin:
             source = fin.read()
-        assert "load_hparams(hparams_file, overrides)" in source, script
+        # experiment.load checks the folders and the yaml's values
+        assert "experiment.load(sys.argv[1:])" in source, script
         assert "load_hyperpyyaml" not in source, script
 
 

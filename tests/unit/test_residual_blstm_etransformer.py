@@ -2,7 +2,6 @@
 residual paths, fixed-length input, the family's forward pass and the
 recipe's brain."""
 
-import importlib.util
 import os
 from types import SimpleNamespace
 
@@ -21,6 +20,7 @@ from speechbrain_ext.lobes.models.residual_blstm_etransformer import (
     residual_forward,
 )
 from speechbrain_ext.nnet.windows import FixedLengthFrames
+from speechbrain_ext.recipe.experiment import load_recipe_module
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 RECIPE = os.path.join(
@@ -355,15 +355,6 @@ def test_residual_forward_is_the_models_pipeline(tmp_path):
     assert not torch.allclose(noisy["p_emo"], out["p_emo"])
 
 
-def _recipe_module():
-    spec = importlib.util.spec_from_file_location(
-        "residual_train", os.path.join(RECIPE, "train.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_recipe_scores_the_audio_of_the_test_condition(tmp_path):
     """The recipe's forward pass reads the batch's sig, which the core
     mixes the condition's noise into; the core scores its p_emo."""
@@ -373,7 +364,8 @@ def test_recipe_scores_the_audio_of_the_test_condition(tmp_path):
     def mixer(wavs, wav_lens, ids, condition):
         return wavs + noise
 
-    brain = _recipe_module().EmotionBrain(
+    recipe = load_recipe_module(os.path.join(RECIPE, "train.py"))
+    brain = recipe.EmotionBrain(
         modules=hparams["modules"],
         hparams=hparams,
         run_opts={"device": "cpu"},

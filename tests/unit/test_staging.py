@@ -1,7 +1,6 @@
 """generate_once: corpora are staged, moved into place when complete, and
 never written over files that the generator did not write."""
 
-import hashlib
 import json
 import os
 import re
@@ -10,21 +9,10 @@ import shutil
 import pytest
 
 from speechbrain_ext.synthetic.staging import generate_once
+from tests.file_checks import tree_hashes
 
 CORPORA = ["speech", "noise"]
 OPTIONS = {"n": 3, "seed": 1}
-
-
-def tree_hashes(folder):
-    """Relative path -> sha256 of every file under ``folder``."""
-    hashes = {}
-    for root, _, files in os.walk(folder):
-        for name in files:
-            path = os.path.join(root, name)
-            with open(path, "rb") as f:
-                digest = hashlib.sha256(f.read()).hexdigest()
-            hashes[os.path.relpath(path, folder)] = digest
-    return hashes
 
 
 class Writer:

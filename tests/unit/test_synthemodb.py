@@ -1,7 +1,6 @@
 """SynthEmoDB: plan, layout, determinism, preparation with prepare_emodb."""
 
 import collections
-import hashlib
 import itertools
 import json
 import os
@@ -28,18 +27,8 @@ from speechbrain_ext.synthetic.synthemodb import (
     main,
     plan_corpus,
 )
+from tests.file_checks import refused_command_line, tree_hashes
 from tests.fixtures_corpora import make_emodb
-
-
-def tree_hashes(folder):
-    hashes = {}
-    for root, _, files in os.walk(folder):
-        for name in files:
-            path = os.path.join(root, name)
-            with open(path, "rb") as f:
-                digest = hashlib.sha256(f.read()).hexdigest()
-            hashes[os.path.relpath(path, folder)] = digest
-    return hashes
 
 
 @pytest.fixture(scope="module")
@@ -210,12 +199,8 @@ def test_interrupted_generation_redone_user_partial_kept(tmp_path):
     ],
 )
 def test_cli_checks_options_before_writing(tmp_path, capsys, args, expected):
-    out = tmp_path / "out"
-    with pytest.raises(SystemExit) as error:
-        main(["--output_folder", str(out), *args])
-    assert error.value.code == 2
-    assert expected in capsys.readouterr().err
-    assert not out.exists()
+    message = refused_command_line(main, tmp_path / "out", args, capsys)
+    assert expected in message
 
 
 def test_cli(tmp_path, capsys):

@@ -6,6 +6,7 @@ from speechbrain.augment.time_domain import DropChunk
 from speechbrain.dataio.batch import PaddedBatch
 
 from speechbrain_ext.recipe.brain import RecipeBrain
+from tests.toy_brains import sgd_groups
 
 
 class Mean(RecipeBrain):
@@ -46,12 +47,7 @@ def _fit(brain, data, batch_size):
 
 def _brain(train_augment=None):
     net = torch.nn.Linear(1, 1)
-    groups = {
-        "model": {
-            "modules": net,
-            "optimizer": lambda p: torch.optim.SGD(p, lr=0.01),
-        }
-    }
+    groups = sgd_groups(net, lr=0.01)
     return Mean(
         {"net": net},
         hparams={"emotions": ["neu"]},

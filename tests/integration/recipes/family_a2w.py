@@ -10,12 +10,10 @@ the A2W demo takes minutes).
 """
 
 import os
-import subprocess
-import sys
 
 from speechbrain_ext.synthetic.random_a2w import build_random_a2w, corpus_words
 from speechbrain_ext.synthetic.synthemo import ensure_synthemo
-from tests.integration.recipes.helpers import CONDITIONS, ROOT
+from tests.integration.recipes.helpers import ROOT, train_family
 
 RECIPE = os.path.join(ROOT, "recipes", "IEMOCAP", "ASR_SER", "A2W_attention")
 UTTERANCES = 300
@@ -52,21 +50,5 @@ def train(work):
         str(work / "a2w" / "pretrained"),
         corpus_words(str(synthemo / "IEMOCAP_full_release")),
     )
-    conditions = work / "two_conditions.yaml"
-    conditions.write_text(CONDITIONS)
-    out = work / "run"
-    cmd = [
-        sys.executable,
-        os.path.join(RECIPE, "train.py"),
-        FAMILY["yaml"],
-        *FAMILY["flags"],
-        f"--output_folder={out}",
-        f"--synthemo_folder={synthemo}",
-        f"--pretrained_path={export}",
-        f"--test_conditions={conditions}",
-    ]
-    proc = subprocess.run(
-        cmd, cwd=work, capture_output=True, text=True, timeout=1500
-    )
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    return out
+    corpora = [f"--synthemo_folder={synthemo}", f"--pretrained_path={export}"]
+    return train_family(FAMILY, work, *corpora)

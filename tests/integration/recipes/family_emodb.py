@@ -8,10 +8,8 @@ corpus, with noise training and the test conditions ``clean`` and
 
 import os
 import pathlib
-import subprocess
-import sys
 
-from tests.integration.recipes.helpers import CONDITIONS, ROOT
+from tests.integration.recipes.helpers import ROOT, train_family
 
 RECIPE = os.path.join(ROOT, "recipes", "EmoDB", "emotion_recognition", "LSTM")
 
@@ -47,24 +45,5 @@ def train(work):
         The run's output folder.
     """
     work = pathlib.Path(work)
-    conditions = work / "clean_noise_5dB.yaml"
-    conditions.write_text(CONDITIONS, encoding="utf-8")
-    out = work / "run"
-    cmd = [
-        sys.executable,
-        os.path.join(RECIPE, "train.py"),
-        os.path.join(RECIPE, "hparams", FAMILY["yaml"]),
-        f"--output_folder={out}",
-        f"--synthemodb_folder={work / 'synthemodb'}",
-        f"--test_conditions={conditions}",
-        *FAMILY["flags"],
-    ]
-    proc = subprocess.run(
-        cmd, cwd=work, capture_output=True, text=True, timeout=900
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}"
-            f"{proc.stderr[-3000:]}"
-        )
-    return out
+    synthemodb = f"--synthemodb_folder={work / 'synthemodb'}"
+    return train_family(FAMILY, work, synthemodb, timeout=900)

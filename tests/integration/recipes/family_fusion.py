@@ -9,10 +9,12 @@ encoder on its blank plateau: the hypotheses are empty.
 
 import os
 import pathlib
-import subprocess
-import sys
 
-from tests.integration.recipes.helpers import CONDITIONS, ROOT
+from tests.integration.recipes.helpers import (
+    ROOT,
+    run_train_py,
+    train_family,
+)
 
 RECIPE = os.path.join(
     ROOT, "recipes", "IEMOCAP", "ASR_SER", "hierarchical_coattention"
@@ -56,20 +58,7 @@ def run_fusion_recipe(yaml_name, *flags, cwd):
     subprocess.CompletedProcess
         The finished run, with its output.
     """
-    cmd = [
-        sys.executable,
-        os.path.join(RECIPE, "train.py"),
-        os.path.join(RECIPE, "hparams", yaml_name),
-        *flags,
-    ]
-    return subprocess.run(
-        cmd,
-        cwd=cwd,
-        env=dict(os.environ, HF_HUB_OFFLINE="1"),
-        capture_output=True,
-        text=True,
-        timeout=1500,
-    )
+    return run_train_py(RECIPE, yaml_name, *flags, cwd=cwd)
 
 
 def train(work, synthemo_folder=None):
@@ -89,20 +78,5 @@ def train(work, synthemo_folder=None):
         The run's output folder.
     """
     work = pathlib.Path(work)
-    conditions = work / "two_conditions.yaml"
-    conditions.write_text(CONDITIONS)
-    out = work / "run"
-    proc = run_fusion_recipe(
-        FAMILY["yaml"],
-        *FAMILY["flags"],
-        f"--output_folder={out}",
-        f"--synthemo_folder={synthemo_folder or work / 'synthemo'}",
-        f"--test_conditions={conditions}",
-        cwd=work,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"{FAMILY['yaml']} failed:\n{proc.stdout[-4000:]}"
-            f"{proc.stderr[-4000:]}"
-        )
-    return out
+    synthemo = synthemo_folder or work / "synthemo"
+    return train_family(FAMILY, work, f"--synthemo_folder={synthemo}")

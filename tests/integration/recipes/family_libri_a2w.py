@@ -9,13 +9,15 @@ is ASR only: its predictions are the hypotheses (``hyp`` column of
 """
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import soundfile as sf
 
-from tests.integration.recipes.helpers import CONDITIONS, ROOT
+from tests.integration.recipes.helpers import (
+    ROOT,
+    run_train_py,
+    train_family,
+)
 from tests.integration.recipes.spoken_librispeech import (
     make_spoken_librispeech,
 )
@@ -27,6 +29,7 @@ SPLITS = {"train-clean-100": 160, "dev-clean": 16, "test-clean": 16}
 N_WORDS = 8
 """Words of the spoken corpus, all of them in the vocabulary."""
 EPOCHS = 8
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 FAMILY = {
     "name": "libri_a2w",
@@ -45,24 +48,8 @@ FAMILY = {
 
 def run_a2w(yaml_name, *flags, cwd):
     """Runs the recipe's ``train.py`` on one of its yamls (one thread)."""
-    env = dict(
-        os.environ,
-        OMP_NUM_THREADS="1",
-        MKL_NUM_THREADS="1",
-        PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
-    )
-    cmd = [
-        sys.executable,
-        os.path.join(RECIPE, "train.py"),
-        os.path.join(RECIPE, "hparams", yaml_name),
-    ]
-    return subprocess.run(
-        cmd + list(flags),
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
+    return run_train_py(
+        RECIPE, yaml_name, *flags, cwd=cwd, env=ONE_THREAD, timeout=900
     )
 
 
@@ -138,18 +125,13 @@ def train(work):
     """
     data_folder = make_spoken_librispeech(work, SPLITS, n_words=N_WORDS)
     musan = write_noise_corpus(work / "musan")
-    conditions = work / "two_conditions.yaml"
-    conditions.write_text(CONDITIONS)
-    out = work / "run"
-    proc = run_a2w(
-        FAMILY["yaml"],
-        f"--output_folder={out}",
+    prep = work / "run"  # the preparation writes into the run's folder
+    return train_family(
+        FAMILY,
+        work,
         *prepare_flags(
-            data_folder, out / "prepared", musan, out / "noise_pools"
+            data_folder, prep / "prepared", musan, prep / "noise_pools"
         ),
-        f"--test_conditions={conditions}",
-        *FAMILY["flags"],
-        cwd=work,
+        env=ONE_THREAD,
+        timeout=900,
     )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-    return out

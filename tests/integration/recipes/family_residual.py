@@ -7,10 +7,8 @@ demo briefly with noise training and two test conditions (``clean`` and
 
 import os
 import pathlib
-import subprocess
-import sys
 
-from tests.integration.recipes.helpers import CONDITIONS, ROOT
+from tests.integration.recipes.helpers import ROOT, train_family
 
 RECIPE = os.path.join(
     ROOT,
@@ -53,30 +51,5 @@ def train(work):
         If the recipe fails, with the end of its output.
     """
     work = pathlib.Path(work)
-    conditions = work / "two_conditions.yaml"
-    conditions.write_text(CONDITIONS)
-    out = work / "run"
-    cmd = [
-        sys.executable,
-        os.path.join(RECIPE, "train.py"),
-        FAMILY["yaml"],
-        f"--output_folder={out}",
-        f"--synthemo_folder={work / 'synthemo'}",
-        f"--test_conditions={conditions}",
-        *FAMILY["flags"],
-    ]
-    path = os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))
-    proc = subprocess.run(
-        cmd,
-        cwd=work,
-        env=dict(os.environ, PYTHONPATH=path),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}"
-            f"\n{proc.stderr[-3000:]}"
-        )
-    return out
+    synthemo = f"--synthemo_folder={work / 'synthemo'}"
+    return train_family(FAMILY, work, synthemo, timeout=900)

@@ -34,17 +34,116 @@ CONDITIONS = """conditions:
 """
 
 
-def run_recipe(yaml_name, *flags, cwd):
-    cmd = [sys.executable, TRAIN, os.path.join(RECIPE, "hparams", yaml_name)]
-    env = dict(os.environ, HF_HUB_OFFLINE="1")
+def run_train_py(recipe, yaml, *flags, cwd, env=None, timeout=1500):
+    """Runs a recipe's ``train.py`` on one of its yamls, offline.
+
+    The subprocess imports ``speechbrain_ext`` from this repository.
+
+    Arguments
+    ---------
+    recipe : str
+        The recipe folder.
+    yaml : str
+        A yaml of ``recipe/hparams`` (by name) or a yaml path.
+    *flags : str
+        Command-line flags.
+    cwd : str or pathlib.Path
+        Working folder.
+    env : dict, optional
+        More environment variables.
+    timeout : float
+        Seconds before the run is killed.
+
+    Returns
+    -------
+    subprocess.CompletedProcess
+        The finished run, with its output.
+    """
+    cmd = [sys.executable, os.path.join(recipe, "train.py")]
+    cmd += [os.path.join(recipe, "hparams", yaml), *flags]
+    path = os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=path, **(env or {}))
     return subprocess.run(
-        cmd + list(flags),
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1500,
+        cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )
+
+
+def check_finished(proc):
+    """Fails with the end of its output unless the run finished.
+
+    Arguments
+    ---------
+    proc : subprocess.CompletedProcess
+        A run of :func:`run_train_py`.
+
+    Raises
+    ------
+    RuntimeError
+        The command and the end of its stdout and stderr.
+    """
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(proc.args)} failed:\n{proc.stdout[-4000:]}"
+            f"\n{proc.stderr[-4000:]}"
+        )
+
+
+def conditions_file(work):
+    """Writes :data:`CONDITIONS` (clean, noise_5dB) into ``work``.
+
+    Arguments
+    ---------
+    work : pathlib.Path
+        A working folder.
+
+    Returns
+    -------
+    pathlib.Path
+        ``work / "two_conditions.yaml"``, for ``--test_conditions``.
+    """
+    path = work / "two_conditions.yaml"
+    path.write_text(CONDITIONS, encoding="utf-8")
+    return path
+
+
+def train_family(family, work, *flags, **options):
+    """A family's short run: its yaml and flags, tested clean and noisy.
+
+    Arguments
+    ---------
+    family : dict
+        A ``family_<name>.FAMILY``: ``recipe``, ``yaml`` and ``flags``.
+    work : pathlib.Path
+        Working folder: receives the conditions file (clean, noise_5dB)
+        and the run (``work / "run"``).
+    *flags : str
+        More flags (corpus folders).
+    **options
+        ``env`` and ``timeout`` of :func:`run_train_py`.
+
+    Returns
+    -------
+    pathlib.Path
+        The output folder of the finished run.
+    """
+    out = work / "run"
+    proc = run_train_py(
+        family["recipe"],
+        family["yaml"],
+        f"--output_folder={out}",
+        f"--test_conditions={conditions_file(work)}",
+        *family["flags"],
+        *flags,
+        cwd=work,
+        **options,
+    )
+    check_finished(proc)
+    return out
+
+
+def run_recipe(yaml_name, *flags, cwd):
+    """Runs the joint recipe (wav2vec2_CTC_BERT) on one of its yamls."""
+    return run_train_py(RECIPE, yaml_name, *flags, cwd=cwd)
 
 
 def read_log_stats(path):

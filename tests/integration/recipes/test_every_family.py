@@ -14,7 +14,10 @@ the joint family's is ``trained_joint``) is evaluated under ``clean`` and
   row per utterance of the run's test manifest, the same ids in both
   conditions, labels from the class list, probabilities that sum to one,
   metrics in range and equal to those the metrics module recomputes from
-  the rows.
+  the rows;
+* the run folder holds SpeechBrain's files (the recipe's own ``train.py``
+  copied, ``hyperparams.yaml``, the logs) and, for a family that hears
+  audio only, the inference export.
 """
 
 import glob
@@ -25,6 +28,7 @@ import os
 import pytest
 
 from speechbrain_ext.utils.report import read_predictions_csv
+from tests.integration.recipes.helpers import RECIPE as JOINT_RECIPE
 from tests.integration.recipes.helpers import (
     check_condition_reports,
     run_test_manifest,
@@ -87,3 +91,25 @@ def test_predictions_and_metrics_agree(request, family):
         ["clean", "noise_5dB"],
         manifest=run_test_manifest(run),
     )
+
+
+# the fusion recipe (hierarchical_coattention) exports no inference files
+NOT_EXPORTED = {"fusion"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", FAMILIES)
+def test_run_folder_holds_the_recipe_files(request, family):
+    run = _run_folder(request, family)
+    recipe = JOINT_RECIPE  # the others' are in family_<name>.FAMILY
+    if family != "joint":
+        module = f"tests.integration.recipes.family_{family}"
+        recipe = importlib.import_module(module).FAMILY["recipe"]
+    files = set(os.listdir(run))
+    assert {"hyperparams.yaml", "env.log", "log.txt", "train_log.txt"} <= files
+    # SpeechBrain copies the script that created the experiment folder
+    with open(os.path.join(run, "train.py"), "rb") as copy:
+        with open(os.path.join(recipe, "train.py"), "rb") as script:
+            assert copy.read() == script.read(), family
+    exported = {"inference.yaml", "custom_interface.py"} <= files
+    assert exported == (family not in NOT_EXPORTED), family

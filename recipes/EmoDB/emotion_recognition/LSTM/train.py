@@ -29,28 +29,14 @@ Authors
 """
 
 import logging
-import os
 import sys
 
 import speechbrain as sb
-from speechbrain.dataio.encoder import CategoricalEncoder
-from speechbrain.utils.distributed import if_main_process
 
-from speechbrain_ext.augment.noise_pools import recipe_noise
-from speechbrain_ext.inference import ContextFile, export_for_inference
 from speechbrain_ext.lobes.models.window_rnn import window_rnn_forward
 from speechbrain_ext.nnet.windows import AudioWindows
+from speechbrain_ext.recipe import data, experiment
 from speechbrain_ext.recipe.brain import RecipeBrain
-from speechbrain_ext.recipe.data import (
-    add_audio,
-    add_label_encoder,
-    check_recipe_folders,
-    load_datasets,
-    run_preparation,
-    train_loader_options,
-)
-from speechbrain_ext.recipe.hparams import load_hparams
-from speechbrain_ext.utils.evaluation import evaluate_conditions
 
 logger = logging.getLogger(__name__)
 
@@ -100,19 +86,10 @@ class WindowRNNBrain(RecipeBrain):
 
 def dataio_prepare(hparams):
     """Training windows of audio, validation and test utterances."""
-    datasets = load_datasets(
-        {
-            "train": hparams["train_annotation"],
-            "valid": hparams["valid_annotation"],
-            "test": hparams["test_annotation"],
-        },
-        hparams["data_folder"],
-        labels=hparams["emotions"],
-    )
-    add_audio(datasets)
-    emo_encoder = add_label_encoder(
-        datasets, hparams["emotions"], hparams["save_folder"]
-    )
+    # hparams["train_annotation"], hparams["valid_annotation"] and
+    # hparams["test_annotation"] (paths under hparams["data_folder"]), the
+    # classes of hparams["emotions"] (encoder in hparams["save_folder"])
+    datasets, emo_encoder = data.emotion_datasets(hparams)
     sb.dataio.dataset.set_output_keys(
         list(datasets.values()), ["id", "sig", "emo_encoded"]
     )
@@ -135,80 +112,45 @@ def dataio_prepare(hparams):
 
 
 if __name__ == "__main__":
-    # Command line and hyperparameters
-    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
-    # Refuse an output folder inside the corpus before anything is written
-    check_recipe_folders(hparams_file, overrides)
-    hparams = load_hparams(hparams_file, overrides)
-
-    # Multi-GPU (DDP) initialisation, then the experiment folder and its log
-    sb.utils.distributed.ddp_init_group(run_opts)
+    # Command line and hyperparameters (an output folder inside the corpus
+    # is refused before anything is written), multi-GPU (DDP)
+    # initialisation, then the experiment folder and its log
+    hparams_file, run_opts, overrides, hparams = experiment.load(sys.argv[1:])
     sb.create_experiment_directory(
-        experiment_directory=hparams["output_folder"],
-        hyperparams_to_save=hparams_file,
-        overrides=overrides,
+        hparams["output_folder"], hparams_file, overrides
     )
 
     # The yaml lists the preparation steps (corpus, split, noise pools)
-    run_preparation(hparams["data_preparation"], hparams["skip_prep"])
+    data.run_preparation(hparams["data_preparation"], hparams["skip_prep"])
     train_windows, valid_set, test_set, emo_encoder = dataio_prepare(hparams)
 
-    # Test conditions; AddNoise would add white noise without its pools
-    conditions, condition_mixer = recipe_noise(
-        hparams["test_conditions"],
-        hparams["noise_folder"],
-        hparams["test_noise_seed"],
-        noise_prob=hparams["noise_prob"],
-    )
-    brain = WindowRNNBrain(
-        modules=hparams["modules"],
-        hparams=hparams,
-        run_opts=run_opts,
-        checkpointer=hparams["checkpointer"],
-        param_groups=hparams["param_groups"],
-        train_augment=hparams["train_augment"],
-        condition_mixer=condition_mixer,
-        train_logger=hparams["train_logger"],
-        selection_metric=hparams["selection_metric"],
+    # The brain of hparams.modules, hparams.checkpointer,
+    # hparams.param_groups, hparams.train_augment, hparams.train_logger and
+    # hparams.selection_metric; the noise of hparams.test_conditions,
+    # drawn with hparams.test_noise_seed
+    brain, conditions = experiment.build_brain(
+        WindowRNNBrain, hparams, run_opts
     )
     brain.emo_encoder = emo_encoder
 
-    # Training on shuffled batches of windows (resumes an interrupted run)
-    loader_kwargs, _ = train_loader_options(
-        train_windows, hparams["train_dataloader_opts"], seed=hparams["seed"]
-    )
-    brain.fit(
-        hparams["epoch_counter"],
-        train_windows,
-        valid_set,
-        train_loader_kwargs=loader_kwargs,
-        valid_loader_kwargs=hparams["valid_dataloader_opts"],
-    )
+    # Training on shuffled batches of windows (resumes an interrupted run):
+    # hparams.train_dataloader_opts, hparams.valid_dataloader_opts
+    experiment.fit(brain, hparams, train_windows, valid_set)
 
     # Test utterances with the last epoch's model (as the paper) or the
-    # best on validation, under every noise condition (reports, plots)
+    # best on validation, under every noise condition (reports and plots
+    # in hparams.results_folder; hparams.test_dataloader_opts)
     min_key = None if hparams["test_last_epoch"] else "error"
-    evaluate_conditions(
-        brain,
-        test_set,
-        conditions,
-        hparams["results_folder"],
-        test_loader_kwargs=hparams["test_dataloader_opts"],
-        min_key=min_key,
-        title=os.path.basename(hparams_file),
-        condition_set=hparams["test_conditions"],
+    experiment.evaluate(
+        brain, hparams_file, hparams, test_set, conditions, min_key=min_key
     )
 
     # inference.yaml and custom_interface.py: the tested checkpoint, this
     # family's forward function and its label encoder
-    if if_main_process() and not (brain.debug or brain.test_only):
-        export_for_inference(
-            hparams["output_folder"],
-            forward=window_rnn_forward,
-            context={
-                "label_encoder": ContextFile(
-                    CategoricalEncoder, "emo_encoder.txt"
-                )
-            },
-            min_key=min_key,
-        )
+    experiment.export(
+        brain,
+        hparams,
+        window_rnn_forward,
+        experiment.label_encoder_context(),
+        min_key=min_key,
+    )

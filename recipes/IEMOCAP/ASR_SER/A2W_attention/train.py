@@ -26,22 +26,17 @@ import os
 import sys
 
 import speechbrain as sb
-from speechbrain.dataio.encoder import CategoricalEncoder
-from speechbrain.utils.distributed import if_main_process
 
-from speechbrain_ext.augment.noise_pools import recipe_noise
 from speechbrain_ext.dataio.word_tokens import (
     add_word_tokens,
     build_word_vocabulary,
     load_word_vocabulary,
 )
-from speechbrain_ext.inference import ContextFile, export_for_inference
+from speechbrain_ext.inference import ContextFile
 from speechbrain_ext.lobes.models import a2w_ser
 from speechbrain_ext.nnet.structured_attention import attention_penalty
-from speechbrain_ext.recipe import data
+from speechbrain_ext.recipe import data, experiment
 from speechbrain_ext.recipe.brain import RecipeBrain
-from speechbrain_ext.recipe.hparams import load_hparams
-from speechbrain_ext.utils.evaluation import evaluate_conditions
 
 
 class A2WSERBrain(RecipeBrain):
@@ -101,20 +96,14 @@ class A2WSERBrain(RecipeBrain):
 
 def dataio_prepare(hparams, vocabulary):
     """Audio, transcripts, emotions and, for the ASR head, word targets."""
-    datasets = data.load_datasets(
-        {
-            "train": hparams["train_annotation"],
-            "valid": hparams["valid_annotation"],
-            "test": hparams["test_annotation"],
-        },
-        hparams["data_folder"],
+    # hparams["train_annotation"], hparams["valid_annotation"] and
+    # hparams["test_annotation"] (paths under hparams["data_folder"]), the
+    # classes of hparams["emotions"] (encoder in hparams["save_folder"])
+    datasets, emo_encoder = data.emotion_datasets(
+        hparams,
         sorting=hparams["sorting"],
         max_duration=hparams["max_duration"],
-        labels=hparams["emotions"],
     )
-    data.add_audio(datasets)
-    emotions, save_folder = hparams["emotions"], hparams["save_folder"]
-    emo_encoder = data.add_label_encoder(datasets, emotions, save_folder)
     keys = ["id", "sig", "wrd", "emo_encoded"]
     if "dec" in hparams["modules"]:  # the pre-trained vocabulary, <unk>
         add_word_tokens(datasets.values(), vocabulary)
@@ -124,15 +113,12 @@ def dataio_prepare(hparams, vocabulary):
 
 
 if __name__ == "__main__":
-    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
-    # Refuse an output folder inside the corpus before anything is written
-    data.check_recipe_folders(hparams_file, overrides)
-    hparams = load_hparams(hparams_file, overrides)
-    sb.utils.distributed.ddp_init_group(run_opts)
+    # Command line and hyperparameters (an output folder inside the corpus
+    # is refused before anything is written), multi-GPU (DDP)
+    # initialisation, then the experiment folder and its log
+    hparams_file, run_opts, overrides, hparams = experiment.load(sys.argv[1:])
     sb.create_experiment_directory(
-        experiment_directory=hparams["output_folder"],
-        hyperparams_to_save=hparams_file,
-        overrides=overrides,
+        hparams["output_folder"], hparams_file, overrides
     )
     data.run_preparation(hparams["data_preparation"], hparams["skip_prep"])
 
@@ -155,24 +141,12 @@ if __name__ == "__main__":
         )
     datasets, emo_encoder = dataio_prepare(hparams, vocabulary)
 
-    # Test conditions (test_conditions, mixed with hparams.test_noise_seed)
-    # and noise training; AddNoise would add white noise without its pools
-    conditions, condition_mixer = recipe_noise(
-        hparams["test_conditions"],
-        hparams["noise_folder"],
-        hparams["test_noise_seed"],
-        noise_prob=hparams["noise_prob"],
-    )
-    brain = A2WSERBrain(
-        modules=modules,
-        hparams=hparams,
-        run_opts=run_opts,
-        checkpointer=hparams["checkpointer"],
-        param_groups=hparams["param_groups"],
-        train_augment=hparams["train_augment"],
-        condition_mixer=condition_mixer,
-        train_logger=hparams["train_logger"],
-        selection_metric=hparams["selection_metric"],
+    # The brain of those modules, hparams.checkpointer,
+    # hparams.param_groups, hparams.train_augment, hparams.train_logger and
+    # hparams.selection_metric; the noise of hparams.test_conditions,
+    # drawn with hparams.test_noise_seed
+    brain, conditions = experiment.build_brain(
+        A2WSERBrain, hparams, run_opts, modules=modules
     )
     brain.vocabulary, brain.emo_encoder = vocabulary, emo_encoder
     if "asr_model" in modules:  # transcripts decoded once per utterance
@@ -186,52 +160,24 @@ if __name__ == "__main__":
             os.path.join(hparams["save_folder"], "text_vocabulary.txt"),
         )
 
-    # Training (resumes from the last checkpoint of an interrupted run)
-    loader_kwargs, _ = data.train_loader_options(
-        datasets["train"],
-        hparams["train_dataloader_opts"],
-        seed=hparams["seed"],
-        sorting=hparams["sorting"],
-    )
-    brain.fit(
-        hparams["epoch_counter"],
-        datasets["train"],
-        datasets["valid"],
-        train_loader_kwargs=loader_kwargs,
-        valid_loader_kwargs=hparams["valid_dataloader_opts"],
-    )
+    # Training (resumes from the last checkpoint of an interrupted run) on
+    # hparams.train_dataloader_opts, hparams.valid_dataloader_opts
+    experiment.fit(brain, hparams, datasets["train"], datasets["valid"])
 
     # Best checkpoint (selection_metric) under every condition: WA, UA,
-    # macro-F1, confusion matrix and the WER breakdown of the transcripts
-    evaluate_conditions(
-        brain,
-        datasets["test"],
-        conditions,
-        hparams["results_folder"],
-        test_loader_kwargs=hparams["test_dataloader_opts"],
-        min_key="error",
-        title=os.path.basename(hparams_file),
-        condition_set=hparams["test_conditions"],
+    # macro-F1, confusion matrix and the WER breakdown of the transcripts,
+    # in hparams.results_folder (hparams.test_dataloader_opts)
+    experiment.evaluate(
+        brain, hparams_file, hparams, datasets["test"], conditions
     )
 
     # inference.yaml and custom_interface.py of the models that hear audio
     # only (the ASR-SER model, the audio baseline): the best checkpoint,
     # this family's forward function, the A2W word units, the classes
-    audio_only = not {"word_emb", "asr_model"} & set(modules)
-    if (
-        audio_only
-        and if_main_process()
-        and not (brain.debug or brain.test_only)
-    ):
-        context = {
-            "label_encoder": ContextFile(CategoricalEncoder, "emo_encoder.txt")
-        }
+    if not {"word_emb", "asr_model"} & set(modules):
+        context = experiment.label_encoder_context()
         if vocabulary is not None:
             context["vocabulary"] = ContextFile(
                 load_word_vocabulary, "vocabulary.txt"
             )
-        export_for_inference(
-            hparams["output_folder"],
-            forward=a2w_ser.a2w_ser_forward,
-            context=context,
-        )
+        experiment.export(brain, hparams, a2w_ser.a2w_ser_forward, context)

@@ -29,32 +29,18 @@ Authors
  * SpeechBrain joint ASR/SER recipe contributors
 """
 
-import os
 import sys
 
 import speechbrain as sb
 
-from speechbrain_ext.augment.noise_pools import recipe_noise
 from speechbrain_ext.lobes.models.coattention_fusion import (
     fusion_forward,
     restrict_param_groups,
     stream_modules,
 )
 from speechbrain_ext.lobes.models.pretrained_ctc import PretrainedCTCHead
+from speechbrain_ext.recipe import data, experiment
 from speechbrain_ext.recipe.brain import RecipeBrain
-from speechbrain_ext.recipe.data import (
-    add_audio,
-    add_char_tokens,
-    add_label_encoder,
-    add_pretrained_ctc_tokens,
-    check_recipe_folders,
-    drop_empty_transcripts,
-    load_datasets,
-    run_preparation,
-    train_loader_options,
-)
-from speechbrain_ext.recipe.hparams import load_hparams
-from speechbrain_ext.utils.evaluation import evaluate_conditions
 
 
 class ASROutputFusionBrain(RecipeBrain):
@@ -113,32 +99,28 @@ def dataio_prepare(hparams, ctc_head=None):
     CTC layer, or tokens of the pretrained head's vocabulary (whose
     tokenizer then decodes the hypotheses).
     """
-    datasets = load_datasets(
-        {
-            "train": hparams["train_annotation"],
-            "valid": hparams["valid_annotation"],
-            "test": hparams["test_annotation"],
-        },
-        hparams["data_folder"],
+    # hparams["train_annotation"], hparams["valid_annotation"] and
+    # hparams["test_annotation"] (paths under hparams["data_folder"]), the
+    # classes of hparams["emotions"] (encoder in hparams["save_folder"])
+    datasets, emo_encoder = data.emotion_datasets(
+        hparams,
         sorting=hparams["sorting"],
         max_duration=hparams["max_duration"],
-        labels=hparams["emotions"],
     )
     # zero_shot_asr.yaml: utterances without words are left out (the paper)
     if hparams.get("drop_empty_transcripts", False):
-        datasets = {k: drop_empty_transcripts(d) for k, d in datasets.items()}
-    add_audio(datasets)
-    save_folder = hparams["save_folder"]
-    emo_encoder = add_label_encoder(datasets, hparams["emotions"], save_folder)
+        datasets = {
+            k: data.drop_empty_transcripts(d) for k, d in datasets.items()
+        }
     keys = ["id", "sig", "wrd", "emo_encoded"]
     tokenizer = None
     if isinstance(ctc_head, PretrainedCTCHead):
-        tokenizer = add_pretrained_ctc_tokens(datasets, ctc_head.tokenizer)
+        tokenizer = data.add_pretrained_ctc_tokens(datasets, ctc_head.tokenizer)
         keys.append("tokens")
     elif ctc_head is not None:
-        tokenizer = add_char_tokens(
+        tokenizer = data.add_char_tokens(
             datasets,
-            save_folder,
+            hparams["save_folder"],
             blank_index=hparams["blank_index"],
             output_neurons=hparams["output_neurons"],
         )
@@ -148,18 +130,12 @@ def dataio_prepare(hparams, ctc_head=None):
 
 
 if __name__ == "__main__":
-    # Command line and hyperparameters
-    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
-    # Refuse an output folder inside the corpus before anything is written
-    check_recipe_folders(hparams_file, overrides)
-    hparams = load_hparams(hparams_file, overrides)
-
-    # Multi-GPU (DDP) initialisation, then the experiment folder and its log
-    sb.utils.distributed.ddp_init_group(run_opts)
+    # Command line and hyperparameters (an output folder inside the corpus
+    # is refused before anything is written), multi-GPU (DDP)
+    # initialisation, then the experiment folder and its log
+    hparams_file, run_opts, overrides, hparams = experiment.load(sys.argv[1:])
     sb.create_experiment_directory(
-        experiment_directory=hparams["output_folder"],
-        hyperparams_to_save=hparams_file,
-        overrides=overrides,
+        hparams["output_folder"], hparams_file, overrides
     )
 
     # The modules of the chosen streams (and of the ASR path, if any)
@@ -170,61 +146,36 @@ if __name__ == "__main__":
     )
 
     # The yaml lists the preparation steps (corpus, IEMOCAP fold, noise pools)
-    run_preparation(hparams["data_preparation"], hparams["skip_prep"])
+    data.run_preparation(hparams["data_preparation"], hparams["skip_prep"])
     datasets, tokenizer, emo_encoder = dataio_prepare(
         hparams, modules.get("ctc_lin")
     )
 
-    # Test conditions; AddNoise would add white noise without its pools
-    conditions, condition_mixer = recipe_noise(
-        hparams["test_conditions"],
-        hparams["noise_folder"],
-        hparams["test_noise_seed"],
-        noise_prob=hparams.get("noise_prob", 0.0),  # none: evaluation only
-    )
-    brain = ASROutputFusionBrain(
+    # The brain of those modules and of their parameter groups, with
+    # hparams.checkpointer, hparams.train_logger and, where the yaml has
+    # them (not zero_shot_asr.yaml), hparams.train_augment and
+    # hparams.selection_metric; the noise of hparams.test_conditions,
+    # drawn with hparams.test_noise_seed
+    brain, conditions = experiment.build_brain(
+        ASROutputFusionBrain,
+        hparams,
+        run_opts,
         modules=modules,
-        hparams=hparams,
-        run_opts=run_opts,
-        checkpointer=hparams["checkpointer"],
         param_groups=restrict_param_groups(hparams["param_groups"], modules),
-        train_augment=hparams.get("train_augment"),
-        condition_mixer=condition_mixer,
-        train_logger=hparams["train_logger"],
-        selection_metric=hparams.get("selection_metric", "loss"),
     )
     brain.tokenizer, brain.emo_encoder = tokenizer, emo_encoder
 
-    # Training (resumes from the last checkpoint of an interrupted run);
-    # none with --test_only (zero_shot_asr.yaml: test_only: True)
-    if not brain.test_only:
-        loader_kwargs, brain.train_sampler = train_loader_options(
-            datasets["train"],
-            hparams["train_dataloader_opts"],
-            seed=hparams["seed"],
-            sorting=hparams["sorting"],
-            dynamic_batching=hparams["dynamic_batching"],
-            sampler_opts=hparams["dynamic_batch_sampler"],
-        )
-        brain.fit(
-            hparams["epoch_counter"],
-            datasets["train"],
-            datasets["valid"],
-            train_loader_kwargs=loader_kwargs,
-            valid_loader_kwargs=hparams["valid_dataloader_opts"],
-        )
+    # Training (resumes from the last checkpoint of an interrupted run) on
+    # hparams.train_dataloader_opts (hparams.dynamic_batching: batches of
+    # hparams.dynamic_batch_sampler), hparams.valid_dataloader_opts; none
+    # with --test_only (zero_shot_asr.yaml: test_only: True)
+    experiment.fit(brain, hparams, datasets["train"], datasets["valid"])
 
     # Best checkpoint (the yaml's selection_metric; the pretrained model as
     # released without a checkpointer) under every test condition:
     # predictions, WA, UA, macro-F1, confusion matrix, and WER/CER and
-    # their breakdown by emotion and length with an ASR path
-    evaluate_conditions(
-        brain,
-        datasets["test"],
-        conditions,
-        hparams["results_folder"],
-        test_loader_kwargs=hparams["test_dataloader_opts"],
-        min_key="error",
-        title=os.path.basename(hparams_file),
-        condition_set=hparams["test_conditions"],
+    # their breakdown by emotion and length with an ASR path, in
+    # hparams.results_folder (hparams.test_dataloader_opts)
+    experiment.evaluate(
+        brain, hparams_file, hparams, datasets["test"], conditions
     )

@@ -18,28 +18,15 @@ Authors
  * SpeechBrain joint ASR/SER recipe contributors
 """
 
-import os
 import sys
 
 import speechbrain as sb
-from speechbrain.dataio.encoder import CategoricalEncoder, CTCTextEncoder
-from speechbrain.utils.distributed import if_main_process
+from speechbrain.dataio.encoder import CTCTextEncoder
 
-from speechbrain_ext.augment.noise_pools import recipe_noise
-from speechbrain_ext.inference import ContextFile, export_for_inference
+from speechbrain_ext.inference import ContextFile
 from speechbrain_ext.lobes.models.joint_asr_ser import joint_forward
+from speechbrain_ext.recipe import data, experiment
 from speechbrain_ext.recipe.brain import RecipeBrain
-from speechbrain_ext.recipe.data import (
-    add_audio,
-    add_char_tokens,
-    add_label_encoder,
-    check_recipe_folders,
-    load_datasets,
-    run_preparation,
-    train_loader_options,
-)
-from speechbrain_ext.recipe.hparams import load_hparams
-from speechbrain_ext.utils.evaluation import evaluate_conditions
 
 
 class JointCTCBertBrain(RecipeBrain):
@@ -91,26 +78,20 @@ class JointCTCBertBrain(RecipeBrain):
 
 def dataio_prepare(hparams):
     """Datasets with audio, emotion labels and, for a CTC head, characters."""
-    datasets = load_datasets(
-        {
-            "train": hparams["train_annotation"],
-            "valid": hparams["valid_annotation"],
-            "test": hparams["test_annotation"],
-        },
-        hparams["data_folder"],
+    # hparams["train_annotation"], hparams["valid_annotation"] and
+    # hparams["test_annotation"] (paths under hparams["data_folder"]), the
+    # classes of hparams["emotions"] (encoder in hparams["save_folder"])
+    datasets, emo_encoder = data.emotion_datasets(
+        hparams,
         sorting=hparams["sorting"],
         max_duration=hparams["max_duration"],
-        labels=hparams["emotions"],
     )
-    add_audio(datasets)
-    save_folder = hparams["save_folder"]
-    emo_encoder = add_label_encoder(datasets, hparams["emotions"], save_folder)
     keys = ["id", "sig", "wrd", "emo_encoded"]
     tokenizer = None
     if "ctc_lin" in hparams["modules"]:
-        tokenizer = add_char_tokens(
+        tokenizer = data.add_char_tokens(
             datasets,
-            save_folder,
+            hparams["save_folder"],
             blank_index=hparams["blank_index"],
             output_neurons=hparams["output_neurons"],
         )
@@ -120,82 +101,42 @@ def dataio_prepare(hparams):
 
 
 if __name__ == "__main__":
-    # Command line and hyperparameters
-    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
-    # Refuse an output folder inside the corpus before anything is written
-    check_recipe_folders(hparams_file, overrides)
-    hparams = load_hparams(hparams_file, overrides)
-
-    # Multi-GPU (DDP) initialisation, then the experiment folder and its log
-    sb.utils.distributed.ddp_init_group(run_opts)
+    # Command line and hyperparameters (an output folder inside the corpus
+    # is refused before anything is written), multi-GPU (DDP)
+    # initialisation, then the experiment folder and its log
+    hparams_file, run_opts, overrides, hparams = experiment.load(sys.argv[1:])
     sb.create_experiment_directory(
-        experiment_directory=hparams["output_folder"],
-        hyperparams_to_save=hparams_file,
-        overrides=overrides,
+        hparams["output_folder"], hparams_file, overrides
     )
 
     # The yaml lists the preparation steps (corpus, noise pools)
-    run_preparation(hparams["data_preparation"], hparams["skip_prep"])
+    data.run_preparation(hparams["data_preparation"], hparams["skip_prep"])
     datasets, tokenizer, emo_encoder = dataio_prepare(hparams)
 
-    # Test conditions; AddNoise would add white noise without its pools
-    conditions, condition_mixer = recipe_noise(
-        hparams["test_conditions"],
-        hparams["noise_folder"],
-        hparams["test_noise_seed"],
-        noise_prob=hparams["noise_prob"],
-    )
-    brain = JointCTCBertBrain(
-        modules=hparams["modules"],
-        hparams=hparams,
-        run_opts=run_opts,
-        checkpointer=hparams["checkpointer"],
-        param_groups=hparams["param_groups"],
-        train_augment=hparams["train_augment"],
-        condition_mixer=condition_mixer,
-        train_logger=hparams["train_logger"],
-        selection_metric=hparams["selection_metric"],
+    # The brain of hparams.modules, hparams.checkpointer,
+    # hparams.param_groups, hparams.train_augment, hparams.train_logger and
+    # hparams.selection_metric; the noise of hparams.test_conditions,
+    # drawn with hparams.test_noise_seed
+    brain, conditions = experiment.build_brain(
+        JointCTCBertBrain, hparams, run_opts
     )
     brain.tokenizer, brain.emo_encoder = tokenizer, emo_encoder
     brain.bert_reads_words = hparams.get("bert_input", "hyp") == "wrd"
 
-    # Training (resumes from the last checkpoint of an interrupted run)
-    loader_kwargs, brain.train_sampler = train_loader_options(
-        datasets["train"],
-        hparams["train_dataloader_opts"],
-        seed=hparams["seed"],
-        sorting=hparams["sorting"],
-        dynamic_batching=hparams["dynamic_batching"],
-        sampler_opts=hparams["dynamic_batch_sampler"],
-    )
-    brain.fit(
-        hparams["epoch_counter"],
-        datasets["train"],
-        datasets["valid"],
-        train_loader_kwargs=loader_kwargs,
-        valid_loader_kwargs=hparams["valid_dataloader_opts"],
-    )
+    # Training (resumes from the last checkpoint of an interrupted run) on
+    # hparams.train_dataloader_opts (hparams.dynamic_batching: batches of
+    # hparams.dynamic_batch_sampler), hparams.valid_dataloader_opts
+    experiment.fit(brain, hparams, datasets["train"], datasets["valid"])
 
-    # Best checkpoint under every noise condition (reports, plots)
-    evaluate_conditions(
-        brain,
-        datasets["test"],
-        conditions,
-        hparams["results_folder"],
-        test_loader_kwargs=hparams["test_dataloader_opts"],
-        min_key="error",
-        title=os.path.basename(hparams_file),
-        condition_set=hparams["test_conditions"],
+    # Best checkpoint under every noise condition: reports and plots in
+    # hparams.results_folder (hparams.test_dataloader_opts)
+    experiment.evaluate(
+        brain, hparams_file, hparams, datasets["test"], conditions
     )
 
     # inference.yaml and custom_interface.py: the best checkpoint, this
     # family's forward function and the files it needs besides the yaml
-    if if_main_process() and not (brain.debug or brain.test_only):
-        context = {
-            "label_encoder": ContextFile(CategoricalEncoder, "emo_encoder.txt")
-        }
-        if tokenizer is not None:
-            context["tokenizer"] = ContextFile(CTCTextEncoder, "tokenizer.txt")
-        export_for_inference(
-            hparams["output_folder"], forward=joint_forward, context=context
-        )
+    context = experiment.label_encoder_context()
+    if tokenizer is not None:
+        context["tokenizer"] = ContextFile(CTCTextEncoder, "tokenizer.txt")
+    experiment.export(brain, hparams, joint_forward, context)

@@ -25,29 +25,15 @@ Authors
 """
 
 import functools
-import os
 import sys
 
 import speechbrain as sb
-from speechbrain.dataio.encoder import CategoricalEncoder
-from speechbrain.utils.distributed import if_main_process
 
-from speechbrain_ext.augment.noise_pools import recipe_noise
-from speechbrain_ext.inference import ContextFile, export_for_inference
 from speechbrain_ext.lobes.models.residual_blstm_etransformer import (
     residual_forward,
 )
+from speechbrain_ext.recipe import data, experiment
 from speechbrain_ext.recipe.brain import RecipeBrain
-from speechbrain_ext.recipe.data import (
-    add_audio,
-    add_label_encoder,
-    check_recipe_folders,
-    load_datasets,
-    run_preparation,
-    train_loader_options,
-)
-from speechbrain_ext.recipe.hparams import load_hparams
-from speechbrain_ext.utils.evaluation import evaluate_conditions
 
 
 class EmotionBrain(RecipeBrain):
@@ -85,25 +71,16 @@ def crop(sig, max_samples):
 
 def dataio_prepare(hparams):
     """Datasets of the fold (waveforms cut at max_duration), label encoder."""
-    datasets = load_datasets(
-        {
-            "train": hparams["train_annotation"],
-            "valid": hparams["valid_annotation"],
-            "test": hparams["test_annotation"],
-        },
-        hparams["data_folder"],
-        labels=hparams["emotions"],
-    )
-    add_audio(datasets, output_key="full_sig")
+    # hparams["train_annotation"], hparams["valid_annotation"] and
+    # hparams["test_annotation"] (paths under hparams["data_folder"]), the
+    # classes of hparams["emotions"] (encoder in hparams["save_folder"])
+    datasets, emo_encoder = data.emotion_datasets(hparams, audio_key="full_sig")
     max_samples = int(hparams["max_duration"] * hparams["sample_rate"])
     sb.dataio.dataset.add_dynamic_item(
         list(datasets.values()),
         functools.partial(crop, max_samples=max_samples),
         takes=["full_sig"],
         provides=["sig"],
-    )
-    emo_encoder = add_label_encoder(
-        datasets, hparams["emotions"], hparams["save_folder"]
     )
     sb.dataio.dataset.set_output_keys(
         list(datasets.values()), ["id", "sig", "emo_encoded"]
@@ -112,81 +89,39 @@ def dataio_prepare(hparams):
 
 
 if __name__ == "__main__":
-    # Command line and hyperparameters
-    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
-    # Refuse an output folder inside the corpus before anything is written
-    check_recipe_folders(hparams_file, overrides)
-    hparams = load_hparams(hparams_file, overrides)
-
-    # Multi-GPU (DDP) initialisation, then the experiment folder and its log
-    sb.utils.distributed.ddp_init_group(run_opts)
+    # Command line and hyperparameters (an output folder inside the corpus
+    # is refused before anything is written), multi-GPU (DDP)
+    # initialisation, then the experiment folder and its log
+    hparams_file, run_opts, overrides, hparams = experiment.load(sys.argv[1:])
     sb.create_experiment_directory(
-        experiment_directory=hparams["output_folder"],
-        hyperparams_to_save=hparams_file,
-        overrides=overrides,
+        hparams["output_folder"], hparams_file, overrides
     )
 
     # The yaml lists the preparation steps (corpus generation, IEMOCAP fold,
     # noise pools)
-    run_preparation(hparams["data_preparation"], hparams["skip_prep"])
+    data.run_preparation(hparams["data_preparation"], hparams["skip_prep"])
     datasets, emo_encoder = dataio_prepare(hparams)
 
-    # Test conditions; AddNoise would add white noise without its pools
-    conditions, condition_mixer = recipe_noise(
-        hparams["test_conditions"],
-        hparams["noise_folder"],
-        hparams["test_noise_seed"],
-        noise_prob=hparams["noise_prob"],
-    )
-    brain = EmotionBrain(
-        modules=hparams["modules"],
-        hparams=hparams,
-        run_opts=run_opts,
-        checkpointer=hparams["checkpointer"],
-        param_groups=hparams["param_groups"],
-        train_augment=hparams["train_augment"],
-        condition_mixer=condition_mixer,
-        train_logger=hparams["train_logger"],
-        selection_metric=hparams["selection_metric"],
-    )
+    # The brain of hparams.modules, hparams.checkpointer,
+    # hparams.param_groups, hparams.train_augment, hparams.train_logger and
+    # hparams.selection_metric; the noise of hparams.test_conditions,
+    # drawn with hparams.test_noise_seed
+    brain, conditions = experiment.build_brain(EmotionBrain, hparams, run_opts)
     brain.emo_encoder = emo_encoder
 
-    # Training on shuffled batches (resumes an interrupted run)
-    loader_kwargs, _ = train_loader_options(
-        datasets["train"],
-        hparams["train_dataloader_opts"],
-        seed=hparams["seed"],
-    )
-    brain.fit(
-        hparams["epoch_counter"],
-        datasets["train"],
-        datasets["valid"],
-        train_loader_kwargs=loader_kwargs,
-        valid_loader_kwargs=hparams["valid_dataloader_opts"],
-    )
+    # Training on shuffled batches (resumes an interrupted run):
+    # hparams.train_dataloader_opts, hparams.valid_dataloader_opts
+    experiment.fit(brain, hparams, datasets["train"], datasets["valid"])
 
     # Test speakers with the best checkpoint on validation UA, under every
-    # noise condition: predictions, WA, UA, macro-F1, confusion matrices
-    evaluate_conditions(
-        brain,
-        datasets["test"],
-        conditions,
-        hparams["results_folder"],
-        test_loader_kwargs=hparams["test_dataloader_opts"],
-        min_key="error",
-        title=os.path.basename(hparams_file),
-        condition_set=hparams["test_conditions"],
+    # noise condition: predictions, WA, UA, macro-F1, confusion matrices in
+    # hparams.results_folder (hparams.test_dataloader_opts)
+    experiment.evaluate(
+        brain, hparams_file, hparams, datasets["test"], conditions
     )
 
     # inference.yaml and custom_interface.py: the best checkpoint, this
     # family's forward function and its label encoder
-    if if_main_process() and not (brain.debug or brain.test_only):
-        export_for_inference(
-            hparams["output_folder"],
-            forward=residual_forward,
-            context={
-                "label_encoder": ContextFile(
-                    CategoricalEncoder, "emo_encoder.txt"
-                )
-            },
-        )
+    experiment.export(
+        brain, hparams, residual_forward, experiment.label_encoder_context()
+    )

@@ -27,7 +27,6 @@ import speechbrain as sb
 import torch
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
-from speechbrain_ext.augment.noise_pools import recipe_noise
 from speechbrain_ext.dataio.librispeech_prepare import (
     check_merged_manifest,
     merge_manifests,
@@ -38,23 +37,14 @@ from speechbrain_ext.dataio.word_tokens import (
     load_word_vocabulary,
     save_word_vocabulary,
 )
-from speechbrain_ext.inference import ContextFile, export_for_inference
+from speechbrain_ext.inference import ContextFile
 from speechbrain_ext.lobes.models.a2w import (
     VOCABULARY_FILE,
     a2w_forward,
     export_pretrained,
 )
+from speechbrain_ext.recipe import data, experiment
 from speechbrain_ext.recipe.brain import RecipeBrain
-from speechbrain_ext.recipe.data import (
-    add_audio,
-    check_recipe_folders,
-    load_datasets,
-    resolve_hparams,
-    run_preparation,
-    train_loader_options,
-)
-from speechbrain_ext.recipe.hparams import load_hparams
-from speechbrain_ext.utils.evaluation import evaluate_conditions
 
 
 class A2WBrain(RecipeBrain):
@@ -98,6 +88,15 @@ class A2WBrain(RecipeBrain):
         return loss
 
 
+def check_training_manifest(hparams_file, overrides):
+    """Refuses a run whose merged training manifest is not the recipe's."""
+    unbuilt = data.resolve_hparams(hparams_file, overrides)
+    if not unbuilt["skip_prep"]:
+        check_merged_manifest(
+            unbuilt["train_annotation"], unbuilt["prep_folder"]
+        )
+
+
 def word_vocabulary(train_annotation, top_n, save_folder):
     """``<unk>``, top-N training words, ``<eos>`` (kept for resuming)."""
     path = os.path.join(save_folder, VOCABULARY_FILE)
@@ -114,17 +113,15 @@ def word_vocabulary(train_annotation, top_n, save_folder):
 
 def dataio_prepare(hparams):
     """Datasets with audio and word targets, and the vocabulary."""
-    datasets = load_datasets(
-        {
-            "train": hparams["train_annotation"],
-            "valid": hparams["valid_annotation"],
-            "test": hparams["test_annotation"],
-        },
+    # hparams["train_annotation"], hparams["valid_annotation"] and
+    # hparams["test_annotation"]
+    datasets = data.load_datasets(
+        data.split_annotations(hparams),
         hparams["data_folder"],
         sorting=hparams["sorting"],
         max_duration=hparams["max_duration"],
     )
-    add_audio(datasets)
+    data.add_audio(datasets)
     args = [hparams[k] for k in ("train_annotation", "vocab_top_n")]
     args.append(hparams["save_folder"])
     run_on_main(word_vocabulary, args=args)
@@ -143,27 +140,19 @@ def dataio_prepare(hparams):
 
 
 if __name__ == "__main__":
-    # Command line and hyperparameters
-    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
-    # Refuse an output folder inside the corpus before anything is written
-    check_recipe_folders(hparams_file, overrides)
-    unbuilt = resolve_hparams(hparams_file, overrides)
-    if not unbuilt["skip_prep"]:
-        check_merged_manifest(
-            unbuilt["train_annotation"], unbuilt["prep_folder"]
-        )
-    hparams = load_hparams(hparams_file, overrides)
-
-    # Multi-GPU (DDP) initialisation, then the experiment folder and its log
-    sb.utils.distributed.ddp_init_group(run_opts)
+    # Command line and hyperparameters (an output folder inside the corpus,
+    # or a merged training manifest that is not the recipe's own, is refused
+    # before anything is written), multi-GPU (DDP) initialisation, then the
+    # experiment folder and its log
+    hparams_file, run_opts, overrides, hparams = experiment.load(
+        sys.argv[1:], check=check_training_manifest
+    )
     sb.create_experiment_directory(
-        experiment_directory=hparams["output_folder"],
-        hyperparams_to_save=hparams_file,
-        overrides=overrides,
+        hparams["output_folder"], hparams_file, overrides
     )
 
     # Corpora (demo), manifests, noise pools; the training splits merged
-    run_preparation(hparams["data_preparation"], hparams["skip_prep"])
+    data.run_preparation(hparams["data_preparation"], hparams["skip_prep"])
     if not hparams["skip_prep"]:
         splits = [
             os.path.join(hparams["prep_folder"], f"{split}.json")
@@ -171,68 +160,35 @@ if __name__ == "__main__":
         ]
         run_on_main(merge_manifests, args=[splits, hparams["train_annotation"]])
     datasets, vocabulary = dataio_prepare(hparams)
-    # Test conditions; AddNoise would add white noise without its pools
-    conditions, condition_mixer = recipe_noise(
-        hparams["test_conditions"],
-        hparams["noise_folder"],
-        hparams["test_noise_seed"],
-        noise_prob=hparams["noise_prob"],
-    )
 
+    # The brain of hparams.modules, hparams.checkpointer,
+    # hparams.param_groups, hparams.train_augment, hparams.train_logger and
+    # hparams.selection_metric; the noise of hparams.test_conditions,
+    # drawn with hparams.test_noise_seed
     if hparams["ctc_epochs"] == 0:  # attention only: no CTC layer to train
         hparams["ctc_lin"].requires_grad_(False)
-    brain = A2WBrain(
-        modules=hparams["modules"],
-        hparams=hparams,
-        run_opts=run_opts,
-        checkpointer=hparams["checkpointer"],
-        param_groups=hparams["param_groups"],
-        train_augment=hparams["train_augment"],
-        condition_mixer=condition_mixer,
-        train_logger=hparams["train_logger"],
-        selection_metric=hparams["selection_metric"],
-    )
+    brain, conditions = experiment.build_brain(A2WBrain, hparams, run_opts)
     brain.vocabulary = vocabulary
 
-    # Training (resumes from the last checkpoint of an interrupted run)
-    loader_kwargs, brain.train_sampler = train_loader_options(
-        datasets["train"],
-        hparams["train_dataloader_opts"],
-        seed=hparams["seed"],
-        sorting=hparams["sorting"],
-        dynamic_batching=hparams["dynamic_batching"],
-        sampler_opts=hparams["dynamic_batch_sampler"],
-    )
-    brain.fit(
-        hparams["epoch_counter"],
-        datasets["train"],
-        datasets["valid"],
-        train_loader_kwargs=loader_kwargs,
-        valid_loader_kwargs=hparams["valid_dataloader_opts"],
-    )
+    # Training (resumes from the last checkpoint of an interrupted run) on
+    # hparams.train_dataloader_opts (hparams.dynamic_batching: batches of
+    # hparams.dynamic_batch_sampler), hparams.valid_dataloader_opts
+    experiment.fit(brain, hparams, datasets["train"], datasets["valid"])
 
     # Beam-search WER of the best checkpoint under every test condition
-    # (reports), then the export of its pre-trained parts
-    evaluate_conditions(
-        brain,
-        datasets["test"],
-        conditions,
-        hparams["results_folder"],
-        test_loader_kwargs=hparams["test_dataloader_opts"],
-        min_key="error",
-        title=os.path.basename(hparams_file),
-        condition_set=hparams["test_conditions"],
+    # (reports in hparams.results_folder; hparams.test_dataloader_opts),
+    # then the export of its pre-trained parts
+    experiment.evaluate(
+        brain, hparams_file, hparams, datasets["test"], conditions
     )
     if if_main_process() and not brain.test_only:
         export_pretrained(
             brain.modules, hparams["pretrained_folder"], vocabulary
         )
     # inference.yaml and custom_interface.py (transcribe_file)
-    if if_main_process() and not (brain.debug or brain.test_only):
-        export_for_inference(
-            hparams["output_folder"],
-            forward=a2w_forward,
-            context={
-                "vocabulary": ContextFile(load_word_vocabulary, VOCABULARY_FILE)
-            },
-        )
+    experiment.export(
+        brain,
+        hparams,
+        a2w_forward,
+        {"vocabulary": ContextFile(load_word_vocabulary, VOCABULARY_FILE)},
+    )
