@@ -577,7 +577,7 @@ def main(argv=None):
     except ExportError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    if plan.files or plan.rows:
+    if plan.files or plan.links or plan.rows:
         print(
             "error: the checkout does not hold the whole export; run "
             "python -m speechbrain_ext.upstream first",

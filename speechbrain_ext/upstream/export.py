@@ -375,6 +375,10 @@ class ExportPlan:
     files : dict
         Target path (relative, ``/``) to ``(content bytes, file mode,
         source path)``.
+    links : dict
+        Target path to ``(link text, source path)``: a symbolic link of the
+        collection (a recipe's ``*_prepare.py`` pointing to its corpus's
+        shared one) stays a link to the exported file.
     rows : dict
         Target csv path to ``(header, rows to append, whether the csv is
         new)``.
@@ -400,6 +404,7 @@ class ExportPlan:
     """
 
     files: dict = dataclasses.field(default_factory=dict)
+    links: dict = dataclasses.field(default_factory=dict)
     rows: dict = dataclasses.field(default_factory=dict)
     unchanged: list = dataclasses.field(default_factory=list)
     exported: dict = dataclasses.field(default_factory=dict)
@@ -418,11 +423,13 @@ class ExportPlan:
             Files, rows, what stays out (grouped by reason) and notes.
         """
         lines = [
-            f"files to write: {len(self.files)} "
+            f"files to write: {len(self.files) + len(self.links)} "
             f"({len(self.unchanged)} already there)"
         ]
         for path in sorted(self.files):
             lines.append(f"  {path}")
+        for path, (link, _) in sorted(self.links.items()):
+            lines.append(f"  {path} -> {link}")
         for table, (_, rows, new) in sorted(self.rows.items()):
             state = "new table" if new else "appended"
             lines.append(f"rows for {table} ({state}): {len(rows)}")
@@ -990,6 +997,10 @@ def plan_export(speechbrain_folder, collection_folder=None, format_code=True):
         target = target_path(path, names)
         if target is None:
             continue
+        link = _exported_link(root, path, names)
+        if link is not None:
+            plan.links[target] = (link, path)
+            continue
         if text is not None:
             names.kept = []
             text = names.rewrite(text)
@@ -1010,10 +1021,11 @@ def plan_export(speechbrain_folder, collection_folder=None, format_code=True):
             readmes.append(target)
 
     exported = {src: dst for dst, (_, _, src) in plan.files.items()}
+    exported.update({src: dst for dst, (_, src) in plan.links.items()})
     _plan_rows(plan, root, names, tables, exported, problems)
     _plan_setup(plan, root, names, setup_scripts, exported)
     _plan_requirements(plan, root, names, exported, speechbrain_folder)
-    files_by_source = {src: dst for dst, (_, _, src) in plan.files.items()}
+    files_by_source = dict(exported)
     for target in readmes:
         data, mode, source = plan.files[target]
         text, unlinked = _relink(
@@ -1066,6 +1078,18 @@ def plan_export(speechbrain_folder, collection_folder=None, format_code=True):
         problems.extend(_collisions(target, speechbrain_folder))
     for target in plan.unchanged:
         del plan.files[target]
+    for target, (link, source) in sorted(plan.links.items()):
+        plan.exported[target] = source
+        full = os.path.join(speechbrain_folder, target)
+        if os.path.islink(full) and os.readlink(full) == link:
+            plan.unchanged.append(target)
+        elif os.path.lexists(full):
+            problems.append(
+                f"{target}: exists in the SpeechBrain checkout and is not "
+                f"the link to {link} that the export of {source} writes"
+            )
+    for target in plan.unchanged:
+        plan.links.pop(target, None)
     _check_rows(plan, speechbrain_folder, problems)
     if problems:
         raise ExportError(
@@ -1249,6 +1273,31 @@ def _check_rows(plan, speechbrain_folder, problems):
 
 
 # ---------------------------------------------------------------------- write
+def _exported_link(root, path, names):
+    """The link text of a source symlink whose file is exported, or None.
+
+    A link that leaves the collection, or points to a file that stays out
+    or moves to another relative place, is exported as a copy of its file.
+    """
+    full = os.path.join(root, path)
+    if not os.path.islink(full):
+        return None
+    link = os.readlink(full)
+    destination = os.path.normpath(
+        os.path.join(os.path.dirname(path), link)
+    ).replace(os.sep, "/")
+    if os.path.isabs(link) or destination.startswith("../"):
+        return None
+    destination_target = target_path(destination, names)
+    if destination_target is None:
+        return None
+    target = target_path(path, names)
+    relative = os.path.relpath(
+        destination_target, os.path.dirname(target)
+    ).replace(os.sep, "/")
+    return relative if relative == link else None
+
+
 def write_export(plan, speechbrain_folder):
     """Writes a planned export into the SpeechBrain checkout.
 
@@ -1271,6 +1320,11 @@ def write_export(plan, speechbrain_folder):
         with open(full, "wb") as f:
             f.write(data)
         os.chmod(full, mode)
+        written.append(target)
+    for target, (link, _) in sorted(plan.links.items()):
+        full = os.path.join(speechbrain_folder, target)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        os.symlink(link, full)
         written.append(target)
     for table, (header, rows, new) in sorted(plan.rows.items()):
         full = os.path.join(speechbrain_folder, table)

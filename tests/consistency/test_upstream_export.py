@@ -7,7 +7,7 @@ upstream's samples in ``tests/samples/``. The fast tests check what the
 export writes and what it refuses; ``test_checks_pass_in_the_export``
 (slow) runs SpeechBrain's checks there: the consistency tests, check_yaml
 for every exported row, check_docstrings, the doctests of the exported
-``nnet`` modules and the recipe tests of two rows.
+``nnet`` modules and the recipe test of one row.
 """
 
 import ast
@@ -251,11 +251,32 @@ def test_setup_scripts_and_requirements(exported):
         assert not names & {"torch", "torchaudio", "speechbrain"}, recipe
 
 
+def test_symlinked_preparation_stays_a_link(exported):
+    folder, _, plan = exported
+    links = glob.glob(
+        os.path.join(ROOT, "recipes", "**", "*_prepare.py"), recursive=True
+    )
+    links = [p for p in links if os.path.islink(p)]
+    assert links  # the IEMOCAP recipes link one shared iemocap_prepare.py
+    for source in links:
+        target = os.path.join(folder, os.path.relpath(source, ROOT))
+        assert os.path.islink(target), target
+        assert os.readlink(target) == os.readlink(source)
+        shared = os.path.relpath(os.path.realpath(source), ROOT)
+        assert os.path.realpath(target) == os.path.realpath(
+            os.path.join(folder, shared)
+        )
+        assert os.path.isfile(target)  # the link resolves in the checkout
+    assert set(plan.links) == {
+        os.path.relpath(p, ROOT).replace(os.sep, "/") for p in links
+    }
+
+
 def test_second_export_writes_nothing(exported):
     folder, _, _ = exported
     before = checksums(folder)
     plan = plan_export(folder, format_code=False)
-    assert plan.files == {} and plan.rows == {}
+    assert plan.files == {} and plan.links == {} and plan.rows == {}
     assert write_export(plan, folder) == []
     assert checksums(folder) == before
 
@@ -317,13 +338,10 @@ def test_checks_pass_in_the_export(exported, tmp_path):
     """SpeechBrain's checks, run in the exported tree as its CI runs them."""
     folder, _, plan = exported
     python = checkout_python(folder, str(tmp_path / "venv"))
-    # recipe tests of the first row of two tables (an emotion-only recipe
-    # and the joint one): test_speechbrain_checks.py runs every row in the
-    # collection's own tree; these show the exported code runs as upstream
-    rows = [
-        plan.exported_rows[f"tests/recipes/{table}.csv"][0]
-        for table in ("EmoDB", "IEMOCAP")
-    ]
+    # the recipe test of the first IEMOCAP row (the joint recipe):
+    # test_speechbrain_checks.py runs every row in the collection's own
+    # tree; this one shows the exported code runs as upstream runs it
+    rows = [plan.exported_rows["tests/recipes/IEMOCAP.csv"][0]]
     nnet = [
         t
         for t in plan.exported
