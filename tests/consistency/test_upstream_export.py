@@ -73,12 +73,14 @@ def build_checkout(folder):
         os.makedirs(os.path.dirname(os.path.join(folder, path)), exist_ok=True)
         shutil.copy(os.path.join(VENDORED, name), os.path.join(folder, path))
     open(os.path.join(folder, "tests", "__init__.py"), "w").close()
-    # upstream's own IEMOCAP recipe (the files its row names) and its row
+    # upstream's own IEMOCAP recipe (the files its row names, and its
+    # preparation script at recipes/IEMOCAP/) and its row
     recipe = os.path.join(folder, "recipes/IEMOCAP/emotion_recognition")
     os.makedirs(os.path.join(recipe, "hparams"))
     for name, text in [
         ("train.py", '"""Upstream recipe."""\n'),
         ("hparams/train.yaml", "number_of_epochs: 2\n"),
+        ("../iemocap_prepare.py", '"""Upstream IEMOCAP preparation."""\n'),
     ]:
         with open(os.path.join(recipe, name), "w") as f:
             f.write(text)

@@ -1,1 +1,1 @@
-../../iemocap_prepare.py
+../iemocap_prepare.py

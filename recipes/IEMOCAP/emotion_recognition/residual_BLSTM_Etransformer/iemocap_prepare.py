@@ -1,1 +1,1 @@
-../../iemocap_prepare.py
+../../ASR_SER/iemocap_prepare.py
