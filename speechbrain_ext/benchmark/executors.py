@@ -3,7 +3,8 @@
 Every executor runs the same thing, :class:`CellJob`: the cell's recipe
 command in the recipe's folder, its output appended to
 ``<cell>/benchmark_log.txt``, and a record of the run (wall time, CPU
-time of the recipe and its children, peak resident memory, exit status)
+time of the recipe and its children, peak resident memory, exit status,
+git version of the recipes' code)
 written to ``<cell>/benchmark_cell.json``. A finished cell (every file of
 its ``done`` list exists) is skipped, so a benchmark can be re-run after
 an interruption, and a cell that was interrupted resumes from the
@@ -42,6 +43,41 @@ from speechbrain_ext.benchmark.grid import CELL_RECORD
 logger = logging.getLogger(__name__)
 LOG_FILE = "benchmark_log.txt"
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def code_version(folder):
+    """The git version of the code in ``folder``, or None outside git.
+
+    ``git describe --always --dirty``: the commit, with ``-dirty`` when
+    tracked files differ from it. The leaderboard reports the versions of
+    its cells, so that results from different code are not pooled unseen.
+
+    Arguments
+    ---------
+    folder : str
+        A folder of the recipes that a cell runs.
+
+    Returns
+    -------
+    str or None
+
+    Example
+    -------
+    >>> import tempfile
+    >>> code_version(tempfile.mkdtemp()) is None
+    True
+    """
+    try:
+        described = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=12"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return described.stdout.strip() or None
 
 
 def read_record(cell):
@@ -118,6 +154,7 @@ class CellJob(submitit.helpers.Checkpointable):
             "command": cell.command,
             "host": socket.gethostname(),
             "threads": self.threads,
+            "code": code_version(cell.cwd),
             "started": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(start)),
             "wall_s": round(time.time() - start, 1),
             "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),

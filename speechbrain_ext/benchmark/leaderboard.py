@@ -152,14 +152,22 @@ def collect(grid):
     -------
     dict
         ``{system: {regime: {"seeds": {seed: values}, "cpu_s", "wall_s",
-        "max_rss_gb"}}}``, where ``values`` maps each condition and
-        ``@<snr>dB`` average to its metrics and degradations.
+        "max_rss_gb", "code"}}}``, where ``values`` maps each condition and
+        ``@<snr>dB`` average to its metrics and degradations, and ``code``
+        lists the git versions the cells ran
+        (:func:`~speechbrain_ext.benchmark.executors.code_version`).
     """
     cells = grid.cells()
     results = {}
     for system in grid.systems:
         for regime in grid.regimes:
-            entry = {"seeds": {}, "cpu_s": 0.0, "wall_s": 0.0, "max_rss_gb": 0}
+            entry = {
+                "seeds": {},
+                "cpu_s": 0.0,
+                "wall_s": 0.0,
+                "max_rss_gb": 0,
+                "code": [],
+            }
             for seed in grid.seeds:
                 folder = grid.system_folder(system, regime, seed)
                 mine = [
@@ -178,6 +186,9 @@ def collect(grid):
                     entry["max_rss_gb"] = max(
                         entry["max_rss_gb"], record.get("max_rss_gb", 0)
                     )
+                    code = record.get("code") or "unknown"
+                    if code not in entry["code"]:
+                        entry["code"].append(code)
             if entry["seeds"]:
                 results.setdefault(system, {})[regime] = entry
     return results
@@ -724,6 +735,10 @@ def write_leaderboard(grid, extra_records=()):
         + sum(r.get("wall_s", 0.0) for r in extra_records),
         "prerequisites_cpu_s": extra_cpu,
     }
+    versions = sorted(
+        {c for r in results.values() for e in r.values() for c in e["code"]}
+        | {r.get("code") or "unknown" for r in extra_records}
+    )
     board = {
         "grid": grid.name,
         "seeds": grid.seeds,
@@ -745,6 +760,7 @@ def write_leaderboard(grid, extra_records=()):
             for s, regimes in results.items()
         },
         "total": cost,
+        "code": versions,
         "findings": found,
     }
     out = grid.output_folder
@@ -756,6 +772,14 @@ def write_leaderboard(grid, extra_records=()):
         f"(prerequisites {extra_cpu / 3600:.2f} h); summed wall time of the "
         f"runs: {cost['wall_s'] / 3600:.2f} h.\n"
     )
+    if len(versions) == 1:
+        text += f"Every run used the code of `{versions[0]}`.\n"
+    else:
+        text += (
+            "**The runs used different code** ("
+            + ", ".join(f"`{v}`" for v in versions)
+            + "): rerun the older cells before comparing them.\n"
+        )
     for table in grid.tables:
         slug = table.replace(" ", "_")
         if plot_snr(grid, summary, table, os.path.join(out, f"snr_{slug}.png")):

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from speechbrain_ext.benchmark.cli import main
-from speechbrain_ext.benchmark.executors import CellJob
+from speechbrain_ext.benchmark.executors import CellJob, code_version
 from speechbrain_ext.benchmark.grid import Grid, find_grid
 from speechbrain_ext.benchmark.leaderboard import write_leaderboard
 from speechbrain_ext.utils.report import write_condition_report
@@ -126,7 +126,7 @@ def test_paper_grid_dry_run_prints_valid_slurm_job_arrays(tmp_path, capsys):
         assert options["signal"].startswith("USR2")
 
 
-def _finished_cell(cell, ua, wer):
+def _finished_cell(cell, ua, wer, code="0123456789ab"):
     """Writes a cell's test reports with the given UA and WER per condition.
 
     8 utterances (4 neu, 4 sad) of 5 words: ``w`` wrong emotions per class
@@ -157,7 +157,10 @@ def _finished_cell(cell, ua, wer):
     with open(os.path.join(results, "metrics.json"), "w") as f:
         json.dump({}, f)
     with open(os.path.join(cell.folder, "benchmark_cell.json"), "w") as f:
-        json.dump({"cpu_s": 100.0, "wall_s": 60.0, "max_rss_gb": 1.0}, f)
+        json.dump(
+            {"cpu_s": 100.0, "wall_s": 60.0, "max_rss_gb": 1.0, "code": code},
+            f,
+        )
 
 
 GRID = """
@@ -239,8 +242,41 @@ def test_leaderboard_statistics_and_findings(tmp_path):
     markdown = (tmp_path / "out" / "leaderboard.md").read_text()
     assert "| joint | noise | 3 | 100.0 ± 0.0 | 75.0 ± 0.0 |" in markdown
     assert "Total CPU time: 0.33 h" in markdown  # 12 cells x 100 s
+    assert "Every run used the code of `0123456789ab`." in markdown
+    assert board["code"] == ["0123456789ab"]
+    # a cell re-run with other code is reported, not pooled unseen
+    _finished_cell(grid.cells()[0], ua, wer, code="0123456789ab-dirty")
+    board = write_leaderboard(grid)
+    assert board["code"] == ["0123456789ab", "0123456789ab-dirty"]
+    markdown = (tmp_path / "out" / "leaderboard.md").read_text()
+    assert "**The runs used different code**" in markdown
     for png in ("snr_grid.png", "categories_5dB_grid.png"):
         assert (tmp_path / "out" / png).stat().st_size > 10_000
+
+
+def test_code_version_names_the_commit_and_uncommitted_changes(tmp_path):
+    def git(*args):
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+        )
+
+    git("init", "-q")
+    (tmp_path / "train.py").write_text("print(1)\n")
+    git("add", "train.py")
+    git("commit", "-q", "-m", "recipe")
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert code_version(str(tmp_path)) == commit[:12]
+    (tmp_path / "train.py").write_text("print(2)\n")
+    assert code_version(str(tmp_path)) == commit[:12] + "-dirty"
 
 
 def test_cell_job_skips_finished_cells_and_reports_failures(tmp_path):
