@@ -22,7 +22,7 @@ import os
 
 import speechbrain as sb
 import torch
-from speechbrain.dataio.encoder import TextEncoder
+from speechbrain.dataio.encoder import CategoricalEncoder, TextEncoder
 
 from speechbrain_ext.dataio.preparation import atomic_path
 
@@ -113,8 +113,11 @@ def build_word_vocabulary(manifest_paths, top_n, save_path=None, eos=False):
                 raise ValueError(f"{path}: entry {utt_id} has no 'wrd' field")
             words += [w for w in entry["wrd"].split() if w not in (UNK, EOS)]
     ranked = TextEncoder()
-    ranked.limited_labelset_from_iterable(
-        sorted(words), sequence_input=False, n_most_common=int(top_n)
+    # CategoricalEncoder's method: TextEncoder's override on SpeechBrain's
+    # development branch (commit 9c826ef) ignores both arguments and would
+    # rank the characters of the words
+    CategoricalEncoder.limited_labelset_from_iterable(
+        ranked, sorted(words), sequence_input=False, n_most_common=int(top_n)
     )
     vocabulary = word_vocabulary(ranked.lab2ind, eos=eos)
     if save_path is not None:

@@ -5,6 +5,7 @@ import json
 import random
 
 import pytest
+from speechbrain.dataio.encoder import CategoricalEncoder, TextEncoder
 
 from speechbrain_ext.dataio.word_tokens import (
     EOS,
@@ -99,3 +100,31 @@ def test_bad_files_are_refused_by_name(tmp_path, text, message):
 def test_word_tokens_need_eos():
     with pytest.raises(ValueError, match="no <eos>"):
         add_word_tokens([], word_vocabulary(["A"]))
+
+
+def test_vocabulary_ranks_words_whatever_textencoder_overrides(
+    tmp_path, monkeypatch
+):
+    # TextEncoder.limited_labelset_from_iterable on SpeechBrain's
+    # development branch (commit 9c826ef) ignores its arguments: it treats
+    # every label as a sequence and keeps all of them
+    def development_override(
+        self, iterable, sequence_input=True, n_most_common=None, min_count=1
+    ):
+        return CategoricalEncoder.limited_labelset_from_iterable(
+            self, iterable, sequence_input=True
+        )
+
+    monkeypatch.setattr(
+        TextEncoder, "limited_labelset_from_iterable", development_override
+    )
+    manifest = tmp_path / "train.json"
+    manifest.write_text(
+        json.dumps({"a": {"wrd": "THE CAT SAT"}, "b": {"wrd": "THE DOG SAT"}})
+    )
+    vocabulary = build_word_vocabulary(str(manifest), 2)
+    assert vocabulary.decode_ndim(range(len(vocabulary))) == [
+        "<unk>",
+        "SAT",
+        "THE",
+    ]

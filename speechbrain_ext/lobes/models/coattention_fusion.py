@@ -442,12 +442,16 @@ def fusion_forward(
     Arguments
     ---------
     modules : dict-like
-        The modules of the ASR path and of the streams in use (see
-        :func:`stream_modules` and :func:`fused_asr_ser_forward`).
+        The modules of the ASR path and of the streams (see
+        :func:`fused_asr_ser_forward`); with ``stream_list`` in
+        ``hparams``, those of other streams are left out
+        (:func:`stream_modules`), as the inference interface holds every
+        module of the yaml.
     hparams : attribute-accessible
         The recipe's hyperparameters; read: ``hidden_layer`` (default
-        ``middle``), ``blank_index`` (default 0) and ``text_source``
-        (default ``hyp``).
+        ``middle``), ``blank_index`` (default 0), ``text_source`` (default
+        ``hyp``) and ``stream_list`` (default: every stream ``modules``
+        holds).
     wavs : torch.Tensor
         Waveforms [batch, time].
     wav_lens : torch.Tensor
@@ -459,7 +463,8 @@ def fusion_forward(
         Decodes the hypotheses: the recipe's character encoder, saved in
         ``<save_folder>/tokenizer.txt`` (``ctc_head: new``), or the
         tokenizer of the released CTC head, read from the model's folder
-        (``ctc_head: pretrained``).
+        (``ctc_head: pretrained``). Default: the ``tokenizer`` of the
+        ``ctc_lin`` module, where it has one (the released head's).
     texts : list of str, optional
         The ground-truth transcripts of the batch: the text stream reads
         them with ``text_source: wrd`` only; with ``hyp`` they are ignored.
@@ -495,6 +500,11 @@ def fusion_forward(
         raise ValueError(
             "text_source: wrd needs the batch's transcripts (texts=...)"
         )
+    streams = getattr(hparams, "stream_list", None)
+    if streams is not None:  # the interface holds every module of the yaml
+        modules = stream_modules(modules, streams, text_source)
+    if tokenizer is None and "ctc_lin" in modules:
+        tokenizer = getattr(modules["ctc_lin"], "tokenizer", None)
     return fused_asr_ser_forward(
         modules,
         wavs,

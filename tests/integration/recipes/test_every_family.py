@@ -16,8 +16,9 @@ the joint family's is ``trained_joint``) is evaluated under ``clean`` and
   metrics in range and equal to those the metrics module recomputes from
   the rows;
 * the run folder holds SpeechBrain's files (the recipe's own ``train.py``
-  copied, ``hyperparams.yaml``, the logs) and, for a family that hears
-  audio only, the inference export.
+  copied, ``hyperparams.yaml``, the logs) and the inference export, which
+  SpeechBrain's ``foreign_class`` loads and which labels (and transcribes)
+  a test wav as the recipe's own test did.
 """
 
 import glob
@@ -26,6 +27,7 @@ import json
 import os
 
 import pytest
+from speechbrain.inference.interfaces import foreign_class
 
 from speechbrain_ext.utils.report import read_predictions_csv
 from tests.integration.recipes.helpers import RECIPE as JOINT_RECIPE
@@ -93,10 +95,6 @@ def test_predictions_and_metrics_agree(request, family):
     )
 
 
-# the fusion recipe (hierarchical_coattention) exports no inference files
-NOT_EXPORTED = {"fusion"}
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("family", FAMILIES)
 def test_run_folder_holds_the_recipe_files(request, family):
@@ -111,5 +109,36 @@ def test_run_folder_holds_the_recipe_files(request, family):
     with open(os.path.join(run, "train.py"), "rb") as copy:
         with open(os.path.join(recipe, "train.py"), "rb") as script:
             assert copy.read() == script.read(), family
-    exported = {"inference.yaml", "custom_interface.py"} <= files
-    assert exported == (family not in NOT_EXPORTED), family
+    assert {"inference.yaml", "custom_interface.py"} <= files, family
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", FAMILIES)
+def test_export_loads_with_foreign_class_and_labels_a_wav(
+    request, family, tmp_path
+):
+    """SpeechBrain's foreign_class loads the run's export, which labels
+    (and transcribes) a test wav as the recipe's own test did."""
+    run = _run_folder(request, family)
+    rows, _ = _condition(run, "clean")
+    manifest = run_test_manifest(run)
+    row = rows[0]
+    wav = manifest[row["id"]]["wav"]
+    model = foreign_class(
+        source=run,
+        hparams_file="inference.yaml",
+        pymodule_file="custom_interface.py",
+        classname="RecipeInterface",
+        savedir=str(tmp_path / "foreign_class"),
+    )
+    if "pred" in row:  # an emotion head
+        out_prob, score, index, text_lab = model.classify_file(wav)[:4]
+        assert text_lab == [row["pred"]], family
+        probs = dict(zip(model.labels, out_prob.exp()[0].tolist()))
+        assert probs == pytest.approx(row["probs"], abs=1e-2), family
+        assert float(score[0]) == float(out_prob[0, index[0]])
+    else:  # ASR only
+        with pytest.raises(ValueError, match="emotion"):
+            model.classify_file(wav)
+    if "hyp" in row:  # an ASR head
+        assert model.transcribe_file(wav) == row["hyp"], family

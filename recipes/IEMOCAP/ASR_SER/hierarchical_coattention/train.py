@@ -32,7 +32,9 @@ Authors
 import sys
 
 import speechbrain as sb
+from speechbrain.dataio.encoder import CTCTextEncoder
 
+from speechbrain_ext.inference import ContextFile
 from speechbrain_ext.lobes.models.coattention_fusion import (
     fusion_forward,
     restrict_param_groups,
@@ -179,3 +181,15 @@ if __name__ == "__main__":
     experiment.evaluate(
         brain, hparams_file, hparams, datasets["test"], conditions
     )
+
+    # inference.yaml and custom_interface.py of a model that hears audio
+    # only (a text stream reading the true transcripts, text_source: wrd,
+    # needs them): the best checkpoint, fusion_forward and the character
+    # tokenizer of a new CTC head (a released head brings its own)
+    if "text" not in hparams["stream_list"] or (
+        hparams.get("text_source", "hyp") == "hyp"
+    ):
+        context = experiment.label_encoder_context()
+        if isinstance(tokenizer, CTCTextEncoder):
+            context["tokenizer"] = ContextFile(CTCTextEncoder, "tokenizer.txt")
+        experiment.export(brain, hparams, fusion_forward, context)
