@@ -58,12 +58,18 @@ def _read(path):
         return f.read()
 
 
-@pytest.mark.slow
-def test_killed_run_resumes_to_same_metrics(tmp_path):
-    synth = tmp_path / "synth"
-    reference = tmp_path / "reference"
-    _run(reference, synth, tmp_path)
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """One uninterrupted run, and the SynthEmo folder both tests share."""
+    work = tmp_path_factory.mktemp("determinism")
+    synth, out = work / "synth", work / "reference"
+    _run(out, synth, work)
+    return synth, out
 
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_same_metrics(reference, tmp_path):
+    synth, reference = reference
     resumed = tmp_path / "resumed"
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     proc = subprocess.Popen(
@@ -95,10 +101,9 @@ def test_killed_run_resumes_to_same_metrics(tmp_path):
 
 
 @pytest.mark.slow
-def test_same_seed_same_metrics(tmp_path):
-    synth = tmp_path / "synth"
-    first, second = tmp_path / "first", tmp_path / "second"
-    _run(first, synth, tmp_path)
+def test_same_seed_same_metrics(reference, tmp_path):
+    synth, first = reference
+    second = tmp_path / "second"
     _run(second, synth, tmp_path)
     for name in ("metrics.json", "clean/predictions.csv"):
         assert _read(first / "test_results" / name) == _read(
