@@ -8,15 +8,19 @@ the repository root as upstream's CI does:
 * ``check_docstrings`` on ``speechbrain_ext/`` and ``recipes/``;
 * ``test_recipe_list``, ``test_recipe_files``, ``test_mandatory_files`` and
   ``test_README_links`` (``tests/consistency/test_recipe.py`` upstream);
-* ``run_recipe_tests``: every row's ``test_debug_flags`` with ``--debug``,
+* ``run_recipe_tests``: each row's ``test_debug_flags`` with ``--debug``,
   its setup script under ``tests/recipes/setup/`` and its
   ``test_debug_checks`` (slow), in a temporary copy of the repository,
-  the recipes split over two harness calls that run side by side.
+  the recipes split over two single-threaded harness calls that run side
+  by side. Every full-size yaml and every demo yaml is run, except the
+  demo yamls that ``tests/integration/recipes/test_every_family.py``
+  already trains, tests and exports end to end (one per family).
 """
 
 import concurrent.futures
 import csv
 import glob
+import importlib
 import os
 import shutil
 import subprocess
@@ -54,6 +58,37 @@ def _rows():
 
 
 ROWS = _rows()
+
+
+def _trained_end_to_end():
+    """The demo yamls of the families' session runs (absolute paths).
+
+    ``tests/integration/recipes/family_<name>.py`` names each family's
+    yaml; the joint family's run (``trained_joint``) trains
+    ``joint_demo.yaml``.
+    """
+    from tests.integration.recipes.helpers import RECIPE as JOINT_RECIPE
+
+    yamls = {os.path.join(JOINT_RECIPE, "hparams", "joint_demo.yaml")}
+    pattern = os.path.join(ROOT, "tests", "integration", "recipes", "family_*")
+    for path in glob.glob(pattern + ".py"):
+        name = os.path.basename(path)[: -len(".py")]
+        family = importlib.import_module(
+            f"tests.integration.recipes.{name}"
+        ).FAMILY
+        yaml = os.path.basename(family["yaml"])
+        yamls.add(os.path.join(family["recipe"], "hparams", yaml))
+    return yamls
+
+
+def _harness_rows():
+    """The rows whose ``--debug`` run the harness test makes."""
+    trained = _trained_end_to_end()
+    return [
+        row
+        for row in ROWS
+        if os.path.join(ROOT, row["Hparam_file"].strip()) not in trained
+    ]
 
 
 def _row_id(row):
@@ -98,6 +133,15 @@ def test_mandatory_files(in_root):
 
 def test_readme_links(in_root):
     upstream_recipe.test_README_links(recipe_folder=RECIPE_FOLDER)
+
+
+def test_family_runs_cover_the_rows_left_out():
+    """The demo yamls left to the families' end-to-end runs are csv rows
+    (a renamed yaml would otherwise leave both tests)."""
+    listed = {os.path.join(ROOT, r["Hparam_file"].strip()) for r in ROWS}
+    trained = _trained_end_to_end()
+    assert trained <= listed, sorted(trained - listed)
+    assert len(_harness_rows()) == len(ROWS) - len(trained)
 
 
 def test_recipe_folder_holds_only_tables():
@@ -151,11 +195,15 @@ def test_recipe_debug_runs(tmp_path, monkeypatch):
         + probe.stderr[-2000:]
     )
 
+    # One thread per run: the two harness calls share the two cores
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    rows = _harness_rows()
+    hparams = [r["Hparam_file"] for r in rows]
     # The rows of one recipe stay together (their setup scripts share
     # files); the recipes are split over two harness calls that run side
     # by side, one per core.
-    scripts = sorted({r["Script_file"] for r in ROWS})
-    counts = {s: sum(r["Script_file"] == s for r in ROWS) for s in scripts}
+    scripts = sorted({r["Script_file"] for r in rows})
+    counts = {s: sum(r["Script_file"] == s for r in rows) for s in scripts}
     groups = [[], []]
     for script in sorted(scripts, key=counts.get, reverse=True):
         lighter = min(groups, key=lambda g: sum(counts[s] for s in g))
@@ -166,8 +214,8 @@ def test_recipe_debug_runs(tmp_path, monkeypatch):
             recipe_folder=RECIPE_FOLDER,
             run_opts="--device=cpu",
             output_folder=str(output_folder),
-            filters_fields=["Script_file"],
-            filters=[group],
+            filters_fields=["Script_file", "Hparam_file"],
+            filters=[group, hparams],
         )
 
     with concurrent.futures.ThreadPoolExecutor(len(groups)) as pool:
@@ -189,4 +237,4 @@ def test_recipe_debug_runs(tmp_path, monkeypatch):
         os.path.exists(output_folder / d / ".passed")
         for d in os.listdir(output_folder)
     )
-    assert n_passed == sum(bool(r["test_debug_flags"].strip()) for r in ROWS)
+    assert n_passed == sum(bool(r["test_debug_flags"].strip()) for r in rows)

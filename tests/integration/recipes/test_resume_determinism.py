@@ -13,7 +13,7 @@ from tests.integration.recipes.helpers import RECIPE, TRAIN
 
 FLAGS = [
     "--synthemo_utterances=150",
-    "--number_of_epochs=3",
+    "--number_of_epochs=2",
     "--test_conditions=clean",
     "--ckpt_interval_steps=2",
 ]
