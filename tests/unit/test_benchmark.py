@@ -6,8 +6,9 @@ import re
 import subprocess
 
 import pytest
+import yaml
 
-from speechbrain_ext.benchmark.cli import main
+from speechbrain_ext.benchmark.cli import grid_overrides, main
 from speechbrain_ext.benchmark.executors import CellJob, code_version
 from speechbrain_ext.benchmark.grid import Grid, find_grid
 from speechbrain_ext.benchmark.leaderboard import write_leaderboard
@@ -57,6 +58,50 @@ def test_demo_grid_covers_every_family_clean_and_noise_trained(tmp_path):
     (pre,) = grid.prerequisite_cells()
     a2w = next(c for c in cells if c.system == "a2w_ser")
     assert f"--pretrained_path={pre.folder}/pretrained" in a2w.command
+
+
+def _corpus_options(cell):
+    """A cell's embedded-corpus keys (``synth*_``): its yaml's values with
+    the cell's command-line overrides."""
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    # tags (!ref, !new: ...) are read as plain values: only literal
+    # top-level settings matter here
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    with open(cell.command[2], encoding="utf-8") as fin:
+        options = yaml.load(fin, Loader)
+    for argument in cell.command[3:]:
+        key, value = argument[2:].split("=", 1)
+        options[key] = yaml.safe_load(value)
+    return {k: v for k, v in options.items() if re.match(r"synth\w*_", k)}
+
+
+@pytest.mark.parametrize(
+    "name", ["demo", "fusion_directions", "a2w_baselines", "paper"]
+)
+def test_systems_sharing_a_corpus_folder_generate_the_same_corpus(
+    name, tmp_path
+):
+    """A table compares systems on one test set: the systems that read one
+    generated corpus folder ask for the same corpus (the generator refuses
+    a folder made with other options, so such a cell would fail)."""
+    data = grid_overrides(PAPER_DATA[1:]) if name == "paper" else None
+    grid = Grid(name, tmp_path, recipes_folder=ROOT, overrides=data)
+    grid.seeds = grid.seeds[:1]
+    by_folder = {}
+    for cell in grid.cells():
+        options = _corpus_options(cell)
+        for key, folder in options.items():
+            if not key.endswith("_folder"):
+                continue
+            prefix = key[: -len("folder")]
+            asked = {k: v for k, v in options.items() if k.startswith(prefix)}
+            by_folder.setdefault(folder, {})[cell.system] = asked
+    for folder, systems in by_folder.items():
+        variants = {json.dumps(v, sort_keys=True) for v in systems.values()}
+        assert len(variants) == 1, f"{name}: {folder}: {systems}"
 
 
 def test_grid_errors_name_the_file_and_the_problem(tmp_path):
