@@ -67,8 +67,8 @@ def _corpus_options(cell):
     class Loader(yaml.SafeLoader):
         pass
 
-    # tags (!ref, !new: ...) are read as plain values: only literal
-    # top-level settings matter here
+    # tagged values (!ref, !new: ...) are read as None: only the literal
+    # top-level settings name a corpus
     Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
     with open(cell.command[2], encoding="utf-8") as fin:
         options = yaml.load(fin, Loader)
