@@ -566,6 +566,19 @@ def plot_snr(grid, summary, table, path):
     Clean speech is drawn 10 dB right of the highest SNR; the band is one
     standard deviation over seeds. Returns False when nothing was drawn.
     """
+    figure = snr_figure(grid, summary, table)
+    if figure is None:
+        return False
+    figure.savefig(path, dpi=110)
+    return True
+
+
+def snr_figure(grid, summary, table):
+    """The figure of ``plot_snr`` (None when there is nothing to draw).
+
+    Each row (metric) has its own legend, naming every line of that row:
+    a system may report WER only or UA only.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -585,7 +598,7 @@ def plot_snr(grid, summary, table, path):
         )
     ]
     if not (systems and categories and metrics):
-        return False
+        return None
     figure = Figure(figsize=(4.5 * len(categories), 3.6 * len(metrics)))
     FigureCanvasAgg(figure)
     colours = {s: f"C{i % 10}" for i, s in enumerate(systems)}
@@ -632,21 +645,32 @@ def plot_snr(grid, summary, table, path):
             axes.set_xlabel("SNR (dB)")
             axes.set_ylabel(f"{metric} (%)")
             axes.grid(alpha=0.3)
-            if row == 0 and col == len(categories) - 1:
+            if col == len(categories) - 1:
                 axes.legend(fontsize=7)
     figure.suptitle(
         f"{table}: mean over seeds {grid.seeds} (band: ± 1 std); solid "
         f"{list(grid.regimes)[0]}-trained"
     )
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    return True
+    return figure
 
 
 def plot_categories(grid, summary, table, path, snr_db=5):
     """Grouped bars: each noise category at ``snr_db``, per system and regime.
 
     Returns False when nothing was drawn.
+    """
+    figure = categories_figure(grid, summary, table, snr_db)
+    if figure is None:
+        return False
+    figure.savefig(path, dpi=110)
+    return True
+
+
+def categories_figure(grid, summary, table, snr_db=5):
+    """The figure of ``plot_categories`` (None when there is nothing to draw).
+
+    Each row (metric) has its own legend, naming every bar of that row.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -664,7 +688,7 @@ def plot_categories(grid, summary, table, path, snr_db=5):
         )
     ]
     if not (bars and conditions and metrics):
-        return False
+        return None
     figure = Figure(
         figsize=(5 + 0.5 * len(bars) * len(conditions) / 2, 3.8 * len(metrics))
     )
@@ -697,12 +721,10 @@ def plot_categories(grid, summary, table, path, snr_db=5):
         )
         axes.set_ylabel(f"{metric} at {snr_db} dB (%)")
         axes.grid(axis="y", alpha=0.3)
-        if row == 0:
-            axes.legend(fontsize=7, ncol=2)
+        axes.legend(fontsize=7, ncol=2)
     figure.suptitle(f"{table}: {snr_db} dB SNR, mean ± std over seeds")
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    return True
+    return figure
 
 
 def write_leaderboard(grid, extra_records=()):

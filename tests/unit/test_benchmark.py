@@ -11,7 +11,11 @@ import yaml
 from speechbrain_ext.benchmark.cli import grid_overrides, main
 from speechbrain_ext.benchmark.executors import CellJob, code_version
 from speechbrain_ext.benchmark.grid import Grid, find_grid
-from speechbrain_ext.benchmark.leaderboard import write_leaderboard
+from speechbrain_ext.benchmark.leaderboard import (
+    categories_figure,
+    snr_figure,
+    write_leaderboard,
+)
 from speechbrain_ext.utils.report import write_condition_report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
@@ -297,6 +301,52 @@ def test_leaderboard_statistics_and_findings(tmp_path):
     assert "**The runs used different code**" in markdown
     for png in ("snr_grid.png", "categories_5dB_grid.png"):
         assert (tmp_path / "out" / png).stat().st_size > 10_000
+
+
+def test_every_drawn_line_and_bar_is_named_in_its_rows_legend(tmp_path):
+    """A system that reports WER only (an ASR baseline) has its own label."""
+    (tmp_path / "conditions.yaml").write_text(CONDITIONS)
+    script = tmp_path / "train.py"
+    script.write_text("")
+    (tmp_path / "grid.yaml").write_text(
+        GRID.format(conditions=tmp_path / "conditions.yaml", script=script)
+    )
+    grid = Grid(str(tmp_path / "grid.yaml"), tmp_path / "out")
+    stats = {"mean": 50.0, "std": 2.0}
+    names = ("clean", "noise_5dB", "music_5dB")
+    # joint reports UA only, ser_only (standing for an ASR-only system) WER
+    summary = {
+        "joint": {r: {c: {"UA": stats} for c in names} for r in grid.regimes},
+        "ser_only": {
+            r: {c: {"WER": stats} for c in names} for r in grid.regimes
+        },
+    }
+    expected = {
+        "UA": {"joint (clean)", "joint (noise)"},
+        "WER": {"ser_only (clean)", "ser_only (noise)"},
+    }
+    for figure in (
+        snr_figure(grid, summary, "grid"),
+        categories_figure(grid, summary, "grid"),
+    ):
+        by_metric = {}
+        for axes in figure.axes:
+            metric = axes.get_ylabel().split()[0]
+            drawn = {
+                artist.get_label()
+                for artist in [*axes.lines, *axes.containers]
+                if not artist.get_label().startswith("_")
+            }
+            legend = axes.get_legend()
+            named = (
+                {t.get_text() for t in legend.get_texts()} if legend else set()
+            )
+            row = by_metric.setdefault(metric, {"drawn": set(), "named": set()})
+            row["drawn"] |= drawn
+            row["named"] |= named
+        assert {m: r["drawn"] for m, r in by_metric.items()} == expected
+        for metric, row in by_metric.items():
+            assert row["drawn"] <= row["named"], metric
 
 
 def test_code_version_names_the_commit_and_uncommitted_changes(tmp_path):
