@@ -297,13 +297,21 @@ def findings(grid, summary, snr_key="@5dB"):
     Returns
     -------
     list of dict
-        ``kind`` (``noise_training``, ``most_robust``, ``direction``,
-        ``joint_vs_single``),
-        a one-line ``text`` and the numbers behind it.
+        ``kind`` (``noise_training``, ``noise_training_by_condition``,
+        ``most_robust``, ``direction``, ``joint_vs_single``),
+        a one-line ``text`` and the numbers behind it. The average over
+        noise categories can hide a trade-off (noise training that helps
+        under white noise and hurts under music), so noise training is also
+        judged for each condition at that SNR.
     """
     out = []
     regimes = list(grid.regimes)
     clean_regime, noise_regime = (regimes + [None])[:2]
+    at_snr = [
+        c.name
+        for c in grid.conditions
+        if c.category is not None and f"@{c.snr_db:g}dB" == snr_key
+    ]
     for table, systems in grid.tables.items():
         systems = [s for s in systems if s in summary]
         for system in systems:
@@ -336,6 +344,27 @@ def findings(grid, summary, snr_key="@5dB"):
                         ),
                     }
                 )
+                for condition in at_snr:
+                    a = _get(summary, system, noise_regime, condition, metric)
+                    b = _get(summary, system, clean_regime, condition, metric)
+                    if not (a and b):
+                        continue
+                    c = compare(a, b, higher)
+                    out.append(
+                        {
+                            "kind": "noise_training_by_condition",
+                            "table": table,
+                            "system": system,
+                            "metric": metric,
+                            "condition": condition,
+                            **c,
+                            "text": (
+                                f"{system}: {noise_regime} training, "
+                                f"{metric} {condition}: {_fmt(b)} -> "
+                                f"{_fmt(a)} ({c['verdict']})"
+                            ),
+                        }
+                    )
         for metric, higher in (("UA", True), ("WER", False)):
             ranked = sorted(
                 (
@@ -459,6 +488,50 @@ def _markdown_table(header, rows):
     return "\n".join(lines)
 
 
+def _by_condition_table(found, snr_key):
+    """Noise training's effect per condition at one SNR, as markdown lines."""
+    by_condition = [
+        f for f in found if f["kind"] == "noise_training_by_condition"
+    ]
+    if not by_condition:
+        return []
+    conditions = list(dict.fromkeys(f["condition"] for f in by_condition))
+    average = {
+        (f["system"], f["metric"]): f
+        for f in found
+        if f["kind"] == "noise_training"
+    }
+    cells = {}
+    for f in by_condition:
+        cells.setdefault((f["system"], f["metric"]), {})[f["condition"]] = f
+    word = {"better": "helps", "worse": "hurts", "within": "inside"}
+    rows = []
+    for (system, metric), row in cells.items():
+        entries = [row.get(c) for c in conditions]
+        entries.append(average.get((system, metric)))
+        rows.append(
+            [
+                system,
+                metric,
+                *(
+                    f"{f['difference']:+.1f} ({word[f['verdict']]}, "
+                    f"range {f['range']:.1f})"
+                    if f
+                    else "-"
+                    for f in entries
+                ),
+            ]
+        )
+    return [
+        "",
+        "Noise training by condition: noise-trained minus clean-trained "
+        "mean; helps or hurts when the difference exceeds the larger seed "
+        "range (max - min), else inside the seed spread:",
+        "",
+        _markdown_table(["System", "Metric", *conditions, snr_key], rows),
+    ]
+
+
 def markdown(grid, results, summary, found, snr_key="@5dB"):
     """The leaderboard as markdown: one section per table."""
     clean = next((c.name for c in grid.conditions if c.category is None), None)
@@ -534,6 +607,8 @@ def markdown(grid, results, summary, found, snr_key="@5dB"):
             for f in mine
             if f["kind"] != "joint_vs_single" or f["joint"] in systems
         ]
+        lines += _by_condition_table(mine, snr_key)
+        mine = [f for f in mine if f["kind"] != "noise_training_by_condition"]
         if mine:
             lines += ["", "Findings:", ""]
             lines += [f"- {f['text']}" for f in mine]
@@ -599,7 +674,7 @@ def snr_figure(grid, summary, table):
     ]
     if not (systems and categories and metrics):
         return None
-    figure = Figure(figsize=(4.5 * len(categories), 3.6 * len(metrics)))
+    figure = Figure(figsize=(4.5 * len(categories) + 1.6, 3.6 * len(metrics)))
     FigureCanvasAgg(figure)
     colours = {s: f"C{i % 10}" for i, s in enumerate(systems)}
     styles = ["-", "--", ":", "-."]
@@ -646,7 +721,9 @@ def snr_figure(grid, summary, table):
             axes.set_ylabel(f"{metric} (%)")
             axes.grid(alpha=0.3)
             if col == len(categories) - 1:
-                axes.legend(fontsize=7)
+                axes.legend(
+                    fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1)
+                )
     figure.suptitle(
         f"{table}: mean over seeds {grid.seeds} (band: ± 1 std); solid "
         f"{list(grid.regimes)[0]}-trained"

@@ -280,6 +280,23 @@ def test_leaderboard_statistics_and_findings(tmp_path):
         "clean": "within",
         "noise": "within",
     }
+    # the same judgement for each condition at 5 dB
+    by_condition = {
+        (f["system"], f["metric"], f["condition"]): f
+        for f in board["findings"]
+        if f["kind"] == "noise_training_by_condition"
+    }
+    assert set(by_condition) == {
+        (system, metric, condition)
+        for system in ("joint", "ser_only")
+        for metric in ("UA", "WER")
+        for condition in ("noise_5dB", "music_5dB")
+    }
+    joint_noise = by_condition[("joint", "UA", "noise_5dB")]
+    assert joint_noise["verdict"] == "better"
+    assert joint_noise["difference"] == pytest.approx(100 / 3)
+    assert by_condition[("ser_only", "UA", "music_5dB")]["verdict"] == "within"
+    assert by_condition[("joint", "WER", "music_5dB")]["verdict"] == "within"
     (direction,) = [f for f in board["findings"] if f["kind"] == "direction"]
     # 75 (range 0) vs 58.3 (range 25)
     assert direction["verdict"] == "within"
@@ -290,6 +307,10 @@ def test_leaderboard_statistics_and_findings(tmp_path):
     )
     markdown = (tmp_path / "out" / "leaderboard.md").read_text()
     assert "| joint | noise | 3 | 100.0 ± 0.0 | 75.0 ± 0.0 |" in markdown
+    helps = "+33.3 (helps, range 25.0)"
+    assert f"| joint | UA | {helps} | {helps} | {helps} |" in markdown
+    # one bullet per system and metric, not per condition
+    assert "training, UA noise_5dB" not in markdown
     assert "Total CPU time: 0.33 h" in markdown  # 12 cells x 100 s
     assert "Every run used the code of `0123456789ab`." in markdown
     assert board["code"] == ["0123456789ab"]
