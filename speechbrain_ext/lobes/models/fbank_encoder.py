@@ -183,7 +183,8 @@ class FbankEncoder(torch.nn.Module):
                 input_shape=(None, None, in_ch),
                 num_layers=rnn_layers,
                 bidirectional=True,
-                dropout=dropout,
+                # LSTM drops out between layers only: none for one layer
+                dropout=dropout if rnn_layers > 1 else 0.0,
             )
         self.output_size = 2 * rnn_size
 
