@@ -301,7 +301,7 @@ def findings(grid, summary, snr_key="@5dB"):
         ``most_robust``, ``direction``, ``joint_vs_single``),
         a one-line ``text`` and the numbers behind it. The average over
         noise categories can hide a trade-off (noise training that helps
-        under white noise and hurts under music), so noise training is also
+        under noise and hurts under music), so noise training is also
         judged for each condition at that SNR.
     """
     out = []
@@ -318,53 +318,35 @@ def findings(grid, summary, snr_key="@5dB"):
             if noise_regime is None:
                 break
             for metric, higher in (("UA", True), ("WER", False)):
-                a = _get(summary, system, noise_regime, snr_key, metric)
-                b = _get(summary, system, clean_regime, snr_key, metric)
-                if not (a and b):
-                    continue
-                c = compare(a, b, higher)
-                word = {
-                    "better": "helps",
-                    "worse": "hurts",
-                    "within": "makes no difference beyond the seed spread",
-                }[c["verdict"]]
-                out.append(
-                    {
+                for key in (snr_key, *at_snr):
+                    a = _get(summary, system, noise_regime, key, metric)
+                    b = _get(summary, system, clean_regime, key, metric)
+                    if not (a and b):
+                        continue
+                    c = compare(a, b, higher)
+                    entry = {
                         "kind": "noise_training",
                         "table": table,
                         "system": system,
                         "metric": metric,
                         **c,
-                        "text": (
-                            f"{system}: {noise_regime} training {word} "
-                            f"for {metric} {snr_key} "
-                            f"({_fmt(b)} -> {_fmt(a)}; difference "
-                            f"{c['difference']:+.1f}, seed range "
-                            f"{c['range']:.1f})"
-                        ),
                     }
-                )
-                for condition in at_snr:
-                    a = _get(summary, system, noise_regime, condition, metric)
-                    b = _get(summary, system, clean_regime, condition, metric)
-                    if not (a and b):
-                        continue
-                    c = compare(a, b, higher)
-                    out.append(
-                        {
-                            "kind": "noise_training_by_condition",
-                            "table": table,
-                            "system": system,
-                            "metric": metric,
-                            "condition": condition,
-                            **c,
-                            "text": (
-                                f"{system}: {noise_regime} training, "
-                                f"{metric} {condition}: {_fmt(b)} -> "
-                                f"{_fmt(a)} ({c['verdict']})"
-                            ),
-                        }
+                    if key != snr_key:
+                        entry["kind"] = "noise_training_by_condition"
+                        entry["condition"] = key
+                    word = {
+                        "better": "helps",
+                        "worse": "hurts",
+                        "within": "makes no difference beyond the seed spread",
+                    }[c["verdict"]]
+                    entry["text"] = (
+                        f"{system}: {noise_regime} training {word} "
+                        f"for {metric} {key} "
+                        f"({_fmt(b)} -> {_fmt(a)}; difference "
+                        f"{c['difference']:+.1f}, seed range "
+                        f"{c['range']:.1f})"
                     )
+                    out.append(entry)
         for metric, higher in (("UA", True), ("WER", False)):
             ranked = sorted(
                 (
@@ -641,14 +623,14 @@ def plot_snr(grid, summary, table, path):
     Clean speech is drawn 10 dB right of the highest SNR; the band is one
     standard deviation over seeds. Returns False when nothing was drawn.
     """
-    figure = snr_figure(grid, summary, table)
+    figure = _snr_figure(grid, summary, table)
     if figure is None:
         return False
     figure.savefig(path, dpi=110)
     return True
 
 
-def snr_figure(grid, summary, table):
+def _snr_figure(grid, summary, table):
     """The figure of ``plot_snr`` (None when there is nothing to draw).
 
     Each row (metric) has its own legend, naming every line of that row:
@@ -737,14 +719,14 @@ def plot_categories(grid, summary, table, path, snr_db=5):
 
     Returns False when nothing was drawn.
     """
-    figure = categories_figure(grid, summary, table, snr_db)
+    figure = _categories_figure(grid, summary, table, snr_db)
     if figure is None:
         return False
     figure.savefig(path, dpi=110)
     return True
 
 
-def categories_figure(grid, summary, table, snr_db=5):
+def _categories_figure(grid, summary, table, snr_db=5):
     """The figure of ``plot_categories`` (None when there is nothing to draw).
 
     Each row (metric) has its own legend, naming every bar of that row.

@@ -12,8 +12,8 @@ from speechbrain_ext.benchmark.cli import grid_overrides, main
 from speechbrain_ext.benchmark.executors import CellJob, code_version
 from speechbrain_ext.benchmark.grid import Grid, find_grid
 from speechbrain_ext.benchmark.leaderboard import (
-    categories_figure,
-    snr_figure,
+    _categories_figure,
+    _snr_figure,
     write_leaderboard,
 )
 from speechbrain_ext.utils.report import write_condition_report
@@ -235,14 +235,19 @@ CONDITIONS = """conditions:
 """
 
 
-def test_leaderboard_statistics_and_findings(tmp_path):
+def _toy_grid(tmp_path):
+    """The grid of GRID and CONDITIONS, written under ``tmp_path``."""
     (tmp_path / "conditions.yaml").write_text(CONDITIONS)
     script = tmp_path / "train.py"
     script.write_text("")
     (tmp_path / "grid.yaml").write_text(
         GRID.format(conditions=tmp_path / "conditions.yaml", script=script)
     )
-    grid = Grid(str(tmp_path / "grid.yaml"), tmp_path / "out")
+    return Grid(str(tmp_path / "grid.yaml"), tmp_path / "out")
+
+
+def test_leaderboard_statistics_and_findings(tmp_path):
+    grid = _toy_grid(tmp_path)
     # UA (accuracy over 8 utterances) per seed: clean-trained joint loses
     # 25-50 points at 5 dB; noise training keeps it at 75; the SER-only
     # system loses as much as the joint one; seed 3's noisy WER is 40.
@@ -310,7 +315,7 @@ def test_leaderboard_statistics_and_findings(tmp_path):
     helps = "+33.3 (helps, range 25.0)"
     assert f"| joint | UA | {helps} | {helps} | {helps} |" in markdown
     # one bullet per system and metric, not per condition
-    assert "training, UA noise_5dB" not in markdown
+    assert "for UA noise_5dB" not in markdown
     assert "Total CPU time: 0.33 h" in markdown  # 12 cells x 100 s
     assert "Every run used the code of `0123456789ab`." in markdown
     assert board["code"] == ["0123456789ab"]
@@ -326,13 +331,7 @@ def test_leaderboard_statistics_and_findings(tmp_path):
 
 def test_every_drawn_line_and_bar_is_named_in_its_rows_legend(tmp_path):
     """A system that reports WER only (an ASR baseline) has its own label."""
-    (tmp_path / "conditions.yaml").write_text(CONDITIONS)
-    script = tmp_path / "train.py"
-    script.write_text("")
-    (tmp_path / "grid.yaml").write_text(
-        GRID.format(conditions=tmp_path / "conditions.yaml", script=script)
-    )
-    grid = Grid(str(tmp_path / "grid.yaml"), tmp_path / "out")
+    grid = _toy_grid(tmp_path)
     stats = {"mean": 50.0, "std": 2.0}
     names = ("clean", "noise_5dB", "music_5dB")
     # joint reports UA only, ser_only (standing for an ASR-only system) WER
@@ -347,8 +346,8 @@ def test_every_drawn_line_and_bar_is_named_in_its_rows_legend(tmp_path):
         "WER": {"ser_only (clean)", "ser_only (noise)"},
     }
     for figure in (
-        snr_figure(grid, summary, "grid"),
-        categories_figure(grid, summary, "grid"),
+        _snr_figure(grid, summary, "grid"),
+        _categories_figure(grid, summary, "grid"),
     ):
         by_metric = {}
         for axes in figure.axes:
